@@ -1,0 +1,51 @@
+# Thin wrapper over Meson/Ninja.  The two set-up commands are `make demo`
+# and `make check`; both install what they need from Debian packages.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+MESON_OPTS ?= --buildtype=debugoptimized
+
+.PHONY: all deps deps-test guest demo check unit unit-asan integration bench clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+deps:
+	scripts/install-deps.sh build
+
+deps-test:
+	scripts/install-deps.sh test
+
+# Debian kernels plus the busybox initramfs, cached under $(BUILD)/guest.
+guest: deps
+	scripts/fetch-kernels.sh $(BUILD)
+	guest/mkinitramfs.sh $(BUILD)/guest/initramfs.cpio.gz
+
+demo: deps all guest
+	scripts/demo.sh $(BUILD)
+
+unit: all
+	meson test -C $(BUILD) --print-errorlogs --suite unit
+
+unit-asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit
+
+integration: all unit-asan guest
+	tests/integration/run-all.sh $(BUILD) $(ASAN_BUILD)
+
+check: deps-test
+	$(MAKE) unit
+	$(MAKE) unit-asan
+	$(MAKE) integration
+
+bench: deps-test all guest
+	bench/run-all.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,24 @@
+/* /dev/kvm: opening it with clear errors, telling PVM-mode KVM apart from a
+ * KVM that runs ordinary guests, and the capabilities Vireo relies on. */
+#ifndef VIREO_KVM_KVM_SYS_H
+#define VIREO_KVM_KVM_SYS_H
+
+#include <stdbool.h>
+
+#define KVM_DEVICE_PATH "/dev/kvm"
+
+/* Opens /dev/kvm and checks the API version; prints why on failure. */
+int kvm_open(void);
+
+/* KVM in PVM mode (kvm_pvm loaded, no kvm_intel/kvm_amd) runs only guests
+ * built for PVM; ordinary kernels hit its instruction emulator. sysfs_root
+ * is "/sys" except in tests. */
+bool kvm_is_pvm(const char *sysfs_root);
+
+/* Checks the capabilities a VM needs; prints the first missing one. */
+int kvm_check_caps(int kvm_fd);
+
+/* Maximum vCPUs KVM allows per VM. */
+int kvm_max_vcpus(int kvm_fd);
+
+#endif

@@ -1,0 +1,15 @@
+#ifndef VIREO_UTIL_SIZE_H
+#define VIREO_UTIL_SIZE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Parses "256M", "1G", "1048576", "512K" (binary units; an optional
+ * trailing "iB"/"B" is accepted).  A bare number is MiB, as in QEMU's -m.
+ * Returns false on anything else, including overflow. */
+bool parse_size(const char *s, uint64_t *out);
+
+/* Parses a decimal unsigned integer in [min, max]. */
+bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+#endif

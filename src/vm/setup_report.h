@@ -1,0 +1,18 @@
+/* What setting a VM up cost the VMM: CPU time since the process started,
+ * and resident memory not counting guest RAM (benchmarks). */
+#ifndef VIREO_VM_SETUP_REPORT_H
+#define VIREO_VM_SETUP_REPORT_H
+
+#include <stdint.h>
+
+#include "vm/guest_mem.h"
+
+struct setup_report {
+    double cpu_ms;             /* user + system since exec */
+    uint64_t rss_kib;          /* whole process */
+    uint64_t guest_rss_kib;    /* guest RAM pages that are resident */
+};
+
+int setup_report_measure(const struct guest_mem *mem, struct setup_report *r);
+
+#endif

@@ -1,0 +1,375 @@
+#include "vm/vm.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "acpi/acpi.h"
+#include "kvm/kvm_sys.h"
+#include "kvm/vcpu.h"
+#include "util/file.h"
+#include "util/log.h"
+#include "vm/console.h"
+#include "x86/bzimage.h"
+#include "x86/linux_boot.h"
+#include "x86/vcpu_regs.h"
+
+#define PCI_SLOT_HOST_BRIDGE 0
+#define I8042_IO_LEN 5  /* 0x60 data .. 0x64 command */
+#define RTC_IO_LEN 2
+#define PCI_CFG_IO_LEN 8
+
+void vm_set_irq(void *opaque, unsigned gsi, bool level)
+{
+    struct vm *vm = opaque;
+    struct kvm_irq_level irq = {.irq = gsi, .level = level};
+    if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+        vlog_err("KVM_IRQ_LINE %u: %s", gsi, strerror(errno));
+}
+
+void vm_request_stop(struct vm *vm, int status, const char *fmt, ...)
+{
+    pthread_mutex_lock(&vm->stop_lock);
+    if (!atomic_load(&vm->stopping)) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
+        va_end(ap);
+        vm->stop_status = status;
+        atomic_store(&vm->stopping, true);
+        uint64_t one = 1;
+        if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+            vlog_err("waking the main thread: %s", strerror(errno));
+    }
+    pthread_mutex_unlock(&vm->stop_lock);
+}
+
+static void machine_event_cb(void *ctx, enum machine_event ev, const char *why)
+{
+    struct vm *vm = ctx;
+    if (ev == MACHINE_POWEROFF)
+        vm_request_stop(vm, VM_STATUS_POWEROFF, "guest powered off (%s)", why);
+    else
+        vm_request_stop(vm, VM_STATUS_REBOOT, "guest asked to reboot (%s)", why);
+}
+
+static int kvm_vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, const char *name)
+{
+    if (ioctl(vm->vm_fd, req, arg) < 0) {
+        vlog_err("%s: %s", name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int set_memory(struct vm *vm)
+{
+    const struct ram_layout *l = &vm->mem.layout;
+    struct kvm_userspace_memory_region low = {
+        .slot = 0, .guest_phys_addr = 0, .memory_size = l->low_size,
+        .userspace_addr = (uintptr_t)vm->mem.host,
+    };
+    if (kvm_vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, (unsigned long)&low, "KVM_SET_USER_MEMORY_REGION (low RAM)"))
+        return -1;
+    if (!l->high_size)
+        return 0;
+    struct kvm_userspace_memory_region high = {
+        .slot = 1, .guest_phys_addr = LAYOUT_HIGH_RAM_START, .memory_size = l->high_size,
+        .userspace_addr = (uintptr_t)(vm->mem.host + l->low_size),
+    };
+    return kvm_vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, (unsigned long)&high, "KVM_SET_USER_MEMORY_REGION (high RAM)");
+}
+
+static int create_platform(struct vm *vm)
+{
+    if (kvm_vm_ioctl(vm, KVM_SET_TSS_ADDR, LAYOUT_KVM_TSS_ADDR, "KVM_SET_TSS_ADDR"))
+        return -1;
+    uint64_t idmap = LAYOUT_KVM_IDMAP_ADDR;
+    if (kvm_vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&idmap, "KVM_SET_IDENTITY_MAP_ADDR"))
+        return -1;
+    if (kvm_vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP"))
+        return -1;
+    /* The dummy speaker makes KVM answer port 0x61 as well. */
+    struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+    return kvm_vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit, "KVM_CREATE_PIT2");
+}
+
+static int create_devices(struct vm *vm)
+{
+    struct machine_ctl machine = {.event = machine_event_cb, .ctx = vm};
+    serial_init(&vm->serial, (struct irq_line){vm_set_irq, vm, IRQ_COM1}, STDOUT_FILENO);
+    vm->i8042.machine = machine;
+    rtc_cmos_init(&vm->rtc);
+    acpi_pm_init(&vm->pm, (struct irq_line){vm_set_irq, vm, IRQ_ACPI_SCI}, machine);
+    pci_bus_init(&vm->pci, machine);
+    pci_host_bridge_init(&vm->host_bridge);
+
+    vm->pio.name = "port I/O";
+    vm->mmio.name = "MMIO";
+    if (io_bus_register(&vm->pio, PORT_COM1, 8, serial_io, &vm->serial) ||
+        io_bus_register(&vm->pio, PORT_I8042_DATA, I8042_IO_LEN, i8042_io, &vm->i8042) ||
+        io_bus_register(&vm->pio, PORT_RTC_INDEX, RTC_IO_LEN, rtc_cmos_io, &vm->rtc) ||
+        io_bus_register(&vm->pio, PORT_ACPI_PM1A_EVT, ACPI_PM_IO_LEN, acpi_pm_io, &vm->pm) ||
+        io_bus_register(&vm->pio, PORT_PCI_CONFIG_ADDR, PCI_CFG_IO_LEN, pci_cfg_port_io, &vm->pci) ||
+        io_bus_register(&vm->mmio, LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE, pci_ecam_io, &vm->pci) ||
+        pci_bus_register(&vm->pci, PCI_SLOT_HOST_BRIDGE, &vm->host_bridge)) {
+        vlog_err("internal error: overlapping device ranges");
+        return -1;
+    }
+    return 0;
+}
+
+static int load_guest(struct vm *vm, const struct vm_config *cfg, const struct bzimage *bz,
+                      const uint8_t *initrd, size_t initrd_len)
+{
+    struct acpi_config acfg = {
+        .ncpus = cfg->ncpus, .mmio64_base = layout_pci_mmio64_base(&vm->mem.layout),
+    };
+    uint8_t *tables = guest_mem_ptr(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE);
+    if (!acpi_build(&acfg, tables, LAYOUT_ACPI_SIZE, LAYOUT_ACPI_START)) {
+        vlog_err("internal error: ACPI tables do not fit in %llu bytes", LAYOUT_ACPI_SIZE);
+        return -1;
+    }
+    struct linux_boot_cfg bcfg = {
+        .bz = bz, .initrd = initrd, .initrd_len = initrd_len,
+        .cmdline = cfg->cmdline, .acpi_rsdp = LAYOUT_ACPI_START,
+    };
+    struct linux_boot_info info;
+    char err[256];
+    if (linux_boot_load(&vm->mem, &bcfg, &info, err, sizeof(err)) < 0) {
+        vlog_err("%s", err);
+        return -1;
+    }
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        const char *what;
+        if (vcpu_regs_common(vm->vcpus[i].fd, &what) < 0 ||
+            (i == 0 && vcpu_regs_boot(vm->vcpus[i].fd, &info, &what) < 0)) {
+            vlog_err("vCPU %u: %s: %s", i, what, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Everything about the user's files is checked before KVM is touched, so
+ * their errors come first and identically on any host. */
+static int check_inputs(const struct vm_config *cfg, uint8_t **kernel, size_t *kernel_len,
+                        struct bzimage *bz, uint8_t **initrd, size_t *initrd_len)
+{
+    *kernel = read_file(cfg->kernel_path, "kernel", kernel_len);
+    if (!*kernel)
+        return -1;
+    char err[256];
+    if (bzimage_parse(*kernel, *kernel_len, bz, err, sizeof(err)) < 0) {
+        vlog_err("kernel %s: %s", cfg->kernel_path, err);
+        return -1;
+    }
+    *initrd = NULL;
+    *initrd_len = 0;
+    if (cfg->initrd_path) {
+        *initrd = read_file(cfg->initrd_path, "initrd", initrd_len);
+        if (!*initrd)
+            return -1;
+    }
+    if (strlen(cfg->cmdline) > bz->cmdline_size) {
+        vlog_err("kernel command line is %zu bytes; kernel %s accepts at most %u",
+                 strlen(cfg->cmdline), cfg->kernel_path, bz->cmdline_size);
+        return -1;
+    }
+    uint64_t need = linux_boot_min_ram(bz, *initrd_len);
+    uint64_t have = ram_layout_for(cfg->ram_size).low_size;
+    if (have < need) {
+        vlog_err("memory too small for kernel%s: --memory %lluM, but they need at least %lluM",
+                 cfg->initrd_path ? "+initrd" : "", (unsigned long long)(cfg->ram_size / MiB),
+                 (unsigned long long)((need + MiB - 1) / MiB));
+        return -1;
+    }
+    return 0;
+}
+
+static int open_kvm(struct vm *vm, const struct vm_config *cfg)
+{
+    vm->kvm_fd = kvm_open();
+    if (vm->kvm_fd < 0)
+        return -1;
+    if (kvm_is_pvm("/sys") && !cfg->allow_pvm) {
+        vlog_err("%s is KVM in PVM mode: it runs only guests built for PVM, and an ordinary "
+                 "kernel cannot boot on it. Run Vireo inside the test host instead: "
+                 "tests/testhost/run -- build/vireo run ...", KVM_DEVICE_PATH);
+        return -1;
+    }
+    if (kvm_check_caps(vm->kvm_fd) < 0)
+        return -1;
+    int max = kvm_max_vcpus(vm->kvm_fd);
+    if ((int)cfg->ncpus > max) {
+        vlog_err("--vcpus %u: this KVM allows at most %d vCPUs per VM", cfg->ncpus, max);
+        return -1;
+    }
+    int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (run_size <= 0) {
+        vlog_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+        return -1;
+    }
+    vm->run_size = (size_t)run_size;
+    vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+    if (vm->vm_fd < 0) {
+        vlog_err("KVM_CREATE_VM: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+    memset(vm, 0, sizeof(*vm));
+    vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+    vm->ncpus = cfg->ncpus;
+    pthread_mutex_init(&vm->stop_lock, NULL);
+
+    uint8_t *kernel = NULL, *initrd = NULL;
+    size_t kernel_len, initrd_len;
+    struct bzimage bz;
+    int ret = -1;
+    if (check_inputs(cfg, &kernel, &kernel_len, &bz, &initrd, &initrd_len) < 0)
+        goto out;
+    if (open_kvm(vm, cfg) < 0)
+        goto out;
+    vm->stop_fd = eventfd(0, EFD_CLOEXEC);
+    if (vm->stop_fd < 0) {
+        vlog_err("eventfd: %s", strerror(errno));
+        goto out;
+    }
+    if (guest_mem_alloc(&vm->mem, cfg->ram_size) < 0) {
+        vlog_err("cannot map %llu MiB of guest memory: %s",
+                 (unsigned long long)(cfg->ram_size / MiB), strerror(errno));
+        goto out;
+    }
+    if (create_platform(vm) < 0 || set_memory(vm) < 0 || create_devices(vm) < 0)
+        goto out;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vcpu_create(vm, &vm->vcpus[i], i) < 0)
+            goto out;
+    if (load_guest(vm, cfg, &bz, initrd, initrd_len) < 0)
+        goto out;
+    ret = 0;
+out:
+    free(kernel);
+    free(initrd);
+    return ret;
+}
+
+static void stop_vcpus(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        vcpu_kick(&vm->vcpus[i]);
+}
+
+/* The main thread's loop: host input to the UART, signals, and the stop
+ * request from whichever vCPU saw the guest end. */
+static void main_loop(struct vm *vm, int sfd, struct console *con)
+{
+    uint8_t in[256], pending[sizeof(in) + 1];
+    size_t pending_len = 0, pending_off = 0;
+    bool stdin_open = true;
+
+    while (!atomic_load(&vm->stopping)) {
+        struct pollfd fds[3] = {
+            {.fd = vm->stop_fd, .events = POLLIN},
+            {.fd = sfd, .events = POLLIN},
+            {.fd = STDIN_FILENO, .events = POLLIN},
+        };
+        bool want_input = stdin_open && pending_off == pending_len;
+        /* While the UART's FIFO is full, retry shortly instead of reading. */
+        int n = poll(fds, want_input ? 3 : 2, pending_off < pending_len ? 10 : -1);
+        if (n < 0 && errno != EINTR) {
+            vm_request_stop(vm, VM_STATUS_ERROR, "poll: %s", strerror(errno));
+            break;
+        }
+        if (fds[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == sizeof(si))
+                vm_request_stop(vm, 128 + (int)si.ssi_signo, "stopped by signal %u (%s)",
+                                si.ssi_signo, strsignal((int)si.ssi_signo));
+        }
+        if (want_input && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t r = read(STDIN_FILENO, in, sizeof(in));
+            if (r <= 0) {
+                if (r == 0 || (errno != EINTR && errno != EAGAIN))
+                    stdin_open = false; /* the guest keeps running without input */
+            } else if (con->raw) {
+                bool quit;
+                pending_len = console_filter(con, in, (size_t)r, pending, &quit);
+                pending_off = 0;
+                if (quit)
+                    vm_request_stop(vm, VM_STATUS_CONSOLE_QUIT, "stopped from the console (Ctrl-A x)");
+            } else {
+                memcpy(pending, in, (size_t)r);
+                pending_len = (size_t)r;
+                pending_off = 0;
+            }
+        }
+        if (pending_off < pending_len)
+            pending_off += serial_rx_push(&vm->serial, pending + pending_off, pending_len - pending_off);
+    }
+}
+
+int vm_run(struct vm *vm)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGUSR1);
+    /* Blocked here and inherited by the vCPU threads (which unblock only
+     * the kick signal), so termination signals reach the signalfd. */
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    sigdelset(&sigs, SIGUSR1);
+    int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+    if (sfd < 0 || vcpu_signals_init() < 0) {
+        vlog_err("signal setup: %s", strerror(errno));
+        return VM_STATUS_ERROR;
+    }
+
+    struct console con;
+    console_open(&con, STDIN_FILENO);
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        if (vcpu_start(&vm->vcpus[i]) < 0) {
+            vm_request_stop(vm, VM_STATUS_ERROR, "could not start vCPU %u", i);
+            break;
+        }
+    }
+    main_loop(vm, sfd, &con);
+    stop_vcpus(vm);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        vcpu_destroy(&vm->vcpus[i]);
+    console_restore(&con);
+    close(sfd);
+
+    vlog_info("%s", vm->stop_reason);
+    return vm->stop_status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->vcpus[i].vm)
+            vcpu_destroy(&vm->vcpus[i]);
+    guest_mem_free(&vm->mem);
+    if (vm->vm_fd >= 0)
+        close(vm->vm_fd);
+    if (vm->kvm_fd >= 0)
+        close(vm->kvm_fd);
+    if (vm->stop_fd >= 0)
+        close(vm->stop_fd);
+    pthread_mutex_destroy(&vm->stop_lock);
+}

@@ -1,0 +1,86 @@
+/* One virtual machine: KVM VM and vCPUs, guest RAM, the platform devices,
+ * and how it stops.  See ARCHITECTURE.md for the threads. */
+#ifndef VIREO_VM_VM_H
+#define VIREO_VM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/acpi_pm.h"
+#include "devices/i8042.h"
+#include "devices/io_bus.h"
+#include "devices/pci.h"
+#include "devices/rtc_cmos.h"
+#include "devices/serial.h"
+#include "vm/guest_mem.h"
+#include "x86/layout.h"
+
+/* `vireo run` exit statuses (documented in the README). */
+enum vm_status {
+    VM_STATUS_POWEROFF = 0,
+    VM_STATUS_ERROR = 1,
+    VM_STATUS_USAGE = 2,
+    VM_STATUS_REBOOT = 3,
+    VM_STATUS_CRASH = 4,
+    VM_STATUS_CONSOLE_QUIT = 5,
+};
+
+struct vm_config {
+    uint64_t ram_size;
+    uint32_t ncpus;
+    const char *kernel_path;
+    const char *initrd_path;   /* may be NULL */
+    const char *cmdline;
+    bool setup_only;           /* stop just before the first KVM_RUN (benchmarks) */
+    bool allow_pvm;            /* only with setup_only: no guest code runs */
+};
+
+struct vm;
+
+struct vcpu {
+    struct vm *vm;
+    unsigned id;
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    bool started;
+};
+
+struct vm {
+    int kvm_fd, vm_fd;
+    size_t run_size;
+    struct guest_mem mem;
+    struct io_bus pio, mmio;
+    unsigned ncpus;
+    struct vcpu vcpus[MAX_VCPUS];
+
+    struct serial serial;
+    struct i8042 i8042;
+    struct rtc_cmos rtc;
+    struct acpi_pm pm;
+    struct pci_bus pci;
+    struct pci_device host_bridge;
+
+    /* First stop request wins; the main thread is woken through stop_fd. */
+    pthread_mutex_t stop_lock;
+    atomic_bool stopping;
+    int stop_status;
+    char stop_reason[256];
+    int stop_fd;               /* eventfd */
+};
+
+/* Builds the whole VM; prints the reason and returns -1 on failure. */
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+/* Runs until the guest stops; returns a vm_status. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+void vm_request_stop(struct vm *vm, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* KVM_IRQ_LINE; usable as an irq_line callback. */
+void vm_set_irq(void *vm, unsigned gsi, bool level);
+
+#endif

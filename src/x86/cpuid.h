@@ -1,0 +1,16 @@
+/* Per-vCPU CPUID: what KVM supports, with this vCPU's APIC id and the VM's
+ * topology (one socket, one thread per core, ncpus cores). */
+#ifndef VIREO_X86_CPUID_H
+#define VIREO_X86_CPUID_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Edits the entries in place.  tsc_deadline: KVM emulates the LAPIC's
+ * TSC-deadline mode (KVM_CAP_TSC_DEADLINE_TIMER), which
+ * KVM_GET_SUPPORTED_CPUID never reports by itself. */
+void cpuid_patch_for_vcpu(struct kvm_cpuid2 *cpuid, uint32_t apic_id, uint32_t ncpus,
+                          bool tsc_deadline);
+
+#endif

@@ -1,0 +1,36 @@
+/* Puts a Linux bzImage, its initrd and command line into guest memory the
+ * way the 64-bit boot protocol wants them, with the boot_params ("zero
+ * page"), an identity map of the low 4 GiB and a flat GDT. */
+#ifndef VIREO_X86_LINUX_BOOT_H
+#define VIREO_X86_LINUX_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vm/guest_mem.h"
+#include "x86/bzimage.h"
+
+struct linux_boot_cfg {
+    const struct bzimage *bz;
+    const uint8_t *initrd;     /* may be NULL */
+    size_t initrd_len;
+    const char *cmdline;
+    uint64_t acpi_rsdp;        /* 0: let the kernel scan for it */
+};
+
+struct linux_boot_info {
+    uint64_t entry;            /* 64-bit entry point: load address + 0x200 */
+    uint64_t boot_params;      /* goes into RSI */
+    uint64_t cr3;
+    uint64_t initrd_addr;
+    uint64_t kernel_end;       /* highest address the kernel may need */
+};
+
+/* Memory the guest needs at the very least for this kernel and initrd. */
+uint64_t linux_boot_min_ram(const struct bzimage *bz, size_t initrd_len);
+
+/* Returns -1 with a one-line reason in err when it does not fit. */
+int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,
+                    struct linux_boot_info *out, char *err, size_t errlen);
+
+#endif

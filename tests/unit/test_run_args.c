@@ -1,0 +1,114 @@
+/* `vireo run` argument parsing: defaults, both option spellings, and a
+ * precise message for each kind of bad input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cli/run_args.h"
+#include "util/size.h"
+
+#define ARGV(...) ((char *const[]){"run", __VA_ARGS__})
+#define ARGC(...) ((int)(sizeof((char *const[]){"run", __VA_ARGS__}) / sizeof(char *)))
+#define PARSE(a, err, ...) run_args_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (a), (err), sizeof(err))
+
+static void defaults(void **state)
+{
+    (void)state;
+    struct run_args a;
+    char err[256];
+    assert_int_equal(PARSE(&a, err, "--kernel", "k"), 0);
+    assert_string_equal(a.kernel, "k");
+    assert_null(a.initrd);
+    assert_string_equal(a.cmdline, RUN_DEFAULT_CMDLINE);
+    assert_int_equal(a.memory, 256ULL << 20);
+    assert_int_equal(a.vcpus, 1);
+    assert_false(a.setup_only);
+}
+
+static void all_options(void **state)
+{
+    (void)state;
+    struct run_args a;
+    char err[256];
+    assert_int_equal(PARSE(&a, err, "--kernel=k", "--initrd", "i", "--cmdline", "console=ttyS0 quiet",
+                           "--memory=2G", "--vcpus", "4", "--setup-only"), 0);
+    assert_string_equal(a.kernel, "k");
+    assert_string_equal(a.initrd, "i");
+    assert_string_equal(a.cmdline, "console=ttyS0 quiet");
+    assert_int_equal(a.memory, 2ULL << 30);
+    assert_int_equal(a.vcpus, 4);
+    assert_true(a.setup_only);
+}
+
+static void expect_usage_error(int rc, const char *err, const char *needle)
+{
+    assert_int_equal(rc, -1);
+    if (!strstr(err, needle))
+        fail_msg("error '%s' does not mention '%s'", err, needle);
+}
+
+static void errors(void **state)
+{
+    (void)state;
+    struct run_args a;
+    char err[256];
+    expect_usage_error(PARSE(&a, err, "--initrd", "i"), err, "--kernel is required");
+    expect_usage_error(PARSE(&a, err, "--kernel"), err, "--kernel needs a value");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--bogus"), err, "unknown option '--bogus'");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--vcpus", "0"), err, "--vcpus '0'");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--vcpus", "65"), err, "from 1 to 64");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--vcpus", "2x"), err, "--vcpus '2x'");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--vcpus", "-1"), err, "--vcpus '-1'");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", "lots"), err, "--memory 'lots'");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", "1M"), err, "between 4M and 1T");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", "2T"), err, "between 4M and 1T");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", "4098K"), err, "multiple of 4K");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", "99999999999999999999G"), err, "--memory");
+    expect_usage_error(PARSE(&a, err, "--kernel", ""), err, "empty path");
+}
+
+static void help(void **state)
+{
+    (void)state;
+    struct run_args a;
+    char err[256];
+    assert_int_equal(PARSE(&a, err, "--help"), 0);
+    assert_true(a.help);
+}
+
+static void sizes(void **state)
+{
+    (void)state;
+    uint64_t v;
+    assert_true(parse_size("256", &v));
+    assert_int_equal(v, 256ULL << 20);
+    assert_true(parse_size("512K", &v));
+    assert_int_equal(v, 512ULL << 10);
+    assert_true(parse_size("1GiB", &v));
+    assert_int_equal(v, 1ULL << 30);
+    assert_true(parse_size("3g", &v));
+    assert_int_equal(v, 3ULL << 30);
+    assert_true(parse_size("4096B", &v));
+    assert_int_equal(v, 4096);
+    assert_false(parse_size("", &v));
+    assert_false(parse_size("M", &v));
+    assert_false(parse_size("1MM", &v));
+    assert_false(parse_size("1Q", &v));
+    assert_false(parse_size("-1M", &v));
+    assert_false(parse_size("17179869184T", &v)); /* 2^34 TiB overflows */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults),
+        cmocka_unit_test(all_options),
+        cmocka_unit_test(errors),
+        cmocka_unit_test(help),
+        cmocka_unit_test(sizes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
