@@ -128,24 +128,28 @@ static int create_devices(struct vm *vm)
     return 0;
 }
 
-static int load_guest(struct vm *vm, const struct vm_config *cfg, const struct bzimage *bz,
-                      const uint8_t *initrd, size_t initrd_len)
+/* The user's files, opened and checked before KVM is touched so their
+ * errors come first and identically on any host. */
+struct guest_inputs {
+    uint8_t head[BZIMAGE_HEAD_MAX];
+    struct bzimage bz;
+    struct linux_boot_cfg boot;
+};
+
+static int load_guest(struct vm *vm, struct guest_inputs *in)
 {
     struct acpi_config acfg = {
-        .ncpus = cfg->ncpus, .mmio64_base = layout_pci_mmio64_base(&vm->mem.layout),
+        .ncpus = vm->ncpus, .mmio64_base = layout_pci_mmio64_base(&vm->mem.layout),
     };
     uint8_t *tables = guest_mem_ptr(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE);
     if (!acpi_build(&acfg, tables, LAYOUT_ACPI_SIZE, LAYOUT_ACPI_START)) {
         vlog_err("internal error: ACPI tables do not fit in %llu bytes", LAYOUT_ACPI_SIZE);
         return -1;
     }
-    struct linux_boot_cfg bcfg = {
-        .bz = bz, .initrd = initrd, .initrd_len = initrd_len,
-        .cmdline = cfg->cmdline, .acpi_rsdp = LAYOUT_ACPI_START,
-    };
+    in->boot.acpi_rsdp = LAYOUT_ACPI_START;
     struct linux_boot_info info;
     char err[256];
-    if (linux_boot_load(&vm->mem, &bcfg, &info, err, sizeof(err)) < 0) {
+    if (linux_boot_load(&vm->mem, &in->boot, &info, err, sizeof(err)) < 0) {
         vlog_err("%s", err);
         return -1;
     }
@@ -160,32 +164,39 @@ static int load_guest(struct vm *vm, const struct vm_config *cfg, const struct b
     return 0;
 }
 
-/* Everything about the user's files is checked before KVM is touched, so
- * their errors come first and identically on any host. */
-static int check_inputs(const struct vm_config *cfg, uint8_t **kernel, size_t *kernel_len,
-                        struct bzimage *bz, uint8_t **initrd, size_t *initrd_len)
+static int check_inputs(const struct vm_config *cfg, struct guest_inputs *in)
 {
-    *kernel = read_file(cfg->kernel_path, "kernel", kernel_len);
-    if (!*kernel)
+    struct linux_boot_cfg *b = &in->boot;
+    uint64_t kernel_size;
+    b->kernel.fd = open_input(cfg->kernel_path, "kernel", &kernel_size);
+    if (b->kernel.fd < 0)
         return -1;
+    size_t head_len = kernel_size < sizeof(in->head) ? (size_t)kernel_size : sizeof(in->head);
+    if (read_full_at(b->kernel.fd, in->head, head_len, 0) < 0) {
+        vlog_err("kernel %s: %s", cfg->kernel_path, strerror(errno));
+        return -1;
+    }
     char err[256];
-    if (bzimage_parse(*kernel, *kernel_len, bz, err, sizeof(err)) < 0) {
+    if (bzimage_parse(in->head, head_len, kernel_size, &in->bz, err, sizeof(err)) < 0) {
         vlog_err("kernel %s: %s", cfg->kernel_path, err);
         return -1;
     }
-    *initrd = NULL;
-    *initrd_len = 0;
+    b->bz = &in->bz;
+    b->kernel.offset = in->bz.kernel_offset;
+    b->kernel.len = in->bz.kernel_len;
+    b->cmdline = cfg->cmdline;
     if (cfg->initrd_path) {
-        *initrd = read_file(cfg->initrd_path, "initrd", initrd_len);
-        if (!*initrd)
+        b->has_initrd = true;
+        b->initrd.fd = open_input(cfg->initrd_path, "initrd", &b->initrd.len);
+        if (b->initrd.fd < 0)
             return -1;
     }
-    if (strlen(cfg->cmdline) > bz->cmdline_size) {
+    if (strlen(cfg->cmdline) > in->bz.cmdline_size) {
         vlog_err("kernel command line is %zu bytes; kernel %s accepts at most %u",
-                 strlen(cfg->cmdline), cfg->kernel_path, bz->cmdline_size);
+                 strlen(cfg->cmdline), cfg->kernel_path, in->bz.cmdline_size);
         return -1;
     }
-    uint64_t need = linux_boot_min_ram(bz, *initrd_len);
+    uint64_t need = linux_boot_min_ram(&in->bz, b->has_initrd ? b->initrd.len : 0);
     uint64_t have = ram_layout_for(cfg->ram_size).low_size;
     if (have < need) {
         vlog_err("memory too small for kernel%s: --memory %lluM, but they need at least %lluM",
@@ -235,11 +246,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
     vm->ncpus = cfg->ncpus;
     pthread_mutex_init(&vm->stop_lock, NULL);
 
-    uint8_t *kernel = NULL, *initrd = NULL;
-    size_t kernel_len, initrd_len;
-    struct bzimage bz;
+    static struct guest_inputs in; /* 128 KiB head buffer: not for the stack */
+    memset(&in, 0, sizeof(in));
+    in.boot.kernel.fd = in.boot.initrd.fd = -1;
     int ret = -1;
-    if (check_inputs(cfg, &kernel, &kernel_len, &bz, &initrd, &initrd_len) < 0)
+    if (check_inputs(cfg, &in) < 0)
         goto out;
     if (open_kvm(vm, cfg) < 0)
         goto out;
@@ -258,12 +269,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
     for (unsigned i = 0; i < vm->ncpus; i++)
         if (vcpu_create(vm, &vm->vcpus[i], i) < 0)
             goto out;
-    if (load_guest(vm, cfg, &bz, initrd, initrd_len) < 0)
+    if (load_guest(vm, &in) < 0)
         goto out;
     ret = 0;
 out:
-    free(kernel);
-    free(initrd);
+    if (in.boot.kernel.fd >= 0)
+        close(in.boot.kernel.fd);
+    if (in.boot.initrd.fd >= 0)
+        close(in.boot.initrd.fd);
     return ret;
 }
 

@@ -36,12 +36,14 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-int bzimage_parse(const uint8_t *image, size_t len, struct bzimage *bz,
-                  char *err, size_t errlen)
+int bzimage_parse(const uint8_t *image, size_t head_len, uint64_t len,
+                  struct bzimage *bz, char *err, size_t errlen)
 {
     memset(bz, 0, sizeof(*bz));
-    if (len < HEADER_END_212)
-        return fail(err, errlen, "not a bzImage: file too short (%zu bytes)", len);
+    if (head_len > len)
+        head_len = (size_t)len;
+    if (head_len < HEADER_END_212)
+        return fail(err, errlen, "not a bzImage: file too short (%llu bytes)", (unsigned long long)len);
     if (rd16(image + OFF_BOOT_FLAG) != 0xAA55 || memcmp(image + OFF_HEADER, "HdrS", 4) != 0)
         return fail(err, errlen, "not a bzImage: no Linux boot setup header (\"HdrS\" signature)");
     bz->version = rd16(image + OFF_VERSION);
@@ -57,18 +59,17 @@ int bzimage_parse(const uint8_t *image, size_t len, struct bzimage *bz,
 
     unsigned setup_sects = image[OFF_SETUP_SECTS] ? image[OFF_SETUP_SECTS] : 4;
     bz->setup_len = (size_t)(setup_sects + 1) * 512;
-    if (bz->setup_len >= len)
-        return fail(err, errlen, "corrupt bzImage: setup (%zu bytes) is not smaller than the file (%zu bytes)",
-                    bz->setup_len, len);
+    if (bz->setup_len >= len || bz->setup_len > head_len)
+        return fail(err, errlen, "corrupt bzImage: setup (%zu bytes) is not smaller than the file (%llu bytes)",
+                    bz->setup_len, (unsigned long long)len);
     /* The byte at 0x201 is the jump's offset: the header ends where the jump lands. */
     bz->header_len = (size_t)(OFF_JUMP + 2 + image[OFF_JUMP + 1]) - OFF_SETUP_SECTS;
     if (OFF_SETUP_SECTS + bz->header_len > bz->setup_len || OFF_SETUP_SECTS + bz->header_len < HEADER_END_212)
         return fail(err, errlen, "corrupt bzImage: setup header length %zu is inconsistent", bz->header_len);
 
-    bz->kernel = image + bz->setup_len;
+    bz->kernel_offset = bz->setup_len;
     bz->kernel_len = len - bz->setup_len;
-    bz->image = image;
-    bz->image_len = len;
+    bz->head = image;
     bz->initrd_addr_max = rd32(image + OFF_INITRD_ADDR_MAX);
     bz->kernel_alignment = rd32(image + OFF_KERNEL_ALIGN);
     bz->relocatable = image[OFF_RELOCATABLE];
@@ -76,8 +77,8 @@ int bzimage_parse(const uint8_t *image, size_t len, struct bzimage *bz,
     bz->pref_address = rd64(image + OFF_PREF_ADDRESS);
     bz->init_size = rd32(image + OFF_INIT_SIZE);
     if (bz->init_size < bz->kernel_len)
-        return fail(err, errlen, "corrupt bzImage: init_size %u is smaller than the kernel (%zu bytes)",
-                    bz->init_size, bz->kernel_len);
+        return fail(err, errlen, "corrupt bzImage: init_size %u is smaller than the kernel (%llu bytes)",
+                    bz->init_size, (unsigned long long)bz->kernel_len);
     if (bz->cmdline_size == 0)
         return fail(err, errlen, "corrupt bzImage: cmdline_size is 0");
     return 0;

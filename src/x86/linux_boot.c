@@ -1,10 +1,12 @@
 #include "x86/linux_boot.h"
 
 #include <asm/bootparam.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "util/file.h"
 #include "x86/e820.h"
 #include "x86/layout.h"
 
@@ -50,9 +52,25 @@ static uint64_t kernel_end(const struct bzimage *bz)
     return align_up(end > image_end ? end : image_end, PAGE_SIZE);
 }
 
-uint64_t linux_boot_min_ram(const struct bzimage *bz, size_t initrd_len)
+uint64_t linux_boot_min_ram(const struct bzimage *bz, uint64_t initrd_len)
 {
     return kernel_end(bz) + align_up(initrd_len, PAGE_SIZE);
+}
+
+static int blob_copy(struct guest_mem *m, uint64_t gpa, const struct boot_blob *b,
+                     const char *what, char *err, size_t errlen)
+{
+    void *dst = guest_mem_ptr(m, gpa, b->len);
+    if (!dst)
+        return fail(err, errlen, "internal error: %s does not fit in guest RAM at 0x%llx", what,
+                    (unsigned long long)gpa);
+    if (b->data) {
+        memcpy(dst, b->data, b->len);
+        return 0;
+    }
+    if (read_full_at(b->fd, dst, b->len, b->offset) < 0)
+        return fail(err, errlen, "reading the %s: %s", what, strerror(errno));
+    return 0;
 }
 
 static void write_page_tables(struct guest_mem *m)
@@ -81,26 +99,30 @@ int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,
         return fail(err, errlen, "kernel command line is %zu bytes; this kernel accepts at most %u",
                     cmdline_len, bz->cmdline_size);
 
-    uint64_t need = linux_boot_min_ram(bz, cfg->initrd_len);
+    uint64_t initrd_len = cfg->has_initrd ? cfg->initrd.len : 0;
+    uint64_t need = linux_boot_min_ram(bz, initrd_len);
     if (ram->low_size < need)
         return fail(err, errlen, "memory too small for kernel%s: it needs at least %llu MiB below the "
-                    "PCI hole, the VM has %llu MiB", cfg->initrd ? "+initrd" : "",
+                    "PCI hole, the VM has %llu MiB", cfg->has_initrd ? "+initrd" : "",
                     (unsigned long long)((need + MiB - 1) / MiB), (unsigned long long)(ram->low_size / MiB));
 
     uint64_t initrd_addr = 0;
-    if (cfg->initrd) {
+    if (cfg->has_initrd) {
+        /* As high as allowed, like other loaders: the kernel's own
+         * decompression and early allocations work from the bottom up. */
         uint64_t top = (uint64_t)bz->initrd_addr_max + 1;
         if (top > ram->low_size)
             top = ram->low_size;
-        if (top < cfg->initrd_len || ((top - cfg->initrd_len) & ~(PAGE_SIZE - 1)) < kernel_end(bz))
-            return fail(err, errlen, "initrd (%zu bytes) does not fit between the kernel's end "
-                        "(%llu MiB) and the kernel's initrd_addr_max (0x%x)", cfg->initrd_len,
+        if (top < initrd_len || ((top - initrd_len) & ~(PAGE_SIZE - 1)) < kernel_end(bz))
+            return fail(err, errlen, "initrd (%llu bytes) does not fit between the kernel's end "
+                        "(%llu MiB) and the kernel's initrd_addr_max (0x%x)", (unsigned long long)initrd_len,
                         (unsigned long long)(kernel_end(bz) / MiB), bz->initrd_addr_max);
-        initrd_addr = (top - cfg->initrd_len) & ~(PAGE_SIZE - 1);
-        memcpy(guest_mem_ptr(m, initrd_addr, cfg->initrd_len), cfg->initrd, cfg->initrd_len);
+        initrd_addr = (top - initrd_len) & ~(PAGE_SIZE - 1);
+        if (blob_copy(m, initrd_addr, &cfg->initrd, "initrd", err, errlen) < 0)
+            return -1;
     }
-
-    memcpy(guest_mem_ptr(m, KERNEL_LOAD_ADDR, bz->kernel_len), bz->kernel, bz->kernel_len);
+    if (blob_copy(m, KERNEL_LOAD_ADDR, &cfg->kernel, "kernel", err, errlen) < 0)
+        return -1;
 
     char *cmdline = guest_mem_ptr(m, LAYOUT_CMDLINE, cmdline_len + 1);
     memcpy(cmdline, cfg->cmdline, cmdline_len + 1);
@@ -110,7 +132,7 @@ int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,
     size_t hdr_len = bz->header_len;
     if (hdr_len > sizeof(bp.hdr))
         hdr_len = sizeof(bp.hdr);
-    memcpy(&bp.hdr, bz->image + offsetof(struct boot_params, hdr), hdr_len);
+    memcpy(&bp.hdr, bz->head + offsetof(struct boot_params, hdr), hdr_len);
     bp.hdr.type_of_loader = LOADER_TYPE_UNDEF;
     bp.hdr.loadflags |= CAN_USE_HEAP;
     bp.hdr.heap_end_ptr = HEAP_END_PTR;
@@ -118,7 +140,7 @@ int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,
     bp.hdr.code32_start = KERNEL_LOAD_ADDR;
     bp.hdr.cmd_line_ptr = LAYOUT_CMDLINE;
     bp.hdr.ramdisk_image = (uint32_t)initrd_addr;
-    bp.hdr.ramdisk_size = (uint32_t)cfg->initrd_len;
+    bp.hdr.ramdisk_size = (uint32_t)initrd_len;
     bp.acpi_rsdp_addr = cfg->acpi_rsdp;
 
     struct e820_region regions[E820_MAX_REGIONS];

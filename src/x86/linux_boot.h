@@ -4,16 +4,27 @@
 #ifndef VIREO_X86_LINUX_BOOT_H
 #define VIREO_X86_LINUX_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "vm/guest_mem.h"
 #include "x86/bzimage.h"
 
+/* Bytes for guest memory: from data when it is set, else read from fd at
+ * offset (straight into guest RAM: no bounce copy of a 10+ MiB kernel). */
+struct boot_blob {
+    const uint8_t *data;
+    int fd;
+    uint64_t offset;
+    uint64_t len;
+};
+
 struct linux_boot_cfg {
     const struct bzimage *bz;
-    const uint8_t *initrd;     /* may be NULL */
-    size_t initrd_len;
+    struct boot_blob kernel;   /* the protected-mode part */
+    bool has_initrd;
+    struct boot_blob initrd;
     const char *cmdline;
     uint64_t acpi_rsdp;        /* 0: let the kernel scan for it */
 };
@@ -27,7 +38,7 @@ struct linux_boot_info {
 };
 
 /* Memory the guest needs at the very least for this kernel and initrd. */
-uint64_t linux_boot_min_ram(const struct bzimage *bz, size_t initrd_len);
+uint64_t linux_boot_min_ram(const struct bzimage *bz, uint64_t initrd_len);
 
 /* Returns -1 with a one-line reason in err when it does not fit. */
 int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,

@@ -7,37 +7,24 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "fake_bzimage.h"
 #include "x86/bzimage.h"
 
 #define IMG_LEN (64 * 1024)
 static uint8_t img[IMG_LEN];
 
-static void put16(size_t off, uint16_t v) { img[off] = (uint8_t)v; img[off + 1] = (uint8_t)(v >> 8); }
-static void put32(size_t off, uint32_t v) { put16(off, (uint16_t)v); put16(off + 2, (uint16_t)(v >> 16)); }
-
 static void make_good(void)
 {
-    memset(img, 0, sizeof(img));
-    img[0x1F1] = 27;                    /* setup_sects */
-    put16(0x1FE, 0xAA55);
-    img[0x200] = 0xEB;                  /* jmp */
-    img[0x201] = 0x6A;                  /* header ends at 0x26C */
-    memcpy(img + 0x202, "HdrS", 4);
-    put16(0x206, 0x020F);
-    img[0x211] = 0x01;                  /* LOADED_HIGH */
-    put32(0x22C, 0x7FFFFFFF);           /* initrd_addr_max */
-    put32(0x230, 0x200000);             /* kernel_alignment */
-    img[0x234] = 1;
-    put16(0x236, 0x0001);               /* XLF_KERNEL_64 */
-    put32(0x238, 2047);
-    put32(0x258, 0x1000000);            /* pref_address (low half) */
-    put32(0x260, 0x2000000);            /* init_size */
+    fake_bzimage(img, IMG_LEN, 0x2000000, 0x7FFFFFFF);
 }
+
+static void put16(size_t off, uint16_t v) { fake_put16(img, off, v); }
+static void put32(size_t off, uint32_t v) { fake_put32(img, off, v); }
 
 static int parse(size_t len, char *err, size_t errlen)
 {
     struct bzimage bz;
-    return bzimage_parse(img, len, &bz, err, errlen);
+    return bzimage_parse(img, len, len, &bz, err, errlen);
 }
 
 static void good_image(void **state)
@@ -46,11 +33,12 @@ static void good_image(void **state)
     make_good();
     struct bzimage bz;
     char err[256] = "";
-    assert_int_equal(bzimage_parse(img, IMG_LEN, &bz, err, sizeof(err)), 0);
+    assert_int_equal(bzimage_parse(img, IMG_LEN, IMG_LEN, &bz, err, sizeof(err)), 0);
     assert_int_equal(bz.version, 0x020F);
+    assert_int_equal(bz.kernel_alignment, 0x200000);
     assert_int_equal(bz.setup_len, 28 * 512);
     assert_int_equal(bz.kernel_len, IMG_LEN - 28 * 512);
-    assert_ptr_equal(bz.kernel, img + 28 * 512);
+    assert_int_equal(bz.kernel_offset, 28 * 512);
     assert_int_equal(bz.header_len, 0x26C - 0x1F1);
     assert_int_equal(bz.initrd_addr_max, 0x7FFFFFFF);
     assert_int_equal(bz.cmdline_size, 2047);
@@ -66,7 +54,7 @@ static void zero_setup_sects_means_four(void **state)
     img[0x1F1] = 0;
     struct bzimage bz;
     char err[256];
-    assert_int_equal(bzimage_parse(img, IMG_LEN, &bz, err, sizeof(err)), 0);
+    assert_int_equal(bzimage_parse(img, IMG_LEN, IMG_LEN, &bz, err, sizeof(err)), 0);
     assert_int_equal(bz.setup_len, 5 * 512);
 }
 
