@@ -2,9 +2,13 @@
 # and `make check`; both install what they need from Debian packages.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
+# UBSan findings fail the run instead of scrolling by.
+export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
 MESON_OPTS ?= --buildtype=debugoptimized
 
-.PHONY: all deps deps-test guest demo check unit unit-asan integration bench clean
+.PHONY: all deps deps-test guest demo check unit unit-asan fuzz integration bench clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -14,6 +18,10 @@ $(BUILD)/build.ninja:
 
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dfuzz=true \
+		-Db_sanitize=address,undefined -Db_lundef=false
 
 deps:
 	scripts/install-deps.sh build
@@ -36,16 +44,22 @@ unit-asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit
 
+# Each libFuzzer target for FUZZ_SECONDS; a crash fails the run.
+fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 integration: all unit-asan guest
 	tests/integration/run-all.sh $(BUILD) $(ASAN_BUILD)
 
 check: deps-test
 	$(MAKE) unit
 	$(MAKE) unit-asan
+	$(MAKE) fuzz
 	$(MAKE) integration
 
 bench: deps-test all guest
 	bench/run-all.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -2,6 +2,7 @@
 
 #include <linux/kvm.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -73,18 +74,19 @@ int vcpu_regs_common(int fd, const char **what)
     if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
         return -1;
 
-    struct {
-        struct kvm_msrs hdr;
-        struct kvm_msr_entry e[2];
-    } msrs;
-    memset(&msrs, 0, sizeof(msrs));
-    msrs.hdr.nmsrs = 2;
-    msrs.e[0].index = MSR_IA32_MISC_ENABLE;
-    msrs.e[0].data = MISC_ENABLE_FAST_STRING;
-    msrs.e[1].index = MSR_MTRR_DEF_TYPE;
-    msrs.e[1].data = MTRR_ENABLE_WB;
+    struct kvm_msrs *msrs = calloc(1, sizeof(*msrs) + 2 * sizeof(struct kvm_msr_entry));
+    if (!msrs) {
+        *what = "allocating MSR list";
+        return -1;
+    }
+    msrs->nmsrs = 2;
+    msrs->entries[0].index = MSR_IA32_MISC_ENABLE;
+    msrs->entries[0].data = MISC_ENABLE_FAST_STRING;
+    msrs->entries[1].index = MSR_MTRR_DEF_TYPE;
+    msrs->entries[1].data = MTRR_ENABLE_WB;
     *what = "KVM_SET_MSRS";
-    int n = ioctl(fd, KVM_SET_MSRS, &msrs);
+    int n = ioctl(fd, KVM_SET_MSRS, msrs);
+    free(msrs);
     if (n < 0)
         return -1;
     /* A partial set is not fatal (e.g. no MTRR emulation); KVM stops at the first refused MSR. */
