@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# boot.sh BUILD_DIR ASAN_BUILD_DIR: Vireo's boot and error-path tests.  Runs
+# inside the test host (tests/integration/run-all.sh starts it), where
+# /dev/kvm can boot the Debian kernels.  Prints `ok N - name` /
+# `not ok N - name` per case and, last, `P passed, F failed`.
+set -euo pipefail
+[ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR ASAN_BUILD_DIR" >&2; exit 2; }
+vireo=$1/vireo
+vireo_asan=$2/vireo
+cloud=$1/guest/vmlinuz-cloud
+generic=$1/guest/vmlinuz-generic
+initrd=$1/guest/initramfs.cpio.gz
+cmdline="console=ttyS0 no_timer_check tsc=reliable lpj=5000000 quiet"
+logs=${TESTHOST_SCRATCH:-$(mktemp -d)}/integration
+mkdir -p "$logs"
+# Sanitizer reports must fail the run, with a usable trace.
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=1
+
+n=0 passed=0 failed=0
+# check NAME SECONDS WANT_STATUS [+TEXT|-TEXT]... -- CMD...
+# Runs CMD bounded by SECONDS; passes if it exits WANT_STATUS and its output
+# (stdout+stderr) contains each +TEXT and none of the -TEXT (case-insensitive).
+check() {
+    local name=$1 secs=$2 want=$3 rc=0 why=() p
+    shift 3
+    local pats=()
+    while [ "$1" != -- ]; do pats+=("$1"); shift; done
+    shift
+    n=$((n + 1))
+    local log=$logs/$n.log
+    timeout -k 5 "$secs" "$@" </dev/null >"$log" 2>&1 || rc=$?
+    [ "$rc" = 124 ] && why+=("timed out after ${secs}s")
+    [ "$rc" = "$want" ] || why+=("exit status $rc, expected $want")
+    for p in ${pats[@]+"${pats[@]}"}; do
+        case $p in
+        +*) grep -qiF -- "${p#+}" "$log" || why+=("output lacks '${p#+}'") ;;
+        -*) ! grep -qiF -- "${p#-}" "$log" || why+=("output has '${p#-}'") ;;
+        esac
+    done
+    if [ ${#why[@]} -eq 0 ]; then
+        echo "ok $n - $name"
+        passed=$((passed + 1))
+    else
+        echo "not ok $n - $name"
+        printf '#   %s\n' "${why[@]}" "command: $*" "output:"
+        sed 's/^/#   | /' "$log"
+        failed=$((failed + 1))
+    fi
+}
+
+boot=90   # generous: the guest runs under nested emulation
+for k in cloud generic; do
+    kernel=$cloud
+    [ $k = generic ] && kernel=$generic
+    for v in 1 2; do
+        check "boot $k kernel, $v vcpu(s)" $boot 0 \
+            "+vireo-guest: nproc=$v" "+vireo-guest: acpi=yes" -- \
+            "$vireo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" --memory 256M --vcpus $v
+    done
+done
+check "guest reboot => exit 3" $boot 3 "+vireo-guest: rebooting" -- \
+    "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline vireo.action=reboot" --memory 256M
+check "guest crash (triple fault) => exit 4" $boot 4 "+vireo-guest: crashing" -- \
+    "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline vireo.action=crash panic=-1 reboot=t" --memory 256M
+check "ASan/UBSan build boots cloud kernel, 2 vcpus" $((boot * 2)) 0 \
+    "+vireo-guest: nproc=2" "-ERROR: AddressSanitizer" "-runtime error:" "-ERROR: LeakSanitizer" -- \
+    "$vireo_asan" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline" --memory 256M --vcpus 2
+missing=$logs/no-such-kernel
+check "missing kernel file => exit 1, names it" 30 1 "+$missing" -- \
+    "$vireo" run --kernel "$missing" --memory 256M
+check "non-bzImage kernel => exit 1" 30 1 "+bzImage" -- \
+    "$vireo" run --kernel /bin/true --memory 256M
+check "--memory 16M => exit 1, too small" 30 1 "+too small" -- \
+    "$vireo" run --kernel "$cloud" --initrd "$initrd" --memory 16M
+check "--vcpus 0 => usage error, exit 2" 30 2 -- \
+    "$vireo" run --kernel "$cloud" --initrd "$initrd" --vcpus 0
+# /dev/kvm problems, reported before anything starts.  A private mount
+# namespace with an empty /dev stands for a host without KVM; user nobody
+# cannot open the test host's /dev/kvm (devtmpfs gives it mode 0600).
+check "no /dev/kvm => exit 1, says so" 30 1 "+no /dev/kvm" -- \
+    unshare -m sh -c 'mount -t tmpfs none /dev && exec "$@"' sh \
+    "$vireo" run --kernel "$cloud" --initrd "$initrd"
+check "no permission on /dev/kvm => exit 1, says so" 30 1 "+no permission to open /dev/kvm" -- \
+    setpriv --reuid=65534 --regid=65534 --clear-groups \
+    "$vireo" run --kernel "$cloud" --initrd "$initrd"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
