@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 20
 export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
 MESON_OPTS ?= --buildtype=debugoptimized
 
-.PHONY: all deps deps-test guest demo check unit unit-asan fuzz integration bench clean
+.PHONY: all asan deps deps-test guest demo check unit unit-asan fuzz integration bench clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -40,8 +40,10 @@ demo: deps all guest
 unit: all
 	meson test -C $(BUILD) --print-errorlogs --suite unit
 
-unit-asan: $(ASAN_BUILD)/build.ninja
+asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
+
+unit-asan: asan
 	meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit
 
 # Each libFuzzer target for FUZZ_SECONDS; a crash fails the run.
@@ -49,7 +51,7 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-integration: all unit-asan guest
+integration: all asan guest
 	tests/integration/run-all.sh $(BUILD) $(ASAN_BUILD)
 
 check: deps-test

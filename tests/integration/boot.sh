@@ -59,6 +59,14 @@ for k in cloud generic; do
             "$vireo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" --memory 256M --vcpus $v
     done
 done
+# RAM above the 3 GiB PCI hole continues at 4 GiB: the guest must see
+# nearly all of 4 GiB (the kernel keeps a few tens of MiB for itself).
+check "boot cloud kernel with 4G (RAM above the PCI hole)" $boot 0 "+vireo-guest: acpi=yes" -- \
+    sh -c '"$@" >"$0" 2>&1; rc=$?; cat "$0"
+           kb=$(sed -n "s/^vireo-guest: memtotal_kb=\([0-9]*\).*/\1/p" "$0" | tr -d "\r")
+           [ "${kb:-0}" -gt 3900000 ] || { echo "memtotal ${kb:-none} kB is too small for 4G"; exit 99; }
+           exit $rc' "$logs/4g.out" \
+    "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline" --memory 4G
 check "guest reboot => exit 3" $boot 3 "+vireo-guest: rebooting" -- \
     "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline vireo.action=reboot" --memory 256M
 check "guest crash (triple fault) => exit 4" $boot 4 "+vireo-guest: crashing" -- \

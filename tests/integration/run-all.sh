@@ -9,7 +9,7 @@ asan=$(cd "$2" && pwd)
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 for f in "$build/vireo" "$asan/vireo" "$build/guest/vmlinuz-cloud" "$build/guest/vmlinuz-generic" \
          "$build/guest/initramfs.cpio.gz"; do
-    [ -e "$f" ] || { echo "run-all: missing $f (make all unit-asan guest)" >&2; exit 1; }
+    [ -e "$f" ] || { echo "run-all: missing $f (make all asan guest)" >&2; exit 1; }
 done
 # On a PVM-mode host (the project's build machines) vireo itself must refuse
 # to boot an ordinary kernel, clearly; checked here, outside the test host.
@@ -28,7 +28,7 @@ else
     echo "# not a PVM host: the PVM refusal is covered by the kvm_sys unit test only"
 fi
 
-# Bound: 7 boots of <=90 s (ASan 180 s), 4 quick cases, plus the test host.
+# Bound: 8 boots of <=90 s (ASan 180 s), 6 quick cases, plus the test host.
 rc=0
 VIREO_BUILD=$build "$repo/tests/testhost/run" --timeout 1000 -- \
     "$repo/tests/integration/boot.sh" "$build" "$asan" || rc=$?
