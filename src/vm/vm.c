@@ -346,6 +346,9 @@ int vm_run(struct vm *vm)
     /* Blocked here and inherited by the vCPU threads (which unblock only
      * the kick signal), so termination signals reach the signalfd. */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    /* A console reader that goes away (`vireo run | head`) must not kill
+     * the VM: the UART drops what it cannot write. */
+    signal(SIGPIPE, SIG_IGN);
     sigdelset(&sigs, SIGUSR1);
     int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
     if (sfd < 0 || vcpu_signals_init() < 0) {
