@@ -67,6 +67,13 @@ check "boot cloud kernel with 4G (RAM above the PCI hole)" $boot 0 "+vireo-guest
            [ "${kb:-0}" -gt 3900000 ] || { echo "memtotal ${kb:-none} kB is too small for 4G"; exit 99; }
            exit $rc' "$logs/4g.out" \
     "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline" --memory 4G
+check "serial console input reaches the guest" $boot 0 "+console-input: guest answered" \
+    "+guest powered off" -- \
+    "$(dirname "$0")/console-input.sh" "$vireo" "$cloud" "$initrd" "$cmdline"
+# A console reader that goes away (`| head`) must not take the VM down.
+check "closed stdout does not kill the VM" $boot 0 "+rc=0" -- \
+    bash -c '"$@" 2>/dev/null | head -c 16 >/dev/null; echo "rc=${PIPESTATUS[0]}"' sh \
+    "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline"
 check "guest reboot => exit 3" $boot 3 "+vireo-guest: rebooting" -- \
     "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline vireo.action=reboot" --memory 256M
 check "guest crash (triple fault) => exit 4" $boot 4 "+vireo-guest: crashing" -- \

@@ -28,8 +28,8 @@ else
     echo "# not a PVM host: the PVM refusal is covered by the kvm_sys unit test only"
 fi
 
-# Bound: 8 boots of <=90 s (ASan 180 s), 6 quick cases, plus the test host.
+# Bound: 10 boots of <=90 s (ASan 180 s), 6 quick cases, plus the test host.
 rc=0
-VIREO_BUILD=$build "$repo/tests/testhost/run" --timeout 1000 -- \
+VIREO_BUILD=$build "$repo/tests/testhost/run" --timeout 1300 -- \
     "$repo/tests/integration/boot.sh" "$build" "$asan" || rc=$?
 [ "$rc" = 0 ] && [ "$pvm_failed" = 0 ]
