@@ -16,8 +16,8 @@ if { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; } &&
    [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     exec "$build/vireo" run "${vireo_args[@]}" --cmdline "$cmdline"
 fi
-echo "demo: /dev/kvm here cannot run ordinary guests (PVM), so the demo runs inside the test host (QEMU TCG + nested SVM; slower)"
+echo "demo: /dev/kvm here cannot run ordinary guests (PVM), so the demo runs inside the test host (QEMU TCG + nested SVM; slower; Ctrl-A x quits)"
 # Under double emulation these skip calibrations that take ~25 s otherwise.
 cmdline="$cmdline no_timer_check tsc=reliable lpj=5000000"
-VIREO_BUILD=$build exec "$repo/tests/testhost/run" -- \
+VIREO_BUILD=$build TESTHOST_QUIET=1 exec "$repo/tests/testhost/run" -- \
     "$build/vireo" run "${vireo_args[@]}" --cmdline "$cmdline"
