@@ -16,7 +16,14 @@ if { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; } &&
    [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     exec "$build/vireo" run "${vireo_args[@]}" --cmdline "$cmdline"
 fi
-echo "demo: /dev/kvm here cannot run ordinary guests (PVM), so the demo runs inside the test host (QEMU TCG + nested SVM; slower; Ctrl-A x quits)"
+if [ -d /sys/module/kvm_pvm ]; then
+    why="/dev/kvm here is PVM-mode KVM, which cannot run ordinary guests"
+elif [ -e /dev/kvm ]; then
+    why="/dev/kvm here is not usable for ordinary guests (no kvm_intel/kvm_amd, or no permission)"
+else
+    why="this host has no /dev/kvm"
+fi
+echo "demo: $why, so the demo runs inside the test host (QEMU TCG + nested SVM; slower; Ctrl-A x quits)"
 # Under double emulation these skip calibrations that take ~25 s otherwise.
 cmdline="$cmdline no_timer_check tsc=reliable lpj=5000000"
 VIREO_BUILD=$build TESTHOST_QUIET=1 exec "$repo/tests/testhost/run" -- \

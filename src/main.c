@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,8 +11,24 @@ static const char usage[] =
     "  run       boot a Linux kernel in a new VM (vireo run --help)\n"
     "  version   print the version\n";
 
+/* Started with stdin, stdout or stderr closed, the next open() would take
+ * that number and console bytes or messages would land in a KVM fd. */
+static int ensure_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0)
+            continue;
+        int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (n != fd)
+            return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char *argv[])
 {
+    if (ensure_std_fds() < 0)
+        return 1;
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;

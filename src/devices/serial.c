@@ -1,6 +1,5 @@
 #include "devices/serial.h"
 
-#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,18 +77,30 @@ static void rx_put_locked(struct serial *s, uint8_t c)
     s->rx_count++;
 }
 
-static void transmit_locked(struct serial *s, uint8_t c)
+/* Returns true when c must go out to out_fd (done after unlocking). */
+static bool transmit_locked(struct serial *s, uint8_t c)
 {
+    s->thr_int_pending = true;
     if (s->mcr & MCR_LOOP) {
         rx_put_locked(s, c);
-    } else if (s->out_fd >= 0) {
-        /* A console that went away must not stop the guest: drop output. */
-        ssize_t n;
-        do {
-            n = write(s->out_fd, &c, 1);
-        } while (n < 0 && errno == EINTR);
+        return false;
     }
-    s->thr_int_pending = true;
+    return s->out_fd >= 0;
+}
+
+/* Outside the lock: a console reader that stalls may hold this vCPU back,
+ * as a real UART's flow control would, but must not block the main thread
+ * (console input) or other vCPUs.  A signal here is the stop kick, so the
+ * byte is dropped rather than retried; so is output nobody reads. */
+static void emit(const struct serial *s, const uint8_t *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(s->out_fd, buf, len);
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
 }
 
 static uint8_t msr_locked(const struct serial *s)
@@ -149,15 +160,16 @@ static uint8_t reg_read_locked(struct serial *s, unsigned reg)
     }
 }
 
-static void reg_write_locked(struct serial *s, unsigned reg, uint8_t v)
+/* Returns true when v was transmitted to the outside. */
+static bool reg_write_locked(struct serial *s, unsigned reg, uint8_t v)
 {
     switch (reg) {
     case REG_RBR_THR:
-        if (s->lcr & LCR_DLAB)
+        if (s->lcr & LCR_DLAB) {
             s->dll = v;
-        else
-            transmit_locked(s, v);
-        break;
+            break;
+        }
+        return transmit_locked(s, v);
     case REG_IER:
         if (s->lcr & LCR_DLAB) {
             s->dlm = v;
@@ -188,22 +200,29 @@ static void reg_write_locked(struct serial *s, unsigned reg, uint8_t v)
     default: /* LSR and MSR are read-only */
         break;
     }
+    return false;
 }
 
 void serial_io(void *opaque, uint64_t offset, uint8_t *data, unsigned size, bool is_write)
 {
     struct serial *s = opaque;
+    uint8_t out[8];
+    size_t nout = 0;
     pthread_mutex_lock(&s->lock);
     /* Wider accesses act on consecutive registers, byte by byte. */
-    for (unsigned i = 0; i < size; i++) {
+    for (unsigned i = 0; i < size && i < sizeof(out); i++) {
         unsigned reg = (unsigned)((offset + i) & 7);
-        if (is_write)
-            reg_write_locked(s, reg, data[i]);
-        else
+        if (is_write) {
+            if (reg_write_locked(s, reg, data[i]))
+                out[nout++] = data[i];
+        } else {
             data[i] = reg_read_locked(s, reg);
+        }
     }
     update_irq_locked(s);
     pthread_mutex_unlock(&s->lock);
+    if (nout)
+        emit(s, out, nout);
 }
 
 size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len)

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -70,6 +71,22 @@ int kvm_check_caps(int kvm_fd)
         }
     }
     return 0;
+}
+
+struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
+{
+    struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) + KVM_CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2));
+    if (!cpuid) {
+        vlog_err("out of memory");
+        return NULL;
+    }
+    cpuid->nent = KVM_CPUID_CAPACITY;
+    if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+        vlog_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+        free(cpuid);
+        return NULL;
+    }
+    return cpuid;
 }
 
 int kvm_max_vcpus(int kvm_fd)

@@ -18,6 +18,13 @@ bool kvm_is_pvm(const char *sysfs_root);
 /* Checks the capabilities a VM needs; prints the first missing one. */
 int kvm_check_caps(int kvm_fd);
 
+/* Room for KVM_GET_SUPPORTED_CPUID plus the sub-leaves Vireo adds. */
+#define KVM_CPUID_CAPACITY 256
+
+/* KVM_GET_SUPPORTED_CPUID into a new allocation of KVM_CPUID_CAPACITY
+ * entries (free() it); NULL with a message on failure. */
+struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd);
+
 /* Maximum vCPUs KVM allows per VM. */
 int kvm_max_vcpus(int kvm_fd);
 

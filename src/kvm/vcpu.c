@@ -9,12 +9,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "kvm/kvm_sys.h"
 #include "util/log.h"
 #include "vm/vm.h"
 #include "x86/cpuid.h"
 
 #define KICK_SIGNAL SIGUSR1
-#define CPUID_MAX_ENTRIES 256
 
 static void kick_handler(int sig) { (void)sig; }
 
@@ -30,17 +30,15 @@ int vcpu_signals_init(void)
 
 static int setup_cpuid(struct vm *vm, struct vcpu *v)
 {
-    size_t sz = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
-    struct kvm_cpuid2 *cpuid = calloc(1, sz);
+    size_t sz = sizeof(struct kvm_cpuid2) + KVM_CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2);
+    struct kvm_cpuid2 *cpuid = malloc(sz);
     if (!cpuid)
         return -1;
-    cpuid->nent = CPUID_MAX_ENTRIES;
-    int r = ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid);
-    if (r == 0) {
-        bool deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
-        cpuid_patch_for_vcpu(cpuid, v->id, vm->ncpus, deadline);
+    memcpy(cpuid, vm->cpuid, sz);
+    int r = -1;
+    errno = ENOSPC;
+    if (cpuid_patch_for_vcpu(cpuid, KVM_CPUID_CAPACITY, v->id, vm->ncpus, vm->tsc_deadline) == 0)
         r = ioctl(v->fd, KVM_SET_CPUID2, cpuid);
-    }
     if (r < 0)
         vlog_err("vCPU %u: setting CPUID: %s", v->id, strerror(errno));
     free(cpuid);

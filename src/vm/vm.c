@@ -20,6 +20,7 @@
 #include "util/log.h"
 #include "vm/console.h"
 #include "x86/bzimage.h"
+#include "x86/cpuid.h"
 #include "x86/linux_boot.h"
 #include "x86/vcpu_regs.h"
 
@@ -191,17 +192,9 @@ static int check_inputs(const struct vm_config *cfg, struct guest_inputs *in)
         if (b->initrd.fd < 0)
             return -1;
     }
-    if (strlen(cfg->cmdline) > in->bz.cmdline_size) {
-        vlog_err("kernel command line is %zu bytes; kernel %s accepts at most %u",
-                 strlen(cfg->cmdline), cfg->kernel_path, in->bz.cmdline_size);
-        return -1;
-    }
-    uint64_t need = linux_boot_min_ram(&in->bz, b->has_initrd ? b->initrd.len : 0);
-    uint64_t have = ram_layout_for(cfg->ram_size).low_size;
-    if (have < need) {
-        vlog_err("memory too small for kernel%s: --memory %lluM, but they need at least %lluM",
-                 cfg->initrd_path ? "+initrd" : "", (unsigned long long)(cfg->ram_size / MiB),
-                 (unsigned long long)((need + MiB - 1) / MiB));
+    uint64_t initrd_addr;
+    if (linux_boot_check(b, ram_layout_for(cfg->ram_size).low_size, &initrd_addr, err, sizeof(err)) < 0) {
+        vlog_err("%s", err);
         return -1;
     }
     return 0;
@@ -223,6 +216,21 @@ static int open_kvm(struct vm *vm, const struct vm_config *cfg)
     int max = kvm_max_vcpus(vm->kvm_fd);
     if ((int)cfg->ncpus > max) {
         vlog_err("--vcpus %u: this KVM allows at most %d vCPUs per VM", cfg->ncpus, max);
+        return -1;
+    }
+    vm->cpuid = kvm_supported_cpuid(vm->kvm_fd);
+    if (!vm->cpuid)
+        return -1;
+    vm->tsc_deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+    /* RAM and the 64-bit PCI window must be addressable by the guest's CPUs,
+     * which have the host's physical address width. */
+    uint32_t bits = cpuid_phys_bits(vm->cpuid);
+    struct ram_layout ram = ram_layout_for(cfg->ram_size);
+    uint64_t end = layout_pci_mmio64_base(&ram) + LAYOUT_PCI_MMIO64_SIZE;
+    if (bits && bits < 64 && end > (1ULL << bits)) {
+        vlog_err("--memory %lluM: this host's CPUs address %u bits (%llu GiB) of guest-physical memory; "
+                 "the VM's RAM and its 64-bit PCI window need %llu GiB", (unsigned long long)(cfg->ram_size / MiB),
+                 bits, (unsigned long long)((1ULL << bits) / GiB), (unsigned long long)(end / GiB));
         return -1;
     }
     int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -313,7 +321,9 @@ static void main_loop(struct vm *vm, int sfd, struct console *con)
                 vm_request_stop(vm, 128 + (int)si.ssi_signo, "stopped by signal %u (%s)",
                                 si.ssi_signo, strsignal((int)si.ssi_signo));
         }
-        if (want_input && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (want_input && (fds[2].revents & POLLNVAL))
+            stdin_open = false;
+        else if (want_input && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t r = read(STDIN_FILENO, in, sizeof(in));
             if (r <= 0) {
                 if (r == 0 || (errno != EINTR && errno != EAGAIN))
@@ -381,6 +391,7 @@ void vm_destroy(struct vm *vm)
         if (vm->vcpus[i].vm)
             vcpu_destroy(&vm->vcpus[i]);
     guest_mem_free(&vm->mem);
+    free(vm->cpuid);
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
     if (vm->kvm_fd >= 0)

@@ -51,6 +51,8 @@ struct vcpu {
 struct vm {
     int kvm_fd, vm_fd;
     size_t run_size;
+    struct kvm_cpuid2 *cpuid;  /* KVM's supported CPUID, patched per vCPU */
+    bool tsc_deadline;
     struct guest_mem mem;
     struct io_bus pio, mmio;
     unsigned ncpus;

@@ -32,9 +32,46 @@ static void patch_topology_leaf(struct kvm_cpuid_entry2 *e, uint32_t apic_id, ui
     }
 }
 
-void cpuid_patch_for_vcpu(struct kvm_cpuid2 *cpuid, uint32_t apic_id, uint32_t ncpus,
-                          bool tsc_deadline)
+uint32_t cpuid_phys_bits(const struct kvm_cpuid2 *cpuid)
 {
+    for (uint32_t i = 0; i < cpuid->nent; i++)
+        if (cpuid->entries[i].function == 0x80000008)
+            return cpuid->entries[i].eax & 0xFF;
+    return 0;
+}
+
+static bool has_entry(const struct kvm_cpuid2 *cpuid, uint32_t function, uint32_t index)
+{
+    for (uint32_t i = 0; i < cpuid->nent; i++)
+        if (cpuid->entries[i].function == function && cpuid->entries[i].index == index)
+            return true;
+    return false;
+}
+
+/* Recent KVM returns the topology leaves with sub-leaf 0 only and zeroed
+ * (no host topology leaks out): the core level and the terminating level
+ * are ours to add. */
+static int add_topology_levels(struct kvm_cpuid2 *cpuid, uint32_t capacity, uint32_t function)
+{
+    if (!has_entry(cpuid, function, 0))
+        return 0;
+    for (uint32_t index = 1; index <= 2; index++) {
+        if (has_entry(cpuid, function, index))
+            continue;
+        if (cpuid->nent >= capacity)
+            return -1;
+        cpuid->entries[cpuid->nent++] = (struct kvm_cpuid_entry2){
+            .function = function, .index = index, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+        };
+    }
+    return 0;
+}
+
+int cpuid_patch_for_vcpu(struct kvm_cpuid2 *cpuid, uint32_t capacity, uint32_t apic_id,
+                         uint32_t ncpus, bool tsc_deadline)
+{
+    if (add_topology_levels(cpuid, capacity, 0xB) < 0 || add_topology_levels(cpuid, capacity, 0x1F) < 0)
+        return -1;
     for (uint32_t i = 0; i < cpuid->nent; i++) {
         struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
         switch (e->function) {
@@ -69,4 +106,5 @@ void cpuid_patch_for_vcpu(struct kvm_cpuid2 *cpuid, uint32_t apic_id, uint32_t n
             break;
         }
     }
+    return 0;
 }

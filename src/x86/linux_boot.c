@@ -88,39 +88,52 @@ static void write_page_tables(struct guest_mem *m)
         pd[i] = (i << 21) | 0x83;
 }
 
-int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,
-                    struct linux_boot_info *out, char *err, size_t errlen)
+int linux_boot_check(const struct linux_boot_cfg *cfg, uint64_t low_size,
+                     uint64_t *initrd_addr, char *err, size_t errlen)
 {
     const struct bzimage *bz = cfg->bz;
-    const struct ram_layout *ram = &m->layout;
     size_t cmdline_len = strlen(cfg->cmdline);
-
     if (cmdline_len > bz->cmdline_size || cmdline_len >= LAYOUT_CMDLINE_MAX)
         return fail(err, errlen, "kernel command line is %zu bytes; this kernel accepts at most %u",
                     cmdline_len, bz->cmdline_size);
 
     uint64_t initrd_len = cfg->has_initrd ? cfg->initrd.len : 0;
     uint64_t need = linux_boot_min_ram(bz, initrd_len);
-    if (ram->low_size < need)
+    if (low_size < need)
         return fail(err, errlen, "memory too small for kernel%s: it needs at least %llu MiB below the "
                     "PCI hole, the VM has %llu MiB", cfg->has_initrd ? "+initrd" : "",
-                    (unsigned long long)((need + MiB - 1) / MiB), (unsigned long long)(ram->low_size / MiB));
+                    (unsigned long long)((need + MiB - 1) / MiB), (unsigned long long)(low_size / MiB));
 
-    uint64_t initrd_addr = 0;
+    *initrd_addr = 0;
     if (cfg->has_initrd) {
         /* As high as allowed, like other loaders: the kernel's own
-         * decompression and early allocations work from the bottom up. */
+         * decompression and early allocations work from the bottom up.
+         * RAM itself is never the limit here (checked just above), only
+         * the kernel's initrd_addr_max. */
         uint64_t top = (uint64_t)bz->initrd_addr_max + 1;
-        if (top > ram->low_size)
-            top = ram->low_size;
+        if (top > low_size)
+            top = low_size;
         if (top < initrd_len || ((top - initrd_len) & ~(PAGE_SIZE - 1)) < kernel_end(bz))
             return fail(err, errlen, "initrd (%llu bytes) does not fit between the kernel's end "
                         "(%llu MiB) and the kernel's initrd_addr_max (0x%x)", (unsigned long long)initrd_len,
                         (unsigned long long)(kernel_end(bz) / MiB), bz->initrd_addr_max);
-        initrd_addr = (top - initrd_len) & ~(PAGE_SIZE - 1);
-        if (blob_copy(m, initrd_addr, &cfg->initrd, "initrd", err, errlen) < 0)
-            return -1;
+        *initrd_addr = (top - initrd_len) & ~(PAGE_SIZE - 1);
     }
+    return 0;
+}
+
+int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,
+                    struct linux_boot_info *out, char *err, size_t errlen)
+{
+    const struct bzimage *bz = cfg->bz;
+    const struct ram_layout *ram = &m->layout;
+    size_t cmdline_len = strlen(cfg->cmdline);
+    uint64_t initrd_len = cfg->has_initrd ? cfg->initrd.len : 0;
+    uint64_t initrd_addr;
+    if (linux_boot_check(cfg, ram->low_size, &initrd_addr, err, errlen) < 0)
+        return -1;
+    if (cfg->has_initrd && blob_copy(m, initrd_addr, &cfg->initrd, "initrd", err, errlen) < 0)
+        return -1;
     if (blob_copy(m, KERNEL_LOAD_ADDR, &cfg->kernel, "kernel", err, errlen) < 0)
         return -1;
 

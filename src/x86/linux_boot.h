@@ -40,6 +40,12 @@ struct linux_boot_info {
 /* Memory the guest needs at the very least for this kernel and initrd. */
 uint64_t linux_boot_min_ram(const struct bzimage *bz, uint64_t initrd_len);
 
+/* Checks that the command line, kernel and initrd fit a VM with low_size
+ * bytes of RAM below the PCI hole, and says where the initrd would go.
+ * Pure: callers run it before creating anything.  -1 with a reason. */
+int linux_boot_check(const struct linux_boot_cfg *cfg, uint64_t low_size,
+                     uint64_t *initrd_addr, char *err, size_t errlen);
+
 /* Returns -1 with a one-line reason in err when it does not fit. */
 int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,
                     struct linux_boot_info *out, char *err, size_t errlen);
