@@ -7,7 +7,14 @@ void console_open(struct console *c, int fd)
 {
     memset(c, 0, sizeof(*c));
     c->fd = fd;
-    if (!isatty(fd) || tcgetattr(fd, &c->saved) < 0)
+    c->readable = true;
+    if (!isatty(fd))
+        return;
+    if (tcgetpgrp(fd) != getpgrp()) {
+        c->readable = false;
+        return;
+    }
+    if (tcgetattr(fd, &c->saved) < 0)
         return;
     struct termios t = c->saved;
     cfmakeraw(&t);

@@ -14,11 +14,14 @@
 struct console {
     int fd;
     bool raw;
+    bool readable;   /* false for a terminal we do not own (started with &) */
     bool escape_seen;
     struct termios saved;
 };
 
-/* Raw mode only when fd is a terminal. */
+/* Raw mode only when fd is a terminal and we are its foreground process
+ * group: touching a terminal from the background would stop us (SIGTTOU,
+ * SIGTTIN), so there we leave it alone and read no input. */
 void console_open(struct console *c, int fd);
 void console_restore(struct console *c);
 

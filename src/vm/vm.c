@@ -300,7 +300,7 @@ static void main_loop(struct vm *vm, int sfd, struct console *con)
 {
     uint8_t in[256], pending[sizeof(in) + 1];
     size_t pending_len = 0, pending_off = 0;
-    bool stdin_open = true;
+    bool stdin_open = con->readable;
 
     while (!atomic_load(&vm->stopping)) {
         struct pollfd fds[3] = {
