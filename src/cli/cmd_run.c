@@ -37,7 +37,7 @@ int cmd_run(int argc, char *const argv[])
     struct vm_config cfg = {
         .ram_size = a.memory, .ncpus = a.vcpus, .kernel_path = a.kernel,
         .initrd_path = a.initrd, .cmdline = a.cmdline,
-        .setup_only = a.setup_only, .allow_pvm = a.setup_only,
+        .allow_pvm = a.setup_only,
     };
     static struct vm vm; /* large (device config spaces); keep it off the stack */
     int status = VM_STATUS_ERROR;

@@ -33,8 +33,7 @@ struct vm_config {
     const char *kernel_path;
     const char *initrd_path;   /* may be NULL */
     const char *cmdline;
-    bool setup_only;           /* stop just before the first KVM_RUN (benchmarks) */
-    bool allow_pvm;            /* only with setup_only: no guest code runs */
+    bool allow_pvm;            /* for --setup-only, where no guest code runs */
 };
 
 struct vm;
