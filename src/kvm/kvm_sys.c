@@ -75,7 +75,7 @@ int kvm_check_caps(int kvm_fd)
 
 struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
 {
-    struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) + KVM_CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2));
+    struct kvm_cpuid2 *cpuid = calloc(1, KVM_CPUID_BYTES);
     if (!cpuid) {
         vlog_err("out of memory");
         return NULL;

@@ -3,6 +3,7 @@
 #ifndef VIREO_KVM_KVM_SYS_H
 #define VIREO_KVM_KVM_SYS_H
 
+#include <linux/kvm.h>
 #include <stdbool.h>
 
 #define KVM_DEVICE_PATH "/dev/kvm"
@@ -20,6 +21,7 @@ int kvm_check_caps(int kvm_fd);
 
 /* Room for KVM_GET_SUPPORTED_CPUID plus the sub-leaves Vireo adds. */
 #define KVM_CPUID_CAPACITY 256
+#define KVM_CPUID_BYTES (sizeof(struct kvm_cpuid2) + KVM_CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2))
 
 /* KVM_GET_SUPPORTED_CPUID into a new allocation of KVM_CPUID_CAPACITY
  * entries (free() it); NULL with a message on failure. */

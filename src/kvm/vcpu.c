@@ -30,11 +30,10 @@ int vcpu_signals_init(void)
 
 static int setup_cpuid(struct vm *vm, struct vcpu *v)
 {
-    size_t sz = sizeof(struct kvm_cpuid2) + KVM_CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2);
-    struct kvm_cpuid2 *cpuid = malloc(sz);
+    struct kvm_cpuid2 *cpuid = malloc(KVM_CPUID_BYTES);
     if (!cpuid)
         return -1;
-    memcpy(cpuid, vm->cpuid, sz);
+    memcpy(cpuid, vm->cpuid, KVM_CPUID_BYTES);
     int r = -1;
     errno = ENOSPC;
     if (cpuid_patch_for_vcpu(cpuid, KVM_CPUID_CAPACITY, v->id, vm->ncpus, vm->tsc_deadline) == 0)

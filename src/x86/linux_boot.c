@@ -52,6 +52,11 @@ static uint64_t kernel_end(const struct bzimage *bz)
     return align_up(end > image_end ? end : image_end, PAGE_SIZE);
 }
 
+static uint64_t initrd_len_of(const struct linux_boot_cfg *cfg)
+{
+    return cfg->has_initrd ? cfg->initrd.len : 0;
+}
+
 uint64_t linux_boot_min_ram(const struct bzimage *bz, uint64_t initrd_len)
 {
     return kernel_end(bz) + align_up(initrd_len, PAGE_SIZE);
@@ -97,7 +102,7 @@ int linux_boot_check(const struct linux_boot_cfg *cfg, uint64_t low_size,
         return fail(err, errlen, "kernel command line is %zu bytes; this kernel accepts at most %u",
                     cmdline_len, bz->cmdline_size);
 
-    uint64_t initrd_len = cfg->has_initrd ? cfg->initrd.len : 0;
+    uint64_t initrd_len = initrd_len_of(cfg);
     uint64_t need = linux_boot_min_ram(bz, initrd_len);
     if (low_size < need)
         return fail(err, errlen, "memory too small for kernel%s: it needs at least %llu MiB below the "
@@ -128,7 +133,7 @@ int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,
     const struct bzimage *bz = cfg->bz;
     const struct ram_layout *ram = &m->layout;
     size_t cmdline_len = strlen(cfg->cmdline);
-    uint64_t initrd_len = cfg->has_initrd ? cfg->initrd.len : 0;
+    uint64_t initrd_len = initrd_len_of(cfg);
     uint64_t initrd_addr;
     if (linux_boot_check(cfg, ram->low_size, &initrd_addr, err, errlen) < 0)
         return -1;
