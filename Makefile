@@ -32,7 +32,7 @@ deps-test:
 # Debian kernels plus the busybox initramfs, cached under $(BUILD)/guest.
 guest: deps
 	scripts/fetch-kernels.sh $(BUILD)
-	guest/mkinitramfs.sh $(BUILD)/guest/initramfs.cpio.gz
+	guest/mkinitramfs.sh $(BUILD)/guest/initramfs.cpio.gz $(BUILD)/guest/modules-cloud $(BUILD)/guest/modules-generic
 
 demo: deps all guest
 	scripts/demo.sh $(BUILD)

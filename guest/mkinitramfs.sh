@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# mkinitramfs.sh OUT.cpio.gz: the guest's busybox initramfs, /init = guest/init.
+# mkinitramfs.sh OUT.cpio.gz [MODDIR...]: the guest's busybox initramfs,
+# /init = guest/init.  Each MODDIR (a kernel's lib/modules/VERSION) adds the
+# virtio modules for that kernel under /lib/modules/VERSION, with the order
+# init loads them in; one image then serves all the kernels.
 set -euo pipefail
-[ $# -eq 1 ] || { echo "usage: $0 OUT.cpio.gz" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 OUT.cpio.gz [MODDIR...]" >&2; exit 2; }
 out=$1
+shift
 here=$(cd "$(dirname "$0")" && pwd)
 bb=/bin/busybox
 # Only the static build works with no libraries in the image.
@@ -18,6 +22,15 @@ for applet in $("$bb" --list-full); do
     [ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
 done
 cp "$here/init" "$root/init"
+for moddir in "$@"; do
+    moddir=$(readlink -f "$moddir")
+    kdir=$root/lib/modules/$(basename "$moddir")
+    mkdir -p "$kdir"
+    for f in $("$here/../scripts/module-closure.sh" "$moddir" virtio_pci virtio_blk); do
+        cp "$moddir/$f" "$kdir/"
+        basename "$f"
+    done >"$kdir/load"
+done
 chmod 755 "$root/init"
 
 mkdir -p "$(dirname "$out")"

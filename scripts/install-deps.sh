@@ -3,7 +3,7 @@
 # (test) needs.  Does nothing when everything is already there.
 set -euo pipefail
 what=${1:-build}
-pkgs=(build-essential meson ninja-build pkg-config libcmocka-dev qemu-system-x86 busybox-static cpio)
+pkgs=(build-essential meson ninja-build pkg-config libcmocka-dev liburing-dev qemu-system-x86 busybox-static cpio)
 if [ "$what" = test ]; then
     pkgs+=(acpica-tools clang libclang-rt-14-dev socat)
 fi

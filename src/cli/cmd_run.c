@@ -23,7 +23,7 @@ static int report_setup(struct vm *vm)
 
 int cmd_run(int argc, char *const argv[])
 {
-    struct run_args a;
+    static struct run_args a;   /* the disks' paths: too large for the stack */
     char err[256];
     if (run_args_parse(argc, argv, &a, err, sizeof(err)) < 0) {
         vlog_err("run: %s", err);
@@ -37,8 +37,10 @@ int cmd_run(int argc, char *const argv[])
     struct vm_config cfg = {
         .ram_size = a.memory, .ncpus = a.vcpus, .kernel_path = a.kernel,
         .initrd_path = a.initrd, .cmdline = a.cmdline,
-        .allow_pvm = a.setup_only,
+        .allow_pvm = a.setup_only, .ndisks = a.ndisks,
     };
+    for (unsigned i = 0; i < a.ndisks; i++)
+        cfg.disks[i] = a.disks[i].o;
     static struct vm vm; /* large (device config spaces); keep it off the stack */
     int status = VM_STATUS_ERROR;
     if (vm_create(&vm, &cfg) == 0)

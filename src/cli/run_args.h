@@ -6,9 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli/disk_args.h"
+
 #define RUN_DEFAULT_MEMORY  (256ULL << 20)
 #define RUN_DEFAULT_CMDLINE "console=ttyS0"
 #define RUN_MIN_MEMORY      (4ULL << 20)
+#define RUN_MAX_DISKS       8
 
 struct run_args {
     const char *kernel;
@@ -16,6 +19,8 @@ struct run_args {
     const char *cmdline;
     uint64_t memory;
     uint32_t vcpus;
+    unsigned ndisks;
+    struct disk_arg disks[RUN_MAX_DISKS];
     bool setup_only;
     bool help;
 };

@@ -63,6 +63,9 @@ int kvm_check_caps(int kvm_fd)
         {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
         {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
         {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+        {KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
+        {KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
+        {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
     };
     for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
         if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, needed[i].cap) <= 0) {

@@ -2,7 +2,7 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +19,7 @@
 #include "util/file.h"
 #include "util/log.h"
 #include "vm/console.h"
+#include "vm/vm_disks.h"
 #include "x86/bzimage.h"
 #include "x86/cpuid.h"
 #include "x86/linux_boot.h"
@@ -99,6 +100,9 @@ static int create_platform(struct vm *vm)
         return -1;
     if (kvm_vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP"))
         return -1;
+    if (irq_routes_init(&vm->routes, vm->kvm_fd, vm->vm_fd) < 0)
+        return -1;
+    vm->routes_ok = true;
     /* The dummy speaker makes KVM answer port 0x61 as well. */
     struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
     return kvm_vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit, "KVM_CREATE_PIT2");
@@ -113,6 +117,9 @@ static int create_devices(struct vm *vm)
     acpi_pm_init(&vm->pm, (struct irq_line){vm_set_irq, vm, IRQ_ACPI_SCI}, machine);
     pci_bus_init(&vm->pci, machine);
     pci_host_bridge_init(&vm->host_bridge);
+    /* BARs decode only inside the windows the DSDT's _CRS gives the OS. */
+    vm->win32 = (struct pci_window){&vm->pci, LAYOUT_PCI_MMIO32_BASE};
+    vm->win64 = (struct pci_window){&vm->pci, layout_pci_mmio64_base(&vm->mem.layout)};
 
     vm->pio.name = "port I/O";
     vm->mmio.name = "MMIO";
@@ -122,6 +129,8 @@ static int create_devices(struct vm *vm)
         io_bus_register(&vm->pio, PORT_ACPI_PM1A_EVT, ACPI_PM_IO_LEN, acpi_pm_io, &vm->pm) ||
         io_bus_register(&vm->pio, PORT_PCI_CONFIG_ADDR, PCI_CFG_IO_LEN, pci_cfg_port_io, &vm->pci) ||
         io_bus_register(&vm->mmio, LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE, pci_ecam_io, &vm->pci) ||
+        io_bus_register(&vm->mmio, vm->win32.base, LAYOUT_PCI_MMIO32_SIZE, pci_bar_io, &vm->win32) ||
+        io_bus_register(&vm->mmio, vm->win64.base, LAYOUT_PCI_MMIO64_SIZE, pci_bar_io, &vm->win64) ||
         pci_bus_register(&vm->pci, PCI_SLOT_HOST_BRIDGE, &vm->host_bridge)) {
         vlog_err("internal error: overlapping device ranges");
         return -1;
@@ -272,7 +281,20 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
                  (unsigned long long)(cfg->ram_size / MiB), strerror(errno));
         goto out;
     }
-    if (create_platform(vm) < 0 || set_memory(vm) < 0 || create_devices(vm) < 0)
+    const struct ram_layout *l = &vm->mem.layout;
+    if (memmap_add(&vm->memmap, 0, l->low_size, vm->mem.host) < 0 ||
+        (l->high_size && memmap_add(&vm->memmap, LAYOUT_HIGH_RAM_START, l->high_size, vm->mem.host + l->low_size) < 0)) {
+        vlog_err("internal error: guest memory map");
+        goto out;
+    }
+    if (event_loop_init(&vm->loop) < 0) {
+        vlog_err("event loop: %s", strerror(errno));
+        goto out;
+    }
+    vm->loop_ok = true;
+    event_loop_set_owner(&vm->loop);
+    if (create_platform(vm) < 0 || set_memory(vm) < 0 || create_devices(vm) < 0 ||
+        vm_disks_create(vm, cfg) < 0)
         goto out;
     for (unsigned i = 0; i < vm->ncpus; i++)
         if (vcpu_create(vm, &vm->vcpus[i], i) < 0)
@@ -294,55 +316,103 @@ static void stop_vcpus(struct vm *vm)
         vcpu_kick(&vm->vcpus[i]);
 }
 
-/* The main thread's loop: host input to the UART, signals, and the stop
- * request from whichever vCPU saw the guest end. */
+/* The main thread's loop: host input to the UART, signals, the stop
+ * request from whichever vCPU saw the guest end, and main-loop disks. */
+struct main_ctx {
+    struct vm *vm;
+    int sfd;
+    struct console *con;
+    uint8_t in[256], pending[256 + 1];
+    size_t pending_len, pending_off;
+    bool stdin_open;
+    bool stdin_watched;
+    bool stdin_pollable;       /* epoll refuses regular files and /dev/null */
+    struct el_watch w_stop, w_sig, w_in;
+};
+
+static void on_stop(void *opaque, uint32_t events)
+{
+    (void)events;
+    struct main_ctx *c = opaque;
+    uint64_t v;
+    (void)!read(c->vm->stop_fd, &v, sizeof(v));
+}
+
+static void on_signal(void *opaque, uint32_t events)
+{
+    (void)events;
+    struct main_ctx *c = opaque;
+    struct signalfd_siginfo si;
+    if (read(c->sfd, &si, sizeof(si)) == sizeof(si))
+        vm_request_stop(c->vm, 128 + (int)si.ssi_signo, "stopped by signal %u (%s)", si.ssi_signo,
+                        strsignal((int)si.ssi_signo));
+}
+
+static void on_stdin(void *opaque, uint32_t events)
+{
+    (void)events;
+    struct main_ctx *c = opaque;
+    ssize_t r = read(STDIN_FILENO, c->in, sizeof(c->in));
+    if (r <= 0) {
+        if (r == 0 || (errno != EINTR && errno != EAGAIN))
+            c->stdin_open = false; /* the guest keeps running without input */
+    } else if (c->con->raw) {
+        bool quit;
+        c->pending_len = console_filter(c->con, c->in, (size_t)r, c->pending, &quit);
+        c->pending_off = 0;
+        if (quit)
+            vm_request_stop(c->vm, VM_STATUS_CONSOLE_QUIT, "stopped from the console (Ctrl-A x)");
+    } else {
+        memcpy(c->pending, c->in, (size_t)r);
+        c->pending_len = (size_t)r;
+        c->pending_off = 0;
+    }
+}
+
 static void main_loop(struct vm *vm, int sfd, struct console *con)
 {
-    uint8_t in[256], pending[sizeof(in) + 1];
-    size_t pending_len = 0, pending_off = 0;
-    bool stdin_open = con->readable;
-
+    static struct main_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.vm = vm;
+    c.sfd = sfd;
+    c.con = con;
+    c.stdin_open = con->readable;
+    c.stdin_pollable = true;
+    struct event_loop *l = &vm->loop;
+    if (event_loop_add(l, &c.w_stop, vm->stop_fd, EPOLLIN, on_stop, &c) < 0 ||
+        event_loop_add(l, &c.w_sig, sfd, EPOLLIN, on_signal, &c) < 0) {
+        vm_request_stop(vm, VM_STATUS_ERROR, "epoll: %s", strerror(errno));
+        return;
+    }
     while (!atomic_load(&vm->stopping)) {
-        struct pollfd fds[3] = {
-            {.fd = vm->stop_fd, .events = POLLIN},
-            {.fd = sfd, .events = POLLIN},
-            {.fd = STDIN_FILENO, .events = POLLIN},
-        };
-        bool want_input = stdin_open && pending_off == pending_len;
+        bool want_input = c.stdin_open && c.pending_off == c.pending_len;
+        if (want_input != c.stdin_watched && c.stdin_pollable) {
+            if (want_input && event_loop_add(l, &c.w_in, STDIN_FILENO, EPOLLIN, on_stdin, &c) < 0) {
+                if (errno == EPERM)
+                    c.stdin_pollable = false;   /* always readable: read it directly */
+                else
+                    c.stdin_open = false;
+            } else if (!want_input) {
+                event_loop_del(l, &c.w_in);
+            }
+            c.stdin_watched = want_input && c.stdin_pollable && c.stdin_open;
+        }
+        bool direct = want_input && !c.stdin_pollable;
         /* While the UART's FIFO is full, retry shortly instead of reading. */
-        int n = poll(fds, want_input ? 3 : 2, pending_off < pending_len ? 10 : -1);
-        if (n < 0 && errno != EINTR) {
-            vm_request_stop(vm, VM_STATUS_ERROR, "poll: %s", strerror(errno));
+        int timeout = direct ? 0 : c.pending_off < c.pending_len ? 10 : -1;
+        if (event_loop_run_once(l, timeout) < 0) {
+            vm_request_stop(vm, VM_STATUS_ERROR, "epoll_wait: %s", strerror(errno));
             break;
         }
-        if (fds[1].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof(si)) == sizeof(si))
-                vm_request_stop(vm, 128 + (int)si.ssi_signo, "stopped by signal %u (%s)",
-                                si.ssi_signo, strsignal((int)si.ssi_signo));
-        }
-        if (want_input && (fds[2].revents & POLLNVAL))
-            stdin_open = false;
-        else if (want_input && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t r = read(STDIN_FILENO, in, sizeof(in));
-            if (r <= 0) {
-                if (r == 0 || (errno != EINTR && errno != EAGAIN))
-                    stdin_open = false; /* the guest keeps running without input */
-            } else if (con->raw) {
-                bool quit;
-                pending_len = console_filter(con, in, (size_t)r, pending, &quit);
-                pending_off = 0;
-                if (quit)
-                    vm_request_stop(vm, VM_STATUS_CONSOLE_QUIT, "stopped from the console (Ctrl-A x)");
-            } else {
-                memcpy(pending, in, (size_t)r);
-                pending_len = (size_t)r;
-                pending_off = 0;
-            }
-        }
-        if (pending_off < pending_len)
-            pending_off += serial_rx_push(&vm->serial, pending + pending_off, pending_len - pending_off);
+        if (direct && c.stdin_open)
+            on_stdin(&c, EPOLLIN);
+        if (c.pending_off < c.pending_len)
+            c.pending_off += serial_rx_push(&vm->serial, c.pending + c.pending_off, c.pending_len - c.pending_off);
     }
+    if (c.stdin_watched)
+        event_loop_del(l, &c.w_in);
+    event_loop_del(l, &c.w_sig);
+    event_loop_del(l, &c.w_stop);
 }
 
 int vm_run(struct vm *vm)
@@ -378,6 +448,7 @@ int vm_run(struct vm *vm)
     stop_vcpus(vm);
     for (unsigned i = 0; i < vm->ncpus; i++)
         vcpu_destroy(&vm->vcpus[i]);
+    vm_disks_shutdown(vm);
     console_restore(&con);
     close(sfd);
 
@@ -390,8 +461,14 @@ void vm_destroy(struct vm *vm)
     for (unsigned i = 0; i < vm->ncpus; i++)
         if (vm->vcpus[i].vm)
             vcpu_destroy(&vm->vcpus[i]);
+    /* Disks first: their requests in flight point into guest memory. */
+    vm_disks_destroy(vm);
     guest_mem_free(&vm->mem);
     free(vm->cpuid);
+    if (vm->routes_ok)
+        irq_routes_destroy(&vm->routes);
+    if (vm->loop_ok)
+        event_loop_destroy(&vm->loop);
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
     if (vm->kvm_fd >= 0)

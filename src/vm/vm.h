@@ -14,6 +14,11 @@
 #include "devices/pci.h"
 #include "devices/rtc_cmos.h"
 #include "devices/serial.h"
+#include "iothread/event_loop.h"
+#include "kvm/irq_routes.h"
+#include "virtio/blk.h"
+#include "virtio/memmap.h"
+#include "virtio/virtio_pci.h"
 #include "vm/guest_mem.h"
 #include "x86/layout.h"
 
@@ -27,6 +32,8 @@ enum vm_status {
     VM_STATUS_CONSOLE_QUIT = 5,
 };
 
+#define VM_MAX_DISKS 8
+
 struct vm_config {
     uint64_t ram_size;
     uint32_t ncpus;
@@ -34,6 +41,13 @@ struct vm_config {
     const char *initrd_path;   /* may be NULL */
     const char *cmdline;
     bool allow_pvm;            /* for --setup-only, where no guest code runs */
+    unsigned ndisks;
+    struct vblk_opts disks[VM_MAX_DISKS];
+};
+
+struct vm_disk {
+    struct vblk *blk;
+    struct vpci pci;
 };
 
 struct vm;
@@ -63,6 +77,17 @@ struct vm {
     struct acpi_pm pm;
     struct pci_bus pci;
     struct pci_device host_bridge;
+    struct pci_window win32, win64;
+
+    /* The main thread's event loop: console, signals, the stop request,
+     * and disks configured with iothread=0. */
+    struct event_loop loop;
+    bool loop_ok;
+    struct memmap memmap;      /* guest RAM as the device models see it */
+    struct irq_routes routes;
+    bool routes_ok;
+    unsigned ndisks;
+    struct vm_disk disks[VM_MAX_DISKS];
 
     /* First stop request wins; the main thread is woken through stop_fd. */
     pthread_mutex_t stop_lock;

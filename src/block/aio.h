@@ -1,0 +1,63 @@
+/* Asynchronous file I/O for one event loop: io_uring (liburing) when the
+ * kernel allows it, else a small thread pool doing the same operations
+ * with blocking syscalls.  Requests are queued with aio_submit() and sent
+ * in one batch by aio_flush(); completions run req->done on the loop's
+ * thread. */
+#ifndef VIREO_BLOCK_AIO_H
+#define VIREO_BLOCK_AIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "iothread/event_loop.h"
+
+enum aio_kind {
+    AIO_AUTO,       /* io_uring, else threads */
+    AIO_IO_URING,
+    AIO_THREADS,
+};
+
+enum aio_op {
+    AIO_READ,
+    AIO_WRITE,
+    AIO_FDATASYNC,
+    AIO_FALLOCATE,
+};
+
+#define AIO_MAX_IOV 260
+
+struct aio_req {
+    enum aio_op op;
+    int fd;
+    struct iovec *iov;         /* may be advanced on short transfers */
+    unsigned iovcnt;
+    uint64_t offset;
+    uint64_t len;              /* AIO_FALLOCATE: length; else filled in */
+    int falloc_mode;
+    int64_t result;            /* bytes transferred, or -errno */
+    void (*done)(struct aio_req *req);
+    uint64_t transferred;      /* internal */
+    struct aio_req *next;      /* internal */
+};
+
+struct aio_engine;
+
+/* Creates an engine that completes on loop (watched from there).  With
+ * AIO_AUTO an unusable io_uring falls back to threads; why says so. */
+struct aio_engine *aio_engine_new(struct event_loop *loop, enum aio_kind kind, unsigned depth,
+                                  char *why, size_t why_len);
+void aio_engine_free(struct aio_engine *e);
+const char *aio_engine_name(const struct aio_engine *e);
+
+/* fn(opaque) runs on the loop after each batch of completions (where a
+ * device sends one interrupt for the batch). */
+void aio_engine_set_batch_end(struct aio_engine *e, void (*fn)(void *), void *opaque);
+
+void aio_submit(struct aio_engine *e, struct aio_req *req);
+void aio_flush(struct aio_engine *e);
+
+/* Parses "io_uring" / "threads" (QEMU's aio= names); -1 if neither. */
+int aio_kind_parse(const char *s, enum aio_kind *out);
+
+#endif

@@ -1,0 +1,36 @@
+/* Shared by the aio engines; not for device models. */
+#ifndef VIREO_BLOCK_AIO_IMPL_H
+#define VIREO_BLOCK_AIO_IMPL_H
+
+#include "block/aio.h"
+
+struct aio_engine_ops {
+    const char *name;
+    void (*submit)(struct aio_engine *e, struct aio_req *req);
+    void (*flush)(struct aio_engine *e);
+    void (*free)(struct aio_engine *e);
+};
+
+struct aio_engine {
+    const struct aio_engine_ops *ops;
+    struct event_loop *loop;
+    void (*batch_end)(void *opaque);
+    void *batch_opaque;
+};
+
+static inline void aio_batch_end(struct aio_engine *e)
+{
+    if (e->batch_end)
+        e->batch_end(e->batch_opaque);
+}
+
+struct aio_engine *aio_uring_new(struct event_loop *loop, unsigned depth, char *why, size_t why_len);
+struct aio_engine *aio_threads_new(struct event_loop *loop, char *why, size_t why_len);
+
+/* Accounts a completed syscall's result: true if the request is finished
+ * (result set), false if the rest of a short transfer must be sent again
+ * (iov/offset advanced). */
+bool aio_req_progress(struct aio_req *req, int64_t res);
+void aio_req_start(struct aio_req *req);
+
+#endif

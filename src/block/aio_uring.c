@@ -1,0 +1,175 @@
+/* The io_uring engine: one ring per event loop, its completions signalled
+ * on an eventfd the loop watches, submissions batched until aio_flush. */
+#include "block/aio_impl.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct uring_engine {
+    struct aio_engine base;
+    struct io_uring ring;
+    int efd;
+    struct el_watch watch;
+    unsigned queued;                  /* prepared, not yet submitted */
+    struct aio_req *overflow, **overflow_tail;  /* waiting for SQ space */
+};
+
+static bool prep(struct uring_engine *u, struct aio_req *r)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    if (!sqe)
+        return false;
+    switch (r->op) {
+    case AIO_READ:
+        io_uring_prep_readv(sqe, r->fd, r->iov, r->iovcnt, r->offset);
+        break;
+    case AIO_WRITE:
+        io_uring_prep_writev(sqe, r->fd, r->iov, r->iovcnt, r->offset);
+        break;
+    case AIO_FDATASYNC:
+        io_uring_prep_fsync(sqe, r->fd, IORING_FSYNC_DATASYNC);
+        break;
+    case AIO_FALLOCATE:
+        io_uring_prep_fallocate(sqe, r->fd, r->falloc_mode, r->offset, r->len);
+        break;
+    }
+    io_uring_sqe_set_data(sqe, r);
+    u->queued++;
+    return true;
+}
+
+static void do_submit(struct uring_engine *u)
+{
+    while (u->queued) {
+        int n = io_uring_submit(&u->ring);
+        if (n == -EINTR)
+            continue;
+        if (n < 0) {
+            /* The prepared entries stay in the ring and go with the next
+             * flush (EBUSY/EAGAIN clear once completions are reaped). */
+            if (n != -EBUSY && n != -EAGAIN)
+                fprintf(stderr, "vireo: io_uring_submit: %s\n", strerror(-n));
+            return;
+        }
+        u->queued -= (unsigned)n < u->queued ? (unsigned)n : u->queued;
+        if (n == 0)
+            return;
+    }
+}
+
+static void uring_submit(struct aio_engine *e, struct aio_req *r)
+{
+    struct uring_engine *u = (struct uring_engine *)e;
+    if (u->overflow || !prep(u, r)) {
+        do_submit(u);
+        if (u->overflow || !prep(u, r)) {
+            r->next = NULL;
+            *u->overflow_tail = r;
+            u->overflow_tail = &r->next;
+        }
+    }
+}
+
+static void uring_flush(struct aio_engine *e)
+{
+    do_submit((struct uring_engine *)e);
+}
+
+static void reap(void *opaque, uint32_t events)
+{
+    (void)events;
+    struct uring_engine *u = opaque;
+    uint64_t v;
+    if (read(u->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return;
+    for (;;) {
+        struct io_uring_cqe *cqe;
+        unsigned head, n = 0;
+        struct aio_req *done = NULL, **tail = &done;
+        io_uring_for_each_cqe(&u->ring, head, cqe) {
+            struct aio_req *r = io_uring_cqe_get_data(cqe);
+            if (aio_req_progress(r, cqe->res)) {
+                r->next = NULL;
+                *tail = r;
+                tail = &r->next;
+            } else if (!prep(u, r)) {
+                r->next = u->overflow;   /* rare: resubmit first */
+                u->overflow = r;
+                if (u->overflow_tail == &u->overflow)
+                    u->overflow_tail = &r->next;
+            }
+            n++;
+        }
+        io_uring_cq_advance(&u->ring, n);
+        /* The CQ slot is free before done() runs, which may submit more. */
+        while (done) {
+            struct aio_req *r = done;
+            done = r->next;
+            r->done(r);
+        }
+        while (u->overflow) {
+            struct aio_req *r = u->overflow;
+            if (!prep(u, r))
+                break;
+            u->overflow = r->next;
+            if (!u->overflow)
+                u->overflow_tail = &u->overflow;
+        }
+        do_submit(u);
+        if (n == 0)
+            break;
+    }
+    aio_batch_end(&u->base);
+}
+
+static void uring_free(struct aio_engine *e)
+{
+    struct uring_engine *u = (struct uring_engine *)e;
+    event_loop_del(e->loop, &u->watch);
+    io_uring_queue_exit(&u->ring);
+    close(u->efd);
+    free(u);
+}
+
+static const struct aio_engine_ops uring_ops = {
+    .name = "io_uring", .submit = uring_submit, .flush = uring_flush, .free = uring_free,
+};
+
+struct aio_engine *aio_uring_new(struct event_loop *loop, unsigned depth, char *why, size_t why_len)
+{
+    struct uring_engine *u = calloc(1, sizeof(*u));
+    if (!u) {
+        snprintf(why, why_len, "out of memory");
+        return NULL;
+    }
+    if (depth < 8)
+        depth = 8;
+    if (depth > 4096)
+        depth = 4096;
+    int err = io_uring_queue_init(depth, &u->ring, 0);
+    if (err < 0) {
+        snprintf(why, why_len, "io_uring unavailable (%s); ", strerror(-err));
+        free(u);
+        return NULL;
+    }
+    u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (u->efd < 0 || io_uring_register_eventfd(&u->ring, u->efd) < 0 ||
+        event_loop_add(loop, &u->watch, u->efd, EPOLLIN, reap, u) < 0) {
+        snprintf(why, why_len, "io_uring eventfd setup failed (%s); ", strerror(errno));
+        if (u->efd >= 0)
+            close(u->efd);
+        io_uring_queue_exit(&u->ring);
+        free(u);
+        return NULL;
+    }
+    u->base.ops = &uring_ops;
+    u->base.loop = loop;
+    u->overflow_tail = &u->overflow;
+    return &u->base;
+}

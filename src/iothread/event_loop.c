@@ -1,0 +1,131 @@
+#include "iothread/event_loop.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct el_call {
+    void (*fn)(void *);
+    void *arg;
+    bool done;
+    pthread_cond_t cond;
+    struct el_call *next;
+};
+
+static void run_calls(void *opaque, uint32_t events)
+{
+    (void)events;
+    struct event_loop *l = opaque;
+    uint64_t v;
+    if (read(l->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return;
+    pthread_mutex_lock(&l->lock);
+    while (l->calls) {
+        struct el_call *c = l->calls;
+        l->calls = c->next;
+        pthread_mutex_unlock(&l->lock);
+        c->fn(c->arg);
+        pthread_mutex_lock(&l->lock);
+        c->done = true;
+        pthread_cond_signal(&c->cond);
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+int event_loop_init(struct event_loop *l)
+{
+    memset(l, 0, sizeof(*l));
+    l->wake_fd = -1;
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (l->epfd < 0)
+        return -1;
+    l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (l->wake_fd < 0) {
+        close(l->epfd);
+        return -1;
+    }
+    pthread_mutex_init(&l->lock, NULL);
+    return event_loop_add(l, &l->wake_watch, l->wake_fd, EPOLLIN, run_calls, l);
+}
+
+void event_loop_destroy(struct event_loop *l)
+{
+    if (l->epfd >= 0)
+        close(l->epfd);
+    if (l->wake_fd >= 0)
+        close(l->wake_fd);
+    pthread_mutex_destroy(&l->lock);
+    l->epfd = l->wake_fd = -1;
+}
+
+void event_loop_set_owner(struct event_loop *l)
+{
+    l->owner = pthread_self();
+    l->owner_set = true;
+}
+
+int event_loop_add(struct event_loop *l, struct el_watch *w, int fd, uint32_t events,
+                   el_handler_fn fn, void *opaque)
+{
+    w->fd = fd;
+    w->fn = fn;
+    w->opaque = opaque;
+    struct epoll_event ev = {.events = events, .data.ptr = w};
+    return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int event_loop_mod(struct event_loop *l, struct el_watch *w, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = w};
+    return epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &ev);
+}
+
+void event_loop_del(struct event_loop *l, struct el_watch *w)
+{
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    l->generation++;
+}
+
+int event_loop_run_once(struct event_loop *l, int timeout_ms)
+{
+    struct epoll_event evs[32];
+    int n = epoll_wait(l->epfd, evs, 32, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -1;
+    unsigned gen = l->generation;
+    for (int i = 0; i < n; i++) {
+        /* A handler removed a watch: the rest of this batch may point at
+         * it.  Level triggering reports the others again. */
+        if (l->generation != gen)
+            break;
+        struct el_watch *w = evs[i].data.ptr;
+        w->fn(w->opaque, evs[i].events);
+    }
+    return 0;
+}
+
+void event_loop_call(struct event_loop *l, void (*fn)(void *), void *arg)
+{
+    if (l->owner_set && pthread_equal(l->owner, pthread_self())) {
+        fn(arg);
+        return;
+    }
+    struct el_call c = {.fn = fn, .arg = arg};
+    pthread_cond_init(&c.cond, NULL);
+    pthread_mutex_lock(&l->lock);
+    struct el_call **p = &l->calls;
+    while (*p)
+        p = &(*p)->next;
+    *p = &c;
+    uint64_t one = 1;
+    /* An eventfd write only fails on counter overflow, which needs 2^64
+     * unread wakeups. */
+    (void)!write(l->wake_fd, &one, sizeof(one));
+    while (!c.done)
+        pthread_cond_wait(&c.cond, &l->lock);
+    pthread_mutex_unlock(&l->lock);
+    pthread_cond_destroy(&c.cond);
+}

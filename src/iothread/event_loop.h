@@ -1,0 +1,55 @@
+/* A small epoll event loop, one per thread that serves devices: the main
+ * thread has one and so has each I/O thread (the role of QEMU's
+ * AioContext).  Device state is touched only by the thread whose loop owns
+ * it; other threads reach it through event_loop_call(), which runs a
+ * function inside the loop and waits for it. */
+#ifndef VIREO_IOTHREAD_EVENT_LOOP_H
+#define VIREO_IOTHREAD_EVENT_LOOP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef void (*el_handler_fn)(void *opaque, uint32_t events);
+
+/* Storage for one watched fd, owned by the caller, live until removed. */
+struct el_watch {
+    int fd;
+    el_handler_fn fn;
+    void *opaque;
+};
+
+struct el_call;
+
+struct event_loop {
+    int epfd;
+    int wake_fd;               /* eventfd: a call is queued */
+    struct el_watch wake_watch;
+    pthread_mutex_t lock;      /* guards calls */
+    struct el_call *calls;
+    pthread_t owner;
+    bool owner_set;
+    unsigned generation;       /* bumped by removals: stale events are skipped */
+};
+
+int event_loop_init(struct event_loop *l);
+void event_loop_destroy(struct event_loop *l);
+/* The calling thread becomes the loop's owner (calls from it run inline). */
+void event_loop_set_owner(struct event_loop *l);
+
+/* Level-triggered watches (EPOLLIN etc.); only from the owner thread, or
+ * before the loop runs. */
+int event_loop_add(struct event_loop *l, struct el_watch *w, int fd, uint32_t events,
+                   el_handler_fn fn, void *opaque);
+int event_loop_mod(struct event_loop *l, struct el_watch *w, uint32_t events);
+void event_loop_del(struct event_loop *l, struct el_watch *w);
+
+/* Waits up to timeout_ms (-1: forever) and runs what is ready; -1 on an
+ * epoll failure other than EINTR. */
+int event_loop_run_once(struct event_loop *l, int timeout_ms);
+
+/* Runs fn(arg) in the loop's thread and returns once it has run.  From the
+ * owner thread it runs at once. */
+void event_loop_call(struct event_loop *l, void (*fn)(void *), void *arg);
+
+#endif

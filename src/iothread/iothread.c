@@ -1,0 +1,56 @@
+#include "iothread/iothread.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static void *iothread_main(void *arg)
+{
+    struct iothread *t = arg;
+    while (!t->stop)
+        if (event_loop_run_once(&t->loop, -1) < 0)
+            break;
+    return NULL;
+}
+
+int iothread_start(struct iothread *t, const char *name)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    if (event_loop_init(&t->loop) < 0)
+        return -1;
+    /* Signals belong to the main thread (its signalfd) and the vCPUs. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int err = pthread_create(&t->thread, NULL, iothread_main, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err) {
+        event_loop_destroy(&t->loop);
+        errno = err;
+        return -1;
+    }
+    /* Set here, not in the thread: callers may event_loop_call() as soon as
+     * we return. */
+    t->loop.owner = t->thread;
+    t->loop.owner_set = true;
+    pthread_setname_np(t->thread, t->name);
+    t->running = true;
+    return 0;
+}
+
+static void set_stop(void *arg)
+{
+    ((struct iothread *)arg)->stop = true;
+}
+
+void iothread_stop(struct iothread *t)
+{
+    if (!t->running)
+        return;
+    event_loop_call(&t->loop, set_stop, t);
+    pthread_join(t->thread, NULL);
+    event_loop_destroy(&t->loop);
+    t->running = false;
+}

@@ -1,0 +1,24 @@
+/* A dedicated I/O thread: one event loop on its own thread, where the
+ * virtqueues assigned to it are served (QEMU's -object iothread). */
+#ifndef VIREO_IOTHREAD_IOTHREAD_H
+#define VIREO_IOTHREAD_IOTHREAD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "iothread/event_loop.h"
+
+struct iothread {
+    struct event_loop loop;
+    pthread_t thread;
+    bool running;
+    bool stop;                 /* set inside the loop by iothread_stop */
+    char name[16];
+};
+
+/* Starts the thread; -1 with errno on failure. */
+int iothread_start(struct iothread *t, const char *name);
+/* Stops and joins it; what runs on it must have been removed first. */
+void iothread_stop(struct iothread *t);
+
+#endif

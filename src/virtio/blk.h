@@ -1,0 +1,62 @@
+/* virtio-blk (virtio 1.x, section 5.2): the device model, independent of
+ * transport.  Each queue is served on one event loop, a dedicated I/O
+ * thread's or the main thread's, and its requests go to the disk through
+ * that queue's aio engine (io_uring or the thread pool). */
+#ifndef VIREO_VIRTIO_BLK_H
+#define VIREO_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block/aio.h"
+#include "block/raw.h"
+#include "iothread/event_loop.h"
+#include "virtio/virtio.h"
+
+#define VBLK_MAX_QUEUES    16
+#define VBLK_MAX_IOTHREADS 16
+#define VBLK_SERIAL_LEN    20
+#define VBLK_QUEUE_SIZE    256
+
+#define VIRTIO_BLK_F_SEG_MAX      2
+#define VIRTIO_BLK_F_RO           5
+#define VIRTIO_BLK_F_BLK_SIZE     6
+#define VIRTIO_BLK_F_FLUSH        9
+#define VIRTIO_BLK_F_MQ           12
+#define VIRTIO_BLK_F_DISCARD      13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+
+#define VIRTIO_BLK_T_IN           0
+#define VIRTIO_BLK_T_OUT          1
+#define VIRTIO_BLK_T_FLUSH        4
+#define VIRTIO_BLK_T_GET_ID       8
+#define VIRTIO_BLK_T_DISCARD      11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+
+#define VIRTIO_BLK_S_OK     0
+#define VIRTIO_BLK_S_IOERR  1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+struct vblk_opts {
+    const char *path;
+    bool ro;
+    enum blk_cache cache;
+    unsigned iothreads;        /* 0: serve on the main loop */
+    unsigned queues;
+    enum aio_kind aio;
+    char serial[VBLK_SERIAL_LEN + 1];
+};
+
+struct vblk;
+
+/* Opens the image, starts the I/O threads and engines.  main_loop serves
+ * the queues when opts->iothreads is 0.  On failure err says why. */
+struct vblk *vblk_new(const struct vblk_opts *opts, struct event_loop *main_loop, char *err,
+                      size_t err_len);
+void vblk_free(struct vblk *b);
+struct virtio_dev *vblk_dev(struct vblk *b);
+/* One line for the log: image, size, cache, engine, queues and threads. */
+void vblk_describe(const struct vblk *b, char *buf, size_t len);
+
+#endif
