@@ -80,8 +80,9 @@ static int broken(struct vq *vq, const char *why)
 static int add_buffer(struct vq *vq, struct vq_elem *e, const struct virtq_desc *d)
 {
     bool writable = d->flags & VIRTQ_DESC_F_WRITE;
-    if (!writable && e->in_num)
+    if (!writable && e->writable_seen)
         return broken(vq, "device-readable descriptor after a device-writable one");
+    e->writable_seen |= writable;
     unsigned used = e->out_num + e->in_num;
     int k = memmap_iov(vq->mem, d->addr, d->len, e->iov + used, VQ_ELEM_MAX_IOV - used);
     if (k == -1)
@@ -113,13 +114,15 @@ static int walk_indirect(struct vq *vq, struct vq_elem *e, const struct virtq_de
     uint32_t count = d->len / sizeof(struct virtq_desc);
     if (count > VQ_MAX_SIZE * 4u)
         return broken(vq, "indirect table too long");
-    const struct virtq_desc *table = memmap_ptr(vq->mem, d->addr, d->len);
-    if (!table || ((uintptr_t)table & 7))
-        return broken(vq, "indirect table outside guest memory or misaligned");
+    /* The spec sets no alignment for indirect tables; entries are copied
+     * out with memcpy, so none is needed. */
+    const uint8_t *table = memmap_ptr(vq->mem, d->addr, d->len);
+    if (!table)
+        return broken(vq, "indirect table outside guest memory");
     uint32_t i = 0, seen = 0;
     for (;;) {
         struct virtq_desc id;
-        memcpy(&id, &table[i], sizeof(id));
+        memcpy(&id, table + (size_t)i * sizeof(id), sizeof(id));
         if (id.flags & VIRTQ_DESC_F_INDIRECT)
             return broken(vq, "nested indirect descriptor");
         if (add_buffer(vq, e, &id) < 0)
@@ -151,6 +154,7 @@ int vq_pop(struct vq *vq, struct vq_elem *e)
     e->head = head;
     e->out_num = e->in_num = 0;
     e->out_len = e->in_len = 0;
+    e->writable_seen = false;
     uint16_t i = head;
     unsigned seen = 0;
     for (;;) {

@@ -61,6 +61,7 @@ struct vq_elem {
     unsigned out_num;        /* device-readable buffers, first in iov */
     unsigned in_num;         /* device-writable buffers, after them */
     uint64_t out_len, in_len;
+    bool writable_seen;      /* even a zero-length one fixes the order */
     struct iovec iov[VQ_ELEM_MAX_IOV];
 };
 

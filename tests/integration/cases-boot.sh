@@ -1,53 +1,5 @@
-#!/usr/bin/env bash
-# boot.sh BUILD_DIR ASAN_BUILD_DIR: Vireo's boot and error-path tests.  Runs
-# inside the test host (tests/integration/run-all.sh starts it), where
-# /dev/kvm can boot the Debian kernels.  Prints `ok N - name` /
-# `not ok N - name` per case and, last, `P passed, F failed`.
-set -euo pipefail
-[ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR ASAN_BUILD_DIR" >&2; exit 2; }
-vireo=$1/vireo
-vireo_asan=$2/vireo
-cloud=$1/guest/vmlinuz-cloud
-generic=$1/guest/vmlinuz-generic
-initrd=$1/guest/initramfs.cpio.gz
-cmdline="console=ttyS0 no_timer_check tsc=reliable lpj=5000000 quiet"
-logs=${TESTHOST_SCRATCH:-$(mktemp -d)}/integration
-mkdir -p "$logs"
-# Sanitizer reports must fail the run, with a usable trace.
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export ASAN_OPTIONS=detect_leaks=1
-
-n=0 passed=0 failed=0
-# check NAME SECONDS WANT_STATUS [+TEXT|-TEXT]... -- CMD...
-# Runs CMD bounded by SECONDS; passes if it exits WANT_STATUS and its output
-# (stdout+stderr) contains each +TEXT and none of the -TEXT (case-insensitive).
-check() {
-    local name=$1 secs=$2 want=$3 rc=0 why=() p
-    shift 3
-    local pats=()
-    while [ "$1" != -- ]; do pats+=("$1"); shift; done
-    shift
-    n=$((n + 1))
-    local log=$logs/$n.log
-    timeout -k 5 "$secs" "$@" </dev/null >"$log" 2>&1 || rc=$?
-    [ "$rc" = 124 ] && why+=("timed out after ${secs}s")
-    [ "$rc" = "$want" ] || why+=("exit status $rc, expected $want")
-    for p in ${pats[@]+"${pats[@]}"}; do
-        case $p in
-        +*) grep -qiF -- "${p#+}" "$log" || why+=("output lacks '${p#+}'") ;;
-        -*) ! grep -qiF -- "${p#-}" "$log" || why+=("output has '${p#-}'") ;;
-        esac
-    done
-    if [ ${#why[@]} -eq 0 ]; then
-        echo "ok $n - $name"
-        passed=$((passed + 1))
-    else
-        echo "not ok $n - $name"
-        printf '#   %s\n' "${why[@]}" "command: $*" "output:"
-        sed 's/^/#   | /' "$log"
-        failed=$((failed + 1))
-    fi
-}
+# cases-boot.sh: booting, power states, console, and errors before start.
+# Sourced by suite.sh.
 
 boot=90   # generous: the guest runs under nested emulation
 for k in cloud generic; do
@@ -69,7 +21,7 @@ check "boot cloud kernel with 4G (RAM above the PCI hole)" $boot 0 "+vireo-guest
     "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline" --memory 4G
 check "serial console input reaches the guest" $boot 0 "+console-input: guest answered" \
     "+guest powered off" -- \
-    "$(dirname "$0")/console-input.sh" "$vireo" "$cloud" "$initrd" "$cmdline"
+    "$here/console-input.sh" "$vireo" "$cloud" "$initrd" "$cmdline"
 # A console reader that goes away (`| head`) must not take the VM down.
 check "closed stdout does not kill the VM" $boot 0 "+rc=0" -- \
     bash -c '"$@" 2>/dev/null | head -c 16 >/dev/null; echo "rc=${PIPESTATUS[0]}"' sh \
@@ -106,5 +58,3 @@ check "no permission on /dev/kvm => exit 1, says so" 30 1 "+no permission to ope
     setpriv --reuid=65534 --regid=65534 --clear-groups \
     "$nobody/vireo" run --kernel "$nobody/kernel"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
