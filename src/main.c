@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cmd_disk.h"
 #include "cli/cmd_run.h"
 #include "util/log.h"
 
@@ -9,6 +10,7 @@ static const char usage[] =
     "usage: vireo COMMAND [ARGS]\n"
     "commands:\n"
     "  run       boot a Linux kernel in a new VM (vireo run --help)\n"
+    "  disk      serve a disk image over vhost-user-blk (vireo disk --help)\n"
     "  version   print the version\n";
 
 /* Started with stdin, stdout or stderr closed, the next open() would take
@@ -36,6 +38,8 @@ int main(int argc, char *argv[])
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "disk"))
+        return cmd_disk(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("vireo %s\n", VIREO_VERSION);
         return 0;

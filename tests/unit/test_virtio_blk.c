@@ -82,6 +82,7 @@ static int setup_with(void **state, enum aio_kind aio, bool ro, const char *dir)
         free(f);
         *state = NULL;
         skip();
+        return 0;
     }
     assert_non_null(f->blk);
     f->dev = vblk_dev(f->blk);
