@@ -142,7 +142,8 @@ static void start_queue(struct vpci *v, unsigned i)
     if (q->started)
         return;
     bool event_idx = v->dev->features & BIT(VIRTIO_F_EVENT_IDX);
-    if (vq_map(&v->vq[i], v->mem, q->size, q->desc, q->avail, q->used, event_idx) < 0) {
+    if (q->size > v->dev->queue_max ||
+        vq_map(&v->vq[i], v->mem, q->size, q->desc, q->avail, q->used, event_idx) < 0) {
         char why[64];
         snprintf(why, sizeof(why), "queue %u: bad size or rings outside guest memory", i);
         dev_broken(v, why);
@@ -169,6 +170,11 @@ static void reset_locked(struct vpci *v)
         atomic_store(&q->vector, VIRTIO_MSI_NO_VECTOR);
         q->desc = q->avail = q->used = 0;
     }
+    /* Interrupts the old driver never took must not reach the next one. */
+    for (unsigned i = 0; i < v->nvec; i++) {
+        uint64_t stale;
+        (void)!read(v->vec[i].fd, &stale, sizeof(stale));
+    }
     v->status = 0;
     v->dfselect = v->gfselect = 0;
     v->driver_features = 0;
@@ -186,6 +192,11 @@ static void set_status(struct vpci *v, uint8_t s)
         return;
     }
     uint8_t old = v->status;
+    /* Status bits only accumulate until a reset (2.1.2); clearing one,
+     * e.g. to renegotiate features under running queues, is ignored. */
+    s &= (uint8_t)~VIRTIO_STATUS_NEEDS_RESET;
+    if ((s & old) != old)
+        return;
     if ((s & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
         uint64_t f = v->driver_features;
         /* Only what we offered, and always VERSION_1: we are modern-only. */
@@ -194,7 +205,7 @@ static void set_status(struct vpci *v, uint8_t s)
         else
             v->dev->features = f;
     }
-    v->status = s & (uint8_t)~VIRTIO_STATUS_NEEDS_RESET;
+    v->status = s;
     if ((s & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) && (s & VIRTIO_STATUS_FEATURES_OK))
         for (unsigned i = 0; i < v->dev->num_queues; i++)
             if (v->q[i].enabled)
@@ -244,7 +255,7 @@ static void common_write(struct vpci *v, uint64_t off, const uint8_t *data, unsi
         q->used = n.queue_device;
     if (CHANGED(queue_enable) && n.queue_enable == 1) {
         q->enabled = true;
-        if (v->status & VIRTIO_STATUS_DRIVER_OK)
+        if ((v->status & VIRTIO_STATUS_DRIVER_OK) && (v->status & VIRTIO_STATUS_FEATURES_OK))
             start_queue(v, v->queue_select);
     }
 }
@@ -361,7 +372,7 @@ static bool pci_cfg_window(struct vpci *v, uint64_t *off, unsigned *len)
     struct virtio_pci_cap c;
     memcpy(&c, v->pci.cfg + CAP_PCI_CFG, sizeof(c));
     if (c.bar != 0 || (c.length != 1 && c.length != 2 && c.length != 4) || c.offset % c.length ||
-        c.offset + c.length > VPCI_BAR_SIZE)
+        (uint64_t)c.offset + c.length > VPCI_BAR_SIZE)
         return false;
     *off = c.offset;
     *len = c.length;
@@ -487,6 +498,13 @@ void vpci_destroy(struct vpci *v)
 {
     if (!v->dev)
         return;
+    for (unsigned i = 0; i < v->nvec; i++) {
+        struct vpci_vector *x = &v->vec[i];
+        if (x->attached)
+            v->host.irqfd(v->host.ctx, x->fd, x->gsi, false);
+        if (x->gsi >= 0)
+            v->host.msi_route_free(v->host.ctx, x->gsi);
+    }
     for (unsigned i = 0; i < VPCI_MAX_QUEUES; i++)
         if (v->q[i].kick_fd >= 0)
             close(v->q[i].kick_fd);

@@ -5,21 +5,8 @@
 
 disk_dir=$logs/disk
 mkdir -p "$disk_dir"
-export vireo vireo_asan cloud generic initrd cmdline disk_dir
+export disk_dir
 
-# pattern NAME BYTES: the bytes a guest script writes with the same pipeline
-# (busybox's yes and head produce exactly what coreutils' do).
-# `yes` ends by SIGPIPE, which pipefail would count as a failure.
-pattern_md5() { { yes "$1" || true; } | head -c "$2" | md5sum | cut -d' ' -f1; }
-# run_guest SCRIPT_FILE VIREO_ARGS...: boots the cloud kernel running the
-# script; output to stdout.
-run_guest() {
-    local script=$1
-    shift
-    "$vireo" run --kernel "$cloud" --initrd "$initrd" \
-        --cmdline "$cmdline vireo.action=script vireo.script=$(gzip -9c <"$script" | base64 -w0)" "$@"
-}
-export -f pattern_md5 run_guest
 
 # 1. Write a pattern through /dev/vda with a flush, read it back in the guest;
 #    the read-only /dev/vdb refuses writes; the host sees exactly those bytes.

@@ -58,8 +58,22 @@ check() {
     fi
 }
 
-# guest_script < SCRIPT: the vireo.script= value that makes the test
-# guest's init run SCRIPT (gzip+base64 on the kernel command line).
-guest_script() {
-    gzip -9c | base64 -w0
+# Cases that are shell functions run under `check` in their own bash, so
+# what they use is exported.
+export vireo vireo_asan cloud generic initrd cmdline
+
+# pattern_md5 NAME BYTES: the md5 of what a guest script writes with
+# `yes NAME | head -c BYTES` (busybox's yes and head produce exactly what
+# coreutils' do).  `yes` ends by SIGPIPE, which pipefail would count as a
+# failure.
+pattern_md5() { { yes "$1" || true; } | head -c "$2" | md5sum | cut -d' ' -f1; }
+# run_guest SCRIPT_FILE VIREO_ARGS...: boots the cloud kernel whose init
+# runs the script (gzip+base64 on the kernel command line); output to
+# stdout.
+run_guest() {
+    local script=$1
+    shift
+    "$vireo" run --kernel "$cloud" --initrd "$initrd" \
+        --cmdline "$cmdline vireo.action=script vireo.script=$(gzip -9c <"$script" | base64 -w0)" "$@"
 }
+export -f pattern_md5 run_guest
