@@ -4,6 +4,7 @@ set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/boot-to-init.sh" "$1"
+"$here/guest-disk.sh" "$1"
 # setup-cost.sh is optional (written separately).
 if [ -x "$here/setup-cost.sh" ]; then
     "$here/setup-cost.sh" "$1"

@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# mkinitramfs.sh OUT.cpio.gz [MODDIR...]: the guest's busybox initramfs,
-# /init = guest/init.  Each MODDIR (a kernel's lib/modules/VERSION) adds the
-# virtio modules for that kernel under /lib/modules/VERSION, with the order
-# init loads them in; one image then serves all the kernels.
+# mkinitramfs.sh [--add-binary PATH]... OUT.cpio.gz [MODDIR...]: the guest's
+# busybox initramfs, /init = guest/init.  Each MODDIR (a kernel's
+# lib/modules/VERSION) adds the virtio modules for that kernel under
+# /lib/modules/VERSION, with the order init loads them in; one image then
+# serves all the kernels.  Each --add-binary copies a host program (e.g.
+# /usr/bin/fio for the disk benchmark) to the same path in the image, with
+# the shared libraries and dynamic loader it needs: busybox alone is static,
+# so nothing else in the image provides them.
 set -euo pipefail
-[ $# -ge 1 ] || { echo "usage: $0 OUT.cpio.gz [MODDIR...]" >&2; exit 2; }
+usage() { echo "usage: $0 [--add-binary PATH]... OUT.cpio.gz [MODDIR...]" >&2; exit 2; }
+binaries=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --add-binary) [ $# -ge 2 ] || usage; binaries+=("$2"); shift 2 ;;
+    --add-binary=*) binaries+=("${1#--add-binary=}"); shift ;;
+    --) shift; break ;;
+    -*) usage ;;
+    *) break ;;
+    esac
+done
+[ $# -ge 1 ] || usage
 out=$1
 shift
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +47,36 @@ for moddir in "$@"; do
     done >"$kdir/load"
 done
 chmod 755 "$root/init"
+
+# add_binary PATH: PATH and, at the paths ldd resolves them to, every library
+# it loads (the closure: ldd lists indirect ones too) and its loader.  Same
+# paths as on the host, so RUNPATHs and the loader's default directories
+# find them with no ld.so.cache in the image.
+add_binary() {
+    local bin=$1 deps f
+    [ -f "$bin" ] && [ -x "$bin" ] || { echo "mkinitramfs: --add-binary $bin: not an executable file" >&2; exit 1; }
+    bin=$(readlink -f "$bin")
+    # cp would follow a busybox applet symlink of that name and overwrite
+    # busybox itself.
+    rm -f "$root$bin"
+    mkdir -p "$root$(dirname "$bin")"
+    cp "$bin" "$root$bin"
+    # ldd fails on a static binary, which needs nothing more.
+    deps=$(ldd "$bin" 2>/dev/null) || return 0
+    if grep -q 'not found' <<<"$deps"; then
+        echo "mkinitramfs: --add-binary $bin: missing libraries:" >&2
+        grep 'not found' <<<"$deps" >&2
+        exit 1
+    fi
+    for f in $(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$deps"); do
+        [ -e "$root$f" ] && continue
+        mkdir -p "$root$(dirname "$f")"
+        cp -L "$f" "$root$f"
+    done
+}
+for b in ${binaries[@]+"${binaries[@]}"}; do
+    add_binary "$b"
+done
 
 mkdir -p "$(dirname "$out")"
 # No /dev/console node needed: the kernel's built-in initramfs has one.

@@ -5,7 +5,7 @@ set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential meson ninja-build pkg-config libcmocka-dev liburing-dev qemu-system-x86 busybox-static cpio)
 if [ "$what" = test ]; then
-    pkgs+=(acpica-tools clang libclang-rt-14-dev socat)
+    pkgs+=(acpica-tools clang libclang-rt-14-dev socat fio)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -34,6 +34,22 @@ void aio_engine_set_batch_end(struct aio_engine *e, void (*fn)(void *), void *op
     e->batch_opaque = opaque;
 }
 
+void aio_poll_begin(struct aio_engine *e)
+{
+    if (e->ops->poll_begin)
+        e->ops->poll_begin(e);
+}
+
+bool aio_poll(struct aio_engine *e)
+{
+    return e->ops->poll && e->ops->poll(e);
+}
+
+bool aio_poll_end(struct aio_engine *e)
+{
+    return e->ops->poll_end && e->ops->poll_end(e);
+}
+
 void aio_submit(struct aio_engine *e, struct aio_req *req)
 {
     aio_req_start(req);

@@ -54,6 +54,13 @@ const char *aio_engine_name(const struct aio_engine *e);
  * device sends one interrupt for the batch). */
 void aio_engine_set_batch_end(struct aio_engine *e, void (*fn)(void *), void *opaque);
 
+/* For an event loop's polling window: completions are looked for without
+ * their eventfd (begin silences it; end re-arms it and says whether
+ * completions are waiting); aio_poll reaps what is there. */
+void aio_poll_begin(struct aio_engine *e);
+bool aio_poll(struct aio_engine *e);
+bool aio_poll_end(struct aio_engine *e);
+
 void aio_submit(struct aio_engine *e, struct aio_req *req);
 void aio_flush(struct aio_engine *e);
 

@@ -9,6 +9,10 @@ struct aio_engine_ops {
     void (*submit)(struct aio_engine *e, struct aio_req *req);
     void (*flush)(struct aio_engine *e);
     void (*free)(struct aio_engine *e);
+    /* Optional (see aio_poll). */
+    void (*poll_begin)(struct aio_engine *e);
+    bool (*poll)(struct aio_engine *e);
+    bool (*poll_end)(struct aio_engine *e);
 };
 
 struct aio_engine {

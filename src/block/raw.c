@@ -72,8 +72,8 @@ int blk_file_open(struct blk_file *f, const char *path, bool ro, enum blk_cache 
     struct flock fl = {.l_type = ro ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
     if (fcntl(f->fd, F_OFD_SETLK, &fl) < 0) {
         if (errno == EAGAIN || errno == EACCES)
-            snprintf(err, err_len, "disk %s: in use by another VM or process (%s lock held)", path,
-                     ro ? "a write" : "a lock");
+            snprintf(err, err_len, "disk %s: in use by another VM or process, which holds %s lock on it",
+                     path, ro ? "a write" : "a");
         else
             snprintf(err, err_len, "disk %s: cannot lock: %s", path, strerror(errno));
         goto fail;

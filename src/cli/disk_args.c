@@ -5,7 +5,7 @@
 
 #include "util/size.h"
 
-#define OPTIONS "ro, cache=none|writeback, iothread=N, queues=N, aio=io_uring|threads, serial=ID"
+#define OPTIONS "ro, cache=none|writeback, iothread=N, queues=N, aio=io_uring|threads, poll-us=N, serial=ID"
 
 /* Copies the next ','-terminated item of *p into buf (",," is a comma). */
 static int next_item(const char **p, char *buf, size_t len)
@@ -34,6 +34,7 @@ int disk_arg_parse(const char *spec, struct disk_arg *d, char *err, size_t errle
     d->o.iothreads = DISK_DEFAULT_IOTHREADS;
     d->o.cache = BLK_CACHE_WRITEBACK;
     d->o.aio = AIO_AUTO;
+    d->o.poll_us = VBLK_DEFAULT_POLL_US;
     const char *p = spec;
     if (next_item(&p, d->path, sizeof(d->path)) < 0) {
         snprintf(err, errlen, "--disk: path too long");
@@ -78,6 +79,13 @@ int disk_arg_parse(const char *spec, struct disk_arg *d, char *err, size_t errle
                 snprintf(err, errlen, "--disk '%s': aio=%s: expected io_uring or threads", spec, val);
                 return -1;
             }
+        } else if (!strcmp(item, "poll-us") && val) {
+            if (!parse_uint(val, 0, VBLK_MAX_POLL_US, &n)) {
+                snprintf(err, errlen, "--disk '%s': poll-us=%s: expected 0 (never poll) to %d", spec, val,
+                         VBLK_MAX_POLL_US);
+                return -1;
+            }
+            d->o.poll_us = (unsigned)n;
         } else if (!strcmp(item, "serial") && val) {
             if (strlen(val) > VBLK_SERIAL_LEN) {
                 snprintf(err, errlen, "--disk '%s': serial=%s: at most %d characters", spec, val, VBLK_SERIAL_LEN);

@@ -1,5 +1,5 @@
 /* `--disk PATH[,ro][,cache=none|writeback][,iothread=N][,queues=N]
- *        [,aio=io_uring|threads][,serial=ID]`: QEMU's -drive spirit, with
+ *        [,aio=io_uring|threads][,poll-us=N][,serial=ID]`: QEMU's -drive spirit, with
  * ",," for a comma inside PATH. */
 #ifndef VIREO_CLI_DISK_ARGS_H
 #define VIREO_CLI_DISK_ARGS_H

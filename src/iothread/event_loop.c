@@ -5,7 +5,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
+
+#define POLL_GROW_START_NS 4000
 
 struct el_call {
     void (*fn)(void *);
@@ -89,10 +92,80 @@ void event_loop_del(struct event_loop *l, struct el_watch *w)
     l->generation++;
 }
 
+void event_loop_add_poller(struct event_loop *l, struct el_poller *p)
+{
+    p->next = l->pollers;
+    l->pollers = p;
+}
+
+void event_loop_del_poller(struct event_loop *l, struct el_poller *p)
+{
+    for (struct el_poller **q = &l->pollers; *q; q = &(*q)->next) {
+        if (*q == p) {
+            *q = p->next;
+            break;
+        }
+    }
+    l->generation++;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+/* Spins up to l->poll_ns; true if a poller found work. */
+static bool poll_window(struct event_loop *l)
+{
+    unsigned gen = l->generation;
+    l->polling = true;
+    for (struct el_poller *p = l->pollers; p; p = p->next)
+        if (p->begin)
+            p->begin(p->opaque);
+    bool progress = false;
+    uint64_t start = now_ns();
+    do {
+        for (struct el_poller *p = l->pollers; p && l->generation == gen; p = p->next)
+            progress |= p->poll(p->opaque);
+    } while (!progress && l->generation == gen && now_ns() - start < l->poll_ns);
+    l->polling = false;
+    for (struct el_poller *p = l->pollers; p && l->generation == gen; p = p->next)
+        if (p->end && p->end(p->opaque))
+            progress = true;
+    return progress;
+}
+
+/* Grows the window while sleeps are short enough that polling would have
+ * caught the event, shrinks it when they are long (QEMU's heuristic). */
+static void adapt(struct event_loop *l, uint64_t block_ns)
+{
+    if (block_ns <= l->poll_ns)
+        return;
+    if (block_ns > l->poll_max_ns) {
+        l->poll_ns /= 2;
+        if (l->poll_ns < POLL_GROW_START_NS)
+            l->poll_ns = 0;
+    } else {
+        l->poll_ns = l->poll_ns ? l->poll_ns * 2 : POLL_GROW_START_NS;
+        if (l->poll_ns > l->poll_max_ns)
+            l->poll_ns = l->poll_max_ns;
+    }
+}
+
 int event_loop_run_once(struct event_loop *l, int timeout_ms)
 {
     struct epoll_event evs[32];
+    uint64_t start = 0;
+    if (timeout_ms != 0 && l->poll_max_ns && l->pollers) {
+        start = now_ns();
+        if (l->poll_ns && poll_window(l))
+            timeout_ms = 0;
+    }
     int n = epoll_wait(l->epfd, evs, 32, timeout_ms);
+    if (start)
+        adapt(l, now_ns() - start);
     if (n < 0)
         return errno == EINTR ? 0 : -1;
     unsigned gen = l->generation;

@@ -21,6 +21,20 @@ struct el_watch {
 
 struct el_call;
 
+/* Busy-polling instead of sleeping (QEMU's iothread poll-max-ns): before
+ * blocking, the loop spins up to poll_ns calling each poller's poll(),
+ * which does any work it finds and says whether it did.  While polling,
+ * sources may stop notifying (begin); end must re-arm them and itself do
+ * whatever arrived meanwhile (its notification is lost), saying whether it
+ * did. */
+struct el_poller {
+    bool (*poll)(void *opaque);
+    void (*begin)(void *opaque);
+    bool (*end)(void *opaque);
+    void *opaque;
+    struct el_poller *next;
+};
+
 struct event_loop {
     int epfd;
     int wake_fd;               /* eventfd: a call is queued */
@@ -30,6 +44,10 @@ struct event_loop {
     pthread_t owner;
     bool owner_set;
     unsigned generation;       /* bumped by removals: stale events are skipped */
+    struct el_poller *pollers;
+    uint64_t poll_max_ns;      /* 0: never poll */
+    uint64_t poll_ns;          /* current window, adapted to the load */
+    bool polling;              /* inside a polling window */
 };
 
 int event_loop_init(struct event_loop *l);
@@ -43,6 +61,10 @@ int event_loop_add(struct event_loop *l, struct el_watch *w, int fd, uint32_t ev
                    el_handler_fn fn, void *opaque);
 int event_loop_mod(struct event_loop *l, struct el_watch *w, uint32_t events);
 void event_loop_del(struct event_loop *l, struct el_watch *w);
+
+/* Pollers are added and removed on the owner thread. */
+void event_loop_add_poller(struct event_loop *l, struct el_poller *p);
+void event_loop_del_poller(struct event_loop *l, struct el_poller *p);
 
 /* Waits up to timeout_ms (-1: forever) and runs what is ready; -1 on an
  * epoll failure other than EINTR. */

@@ -14,12 +14,13 @@ static void *iothread_main(void *arg)
     return NULL;
 }
 
-int iothread_start(struct iothread *t, const char *name)
+int iothread_start(struct iothread *t, const char *name, uint64_t poll_max_ns)
 {
     memset(t, 0, sizeof(*t));
     snprintf(t->name, sizeof(t->name), "%s", name);
     if (event_loop_init(&t->loop) < 0)
         return -1;
+    t->loop.poll_max_ns = poll_max_ns;
     /* Signals belong to the main thread (its signalfd) and the vCPUs. */
     sigset_t all, old;
     sigfillset(&all);

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "iothread/event_loop.h"
 
@@ -16,8 +17,9 @@ struct iothread {
     char name[16];
 };
 
-/* Starts the thread; -1 with errno on failure. */
-int iothread_start(struct iothread *t, const char *name);
+/* Starts the thread, busy-polling up to poll_max_ns before it sleeps (0:
+ * never); -1 with errno on failure. */
+int iothread_start(struct iothread *t, const char *name, uint64_t poll_max_ns);
 /* Stops and joins it; what runs on it must have been removed first. */
 void iothread_stop(struct iothread *t);
 

@@ -81,6 +81,7 @@ struct vblk_queue {
     struct vq vq;
     int kick_fd;
     struct el_watch watch;
+    struct el_poller poller;
     bool running;
     bool want_notify;
     bool starved;                /* out of request slots */
@@ -376,7 +377,9 @@ static void process(struct vblk_queue *q)
             if (s != 0xFF)
                 complete(r, s);
         }
-        if (!vq_enable_kicks(&q->vq))
+        /* In a polling window the loop keeps looking: kicks stay off
+         * until it ends (queue_poll_end re-arms them). */
+        if (q->loop->polling || !vq_enable_kicks(&q->vq))
             break;
     }
 out:
@@ -392,6 +395,37 @@ static void kick(void *opaque, uint32_t events)
     if (read(q->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         return;
     process(q);
+}
+
+static bool queue_poll(void *opaque)
+{
+    struct vblk_queue *q = opaque;
+    bool did = aio_poll(q->aio);
+    if (!q->starved && vq_has_work(&q->vq)) {
+        process(q);
+        did = true;
+    }
+    return did;
+}
+
+static void queue_poll_begin(void *opaque)
+{
+    aio_poll_begin(((struct vblk_queue *)opaque)->aio);
+}
+
+/* Work that arrived while notifications were off signalled nothing, so
+ * it is done here, before the loop may sleep. */
+static bool queue_poll_end(void *opaque)
+{
+    struct vblk_queue *q = opaque;
+    bool did = false;
+    if (aio_poll_end(q->aio))
+        did = aio_poll(q->aio);
+    if (vq_enable_kicks(&q->vq) && !q->starved) {
+        process(q);
+        did = true;
+    }
+    return did;
 }
 
 /* Runs on the queue's loop after each completion batch. */
@@ -412,6 +446,8 @@ static void start_on_loop(void *arg)
     a->ret = event_loop_add(q->loop, &q->watch, q->kick_fd, EPOLLIN, kick, q);
     if (a->ret == 0) {
         q->running = true;
+        q->poller = (struct el_poller){queue_poll, queue_poll_begin, queue_poll_end, q, NULL};
+        event_loop_add_poller(q->loop, &q->poller);
         /* The driver may have queued requests before we listened. */
         process(q);
     }
@@ -434,8 +470,10 @@ static int blk_queue_start(struct virtio_dev *d, unsigned qi, const struct vq *v
 static void stop_on_loop(void *arg)
 {
     struct vblk_queue *q = arg;
-    if (q->running)
+    if (q->running) {
         event_loop_del(q->loop, &q->watch);
+        event_loop_del_poller(q->loop, &q->poller);
+    }
     q->running = false;
     pthread_mutex_lock(&q->stop_lock);
     q->draining = true;
@@ -492,10 +530,10 @@ void vblk_describe(const struct vblk *b, char *buf, size_t len)
 {
     const char *eng = aio_engine_name(b->q[0].aio);
     if (b->niothreads)
-        snprintf(buf, len, "%s (%s%llu MiB, cache=%s, aio=%s, %u queue%s on %u I/O thread%s)", b->opts.path,
-                 b->opts.ro ? "read-only, " : "", (unsigned long long)(b->file.size >> 20),
+        snprintf(buf, len, "%s (%s%llu MiB, cache=%s, aio=%s, %u queue%s on %u I/O thread%s, poll %u us)",
+                 b->opts.path, b->opts.ro ? "read-only, " : "", (unsigned long long)(b->file.size >> 20),
                  b->opts.cache == BLK_CACHE_NONE ? "none" : "writeback", eng, b->opts.queues,
-                 b->opts.queues > 1 ? "s" : "", b->niothreads, b->niothreads > 1 ? "s" : "");
+                 b->opts.queues > 1 ? "s" : "", b->niothreads, b->niothreads > 1 ? "s" : "", b->opts.poll_us);
     else
         snprintf(buf, len, "%s (%s%llu MiB, cache=%s, aio=%s, %u queue%s on the main loop)", b->opts.path,
                  b->opts.ro ? "read-only, " : "", (unsigned long long)(b->file.size >> 20),
@@ -536,7 +574,7 @@ struct vblk *vblk_new(const struct vblk_opts *opts, struct event_loop *main_loop
     for (unsigned i = 0; i < b->niothreads; i++) {
         char name[16];
         snprintf(name, sizeof(name), "vireo-io%u", i % 100u);
-        if (iothread_start(&b->threads[i], name) < 0) {
+        if (iothread_start(&b->threads[i], name, (uint64_t)opts->poll_us * 1000) < 0) {
             snprintf(err, err_len, "disk %s: cannot start an I/O thread: %s", opts->path, strerror(errno));
             vblk_free(b);
             return NULL;

@@ -45,8 +45,12 @@ struct vblk_opts {
     unsigned iothreads;        /* 0: serve on the main loop */
     unsigned queues;
     enum aio_kind aio;
+    unsigned poll_us;          /* I/O threads busy-poll up to this long */
     char serial[VBLK_SERIAL_LEN + 1];
 };
+
+#define VBLK_DEFAULT_POLL_US 32    /* QEMU's iothread default, 32768 ns */
+#define VBLK_MAX_POLL_US     1000
 
 struct vblk;
 
