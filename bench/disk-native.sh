@@ -86,7 +86,7 @@ for r in $(seq "$rounds"); do
                 # Rotate who goes first each round.
                 for k in 0 1 2; do
                     sys=${systems[$(( (k + r) % 3 ))]}
-                    echo "$sys $rw $qd $q $(measure "$sys" "$rw" "$qd" "$q")" >>"$results"
+                    echo "$r $sys $rw $qd $q $(measure "$sys" "$rw" "$qd" "$q")" >>"$results"
                 done
             done
         done
@@ -97,22 +97,31 @@ done
 echo "# disk-native: 4 KiB random I/O, O_DIRECT, on $img ($(df --output=fstype "$img" | tail -1)), ${secs}s x $rounds rounds, medians; $(nproc) CPUs"
 python3 - "$results" <<'EOF'
 import sys, statistics as st
-rows = {}
+rows, rounds = {}, {}
 for line in open(sys.argv[1]):
-    sys_, rw, qd, q, iops, p50, p99 = line.split()
-    rows.setdefault((rw, int(qd), int(q), sys_), []).append((float(iops), float(p50), float(p99)))
+    r, sys_, rw, qd, q, iops, p50, p99 = line.split()
+    key = (rw, int(qd), int(q))
+    rows.setdefault(key + (sys_,), []).append((float(iops), float(p50), float(p99)))
+    rounds.setdefault(key + (int(r),), {})[sys_] = (float(iops), float(p99))
 def med(key, i):
     return st.median(v[i] for v in rows[key])
-print("%-10s %3s %2s | %9s %8s %8s | %9s %8s %8s | %9s %8s %8s | %6s %6s %6s" % (
+# This machine's speed drifts from minute to minute, so ratios are taken
+# within a round (systems measured back to back) and their median printed.
+def ratio(key, a, b, i):
+    vals = [d[a][i] / d[b][i] for k, d in rounds.items() if k[:3] == key and a in d and b in d and d[b][i]]
+    return st.median(vals) if vals else float("nan")
+print("%-10s %3s %2s | %9s %7s %7s | %9s %7s %7s | %9s %7s %7s | %6s %6s %6s" % (
     "workload", "qd", "q", "vireo", "p50us", "p99us", "qsd", "p50us", "p99us", "fio", "p50us", "p99us",
     "v/qsd", "p99v/q", "v/fio"))
 for rw in ("randread", "randwrite"):
     for q in (1, 2):
         for qd in (1, 32):
-            v, s, f = ((rw, qd, q, x) for x in ("vireo", "qsd", "fio"))
-            print("%-10s %3d %2d | %9.0f %8.1f %8.1f | %9.0f %8.1f %8.1f | %9.0f %8.1f %8.1f | %6.2f %6.2f %6.2f" % (
+            k = (rw, qd, q)
+            v, s, f = (k + (x,) for x in ("vireo", "qsd", "fio"))
+            print("%-10s %3d %2d | %9.0f %7.1f %7.1f | %9.0f %7.1f %7.1f | %9.0f %7.1f %7.1f | %6.2f %6.2f %6.2f" % (
                 rw, qd, q, med(v, 0), med(v, 1), med(v, 2), med(s, 0), med(s, 1), med(s, 2),
-                med(f, 0), med(f, 1), med(f, 2), med(v, 0) / med(s, 0), med(v, 2) / med(s, 2),
-                med(v, 0) / med(f, 0)))
-print("v/qsd: vireo IOPS / qemu-storage-daemon IOPS; p99v/q: vireo p99 / qsd p99; v/fio: vireo IOPS / raw io_uring IOPS")
+                med(f, 0), med(f, 1), med(f, 2), ratio(k, "vireo", "qsd", 0), ratio(k, "vireo", "qsd", 1),
+                ratio(k, "vireo", "fio", 0)))
+print("medians over rounds; ratios are medians of per-round ratios.  v/qsd: vireo IOPS / qemu-storage-daemon")
+print("IOPS; p99v/q: vireo p99 / qsd p99; v/fio: vireo IOPS / raw io_uring IOPS (fio numjobs = queues)")
 EOF

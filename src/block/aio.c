@@ -50,6 +50,12 @@ bool aio_poll_end(struct aio_engine *e)
     return e->ops->poll_end && e->ops->poll_end(e);
 }
 
+void aio_engine_register_fd(struct aio_engine *e, int fd)
+{
+    if (e->ops->register_fd)
+        e->ops->register_fd(e, fd);
+}
+
 void aio_submit(struct aio_engine *e, struct aio_req *req)
 {
     aio_req_start(req);

@@ -61,6 +61,9 @@ void aio_poll_begin(struct aio_engine *e);
 bool aio_poll(struct aio_engine *e);
 bool aio_poll_end(struct aio_engine *e);
 
+/* A hint: fd will carry most requests (the engine may pre-register it). */
+void aio_engine_register_fd(struct aio_engine *e, int fd);
+
 void aio_submit(struct aio_engine *e, struct aio_req *req);
 void aio_flush(struct aio_engine *e);
 

@@ -13,6 +13,7 @@ struct aio_engine_ops {
     void (*poll_begin)(struct aio_engine *e);
     bool (*poll)(struct aio_engine *e);
     bool (*poll_end)(struct aio_engine *e);
+    void (*register_fd)(struct aio_engine *e, int fd);
 };
 
 struct aio_engine {

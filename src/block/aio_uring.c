@@ -17,6 +17,7 @@ struct uring_engine {
     int efd;
     struct el_watch watch;
     unsigned queued;                  /* prepared, not yet submitted */
+    int fixed_fd;                     /* registered as fixed file 0, or -1 */
     bool reaping;
     struct aio_req *overflow, **overflow_tail;  /* waiting for SQ space */
 };
@@ -39,6 +40,11 @@ static bool prep(struct uring_engine *u, struct aio_req *r)
     case AIO_FALLOCATE:
         io_uring_prep_fallocate(sqe, r->fd, r->falloc_mode, r->offset, r->len);
         break;
+    }
+    /* The disk's fd is registered: no fd table lookup per request. */
+    if (r->fd == u->fixed_fd && u->fixed_fd >= 0) {
+        sqe->fd = 0;
+        sqe->flags |= IOSQE_FIXED_FILE;
     }
     io_uring_sqe_set_data(sqe, r);
     u->queued++;
@@ -173,9 +179,17 @@ static void uring_free(struct aio_engine *e)
     free(u);
 }
 
+static void uring_register_fd(struct aio_engine *e, int fd)
+{
+    struct uring_engine *u = (struct uring_engine *)e;
+    if (u->fixed_fd < 0 && io_uring_register_files(&u->ring, &fd, 1) == 0)
+        u->fixed_fd = fd;
+}
+
 static const struct aio_engine_ops uring_ops = {
     .name = "io_uring", .submit = uring_submit, .flush = uring_flush, .free = uring_free,
     .poll_begin = uring_poll_begin, .poll = uring_poll, .poll_end = uring_poll_end,
+    .register_fd = uring_register_fd,
 };
 
 struct aio_engine *aio_uring_new(struct event_loop *loop, unsigned depth, char *why, size_t why_len)
@@ -207,6 +221,7 @@ struct aio_engine *aio_uring_new(struct event_loop *loop, unsigned depth, char *
     }
     u->base.ops = &uring_ops;
     u->base.loop = loop;
+    u->fixed_fd = -1;
     u->overflow_tail = &u->overflow;
     return &u->base;
 }

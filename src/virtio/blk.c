@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "iothread/iothread.h"
+#include "util/log.h"
 
 #define SECTOR 512ULL
 #define HDR_LEN 16
@@ -597,6 +598,9 @@ struct vblk *vblk_new(const struct vblk_opts *opts, struct event_loop *main_loop
             return NULL;
         }
         batch_hook(q);
+        aio_engine_register_fd(q->aio, b->file.fd);
+        if (i == 0 && opts->aio == AIO_AUTO && strcmp(aio_engine_name(q->aio), "io_uring"))
+            vlog_info("disk %s: %susing aio=threads", opts->path, why);
         for (unsigned k = 0; k < VBLK_QUEUE_SIZE; k++) {
             q->reqs[k].q = q;
             q->reqs[k].aio.done = aio_done;

@@ -17,7 +17,7 @@
 #define ARGC(...) ((int)(sizeof((char *const[]){"run", __VA_ARGS__}) / sizeof(char *)))
 #define PARSE(a, err, ...) run_args_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (a), (err), sizeof(err))
 
-#define OPTIONS "ro, cache=none|writeback, iothread=N, queues=N, aio=io_uring|threads, serial=ID"
+#define OPTIONS "ro, cache=none|writeback, iothread=N, queues=N, aio=io_uring|threads, poll-us=N, serial=ID"
 
 /* Big enough that no message below is truncated: a cut-off message would
  * still "contain" a prefix and hide a wrong tail. */
@@ -44,6 +44,7 @@ static void defaults(void **state)
     assert_int_equal(d.o.cache, BLK_CACHE_WRITEBACK);
     assert_int_equal(d.o.iothreads, DISK_DEFAULT_IOTHREADS);
     assert_int_equal(d.o.iothreads, 1);
+    assert_int_equal(d.o.poll_us, VBLK_DEFAULT_POLL_US);
     assert_int_equal(d.o.aio, AIO_AUTO);
     assert_int_equal(d.o.queues, 0);   /* filled in by run_args_parse from --vcpus */
     assert_string_equal(d.o.serial, "");
@@ -144,6 +145,8 @@ static void errors(void **state)
                       "--disk 'a.img,iothread=-1': iothread=-1: expected 0 (serve on the main loop) to 16");
     expect_disk_error("a.img,iothread=x",
                       "--disk 'a.img,iothread=x': iothread=x: expected 0 (serve on the main loop) to 16");
+    expect_disk_error("a.img,poll-us=1001",
+                      "--disk 'a.img,poll-us=1001': poll-us=1001: expected 0 (never poll) to 1000");
     expect_disk_error("a.img,queues=0", "--disk 'a.img,queues=0': queues=0: expected 1 to 16");
     expect_disk_error("a.img,queues=17", "--disk 'a.img,queues=17': queues=17: expected 1 to 16");
     expect_disk_error("a.img,queues=", "--disk 'a.img,queues=': queues=: expected 1 to 16");
