@@ -115,7 +115,11 @@ static int set_mem_table(struct vu_backend *b, const struct vhost_user_mem *mem,
     for (; k < mem->nregions; k++) {
         const struct vhost_user_region *r = &mem->regions[k];
         uint64_t len = r->memory_size + r->mmap_offset;
+        struct stat st;
         if (r->memory_size == 0 || len < r->mmap_offset || r->userspace_addr + r->memory_size < r->userspace_addr)
+            break;
+        /* Pages past the end of the file would SIGBUS us on first touch. */
+        if (fstat(fds[k], &st) < 0 || (S_ISREG(st.st_mode) && len > (uint64_t)st.st_size))
             break;
         void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[k], 0);
         if (p == MAP_FAILED)
@@ -132,18 +136,16 @@ static int set_mem_table(struct vu_backend *b, const struct vhost_user_mem *mem,
         return -1;
     }
     /* The queues hold pointers into the old mappings: pause them. */
-    bool was[VU_MAX_QUEUES] = {0};
-    for (unsigned i = 0; i < b->dev->num_queues; i++) {
-        was[i] = b->q[i].started;
+    for (unsigned i = 0; i < b->dev->num_queues; i++)
         stop_queue(b, i);
-    }
     unmap_regions(b);
     memcpy(b->regions, nr, sizeof(nr[0]) * mem->nregions);
     b->nregions = mem->nregions;
     b->map = nm;
+    /* Rings that were running resume; rings set up before any table was
+     * there can start now. */
     for (unsigned i = 0; i < b->dev->num_queues; i++)
-        if (was[i])
-            maybe_start(b, i);
+        maybe_start(b, i);
     return 0;
 }
 

@@ -10,8 +10,10 @@ static int read_full(int sock, void *buf, size_t len)
     size_t done = 0;
     while (done < len) {
         ssize_t n = recv(sock, (uint8_t *)buf + done, len - done, 0);
-        if (n == 0)
+        if (n == 0) {
+            errno = ECONNRESET;
             return -1;
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -22,17 +24,25 @@ static int read_full(int sock, void *buf, size_t len)
     return 0;
 }
 
+/* Aligned for struct cmsghdr. */
+union control {
+    char buf[CMSG_SPACE(VHOST_USER_MAX_FDS * sizeof(int))];
+    struct cmsghdr align;
+};
+
 int vu_msg_recv(int sock, struct vhost_user_msg *m, int *fds, unsigned *nfds)
 {
-    char control[CMSG_SPACE(VHOST_USER_MAX_FDS * sizeof(int))];
+    union control control;
     struct iovec iov = {&m->hdr, sizeof(m->hdr)};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                        .msg_controllen = sizeof(control)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                        .msg_controllen = sizeof(control.buf)};
     *nfds = 0;
     ssize_t n;
     do
         n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
+    if (n == 0)
+        errno = ECONNRESET;
     if (n <= 0)
         return -1;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
@@ -68,7 +78,11 @@ int vu_msg_recv(int sock, struct vhost_user_msg *m, int *fds, unsigned *nfds)
 
 int vu_msg_send(int sock, const struct vhost_user_msg *m, const int *fds, unsigned nfds)
 {
-    char control[CMSG_SPACE(VHOST_USER_MAX_FDS * sizeof(int))];
+    union control control;
+    if (nfds > VHOST_USER_MAX_FDS) {
+        errno = EINVAL;
+        return -1;
+    }
     struct iovec iov[2] = {{(void *)&m->hdr, sizeof(m->hdr)}, {(void *)&m->p, m->hdr.size}};
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = m->hdr.size ? 2 : 1};
     if (m->hdr.size > sizeof(m->p)) {
@@ -76,8 +90,8 @@ int vu_msg_send(int sock, const struct vhost_user_msg *m, const int *fds, unsign
         return -1;
     }
     if (nfds) {
-        memset(control, 0, sizeof(control));
-        mh.msg_control = control;
+        memset(&control, 0, sizeof(control));
+        mh.msg_control = control.buf;
         mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
         struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
         c->cmsg_level = SOL_SOCKET;

@@ -1,0 +1,284 @@
+/* libFuzzer target: a hostile vhost-user front-end.  The input is a
+ * sequence of messages, each a 12-byte header and then its payload, the
+ * payload clamped to what is left of the input (and to the largest the
+ * socket layer would accept).  Each goes to vu_backend_handle() as if just
+ * received; after the last, the front-end disconnects (vu_backend_reset).
+ * Nothing may crash, leak an fd or a mapping, start a ring on memory the
+ * back-end has not mapped, or break the device model's contract.
+ *
+ * The header's top byte is the fuzzer's, not the protocol's (the back-end
+ * looks at the version and NEED_REPLY bits only): its low nibble is how
+ * many fds ride with the message, each a dup of one small memfd, so memory
+ * tables can be mapped and rings started. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vhost_user/backend.h"
+#include "vhost_user/protocol.h"
+#include "virtio/virtio.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define NQ       2
+#define QMAX     256
+#define CFG_LEN  16
+#define RAM_SIZE 0x10000u
+#define RAM_NAME "fuzz-vu-ram"
+#define HOST_FEATURES (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_EVENT_IDX) | BIT(5))
+
+static void check(bool ok)
+{
+    if (!ok)
+        __builtin_trap();
+}
+
+struct stub_dev {
+    struct virtio_dev d;       /* first: the ops get &d */
+    const struct vu_backend *b;
+    uint8_t config[CFG_LEN];
+    bool running[NQ];
+};
+
+static struct stub_dev stub;
+static struct vu_backend be;
+static int ram_fd = -1;
+
+static void stub_config_read(struct virtio_dev *d, uint32_t off, void *buf, uint32_t len)
+{
+    check(off <= CFG_LEN && len <= CFG_LEN - off);
+    memcpy(buf, ((struct stub_dev *)d)->config + off, len);
+}
+
+static void stub_config_write(struct virtio_dev *d, uint32_t off, const void *buf, uint32_t len)
+{
+    check(off <= CFG_LEN && len <= CFG_LEN - off);
+    memcpy(((struct stub_dev *)d)->config + off, buf, len);
+}
+
+static bool in_backend(const void *p, uint64_t len)
+{
+    const uint8_t *q = p;
+    for (unsigned i = 0; i < be.nregions; i++) {
+        const struct vu_region *r = &be.regions[i];
+        if (q >= r->host && q <= r->host + r->size && len <= (uint64_t)(r->host + r->size - q))
+            return true;
+    }
+    return false;
+}
+
+static int stub_queue_start(struct virtio_dev *d, unsigned q, const struct vq *vq, int kick_fd)
+{
+    struct stub_dev *s = (struct stub_dev *)d;
+    check(q < NQ && !s->running[q]);
+    check(kick_fd >= 0 && fcntl(kick_fd, F_GETFD) >= 0);
+    check(vq->size && vq->size <= d->queue_max && !(vq->size & (vq->size - 1)));
+    check(in_backend(vq->desc, VQ_DESC_BYTES(vq->size)));
+    check(in_backend(vq->avail, VQ_AVAIL_BYTES(vq->size)));
+    check(in_backend(vq->used, VQ_USED_BYTES(vq->size)));
+    /* What a device reads first; faults here if the mapping is bogus. */
+    volatile const uint8_t *idx = vq->avail + 2;
+    (void)*idx;
+    /* Devices may refuse to start (the back-end must then leave the
+     * ring stopped); the base set by the front-end decides here. */
+    if ((vq->last_avail & 0xF) == 0xF)
+        return -1;
+    s->running[q] = true;
+    return 0;
+}
+
+static uint16_t stub_queue_stop(struct virtio_dev *d, unsigned q)
+{
+    struct stub_dev *s = (struct stub_dev *)d;
+    check(q < NQ && s->running[q]);
+    s->running[q] = false;
+    return (uint16_t)(0x100 + q);
+}
+
+static const struct virtio_dev_ops stub_ops = {
+    .config_read = stub_config_read,
+    .config_write = stub_config_write,
+    .queue_start = stub_queue_start,
+    .queue_stop = stub_queue_stop,
+};
+
+static unsigned count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    check(d != NULL);
+    unsigned n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Mappings of the memfd: the back-end's, as the fuzzer never maps it. */
+static unsigned count_ram_maps(void)
+{
+    FILE *fp = fopen("/proc/self/maps", "r");
+    check(fp != NULL);
+    char line[512];
+    unsigned n = 0;
+    while (fgets(line, sizeof(line), fp))
+        n += strstr(line, "memfd:" RAM_NAME) != NULL;
+    fclose(fp);
+    return n;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    /* The back-end logs every refused message; at thousands of inputs a
+     * second that would bury the fuzzer's own output (which goes to the
+     * stream libFuzzer saved at startup, as do sanitizer reports). */
+    if (!getenv("VIREO_FUZZ_VERBOSE")) {
+        FILE *null = fopen("/dev/null", "w");
+        check(null != NULL);
+        stderr = null;
+    }
+    stub.d = (struct virtio_dev){
+        .ops = &stub_ops,
+        .device_id = VIRTIO_ID_BLOCK,
+        .host_features = HOST_FEATURES,
+        .num_queues = NQ,
+        .queue_max = QMAX,
+        .config_len = CFG_LEN,
+    };
+    stub.b = &be;
+    /* As vu_backend_init leaves it, without the socket. */
+    memset(&be, 0, sizeof(be));
+    be.dev = &stub.d;
+    be.listen_fd = be.conn_fd = -1;
+    for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
+        be.q[i].kick_fd = be.q[i].call_fd = be.q[i].err_fd = -1;
+        pthread_mutex_init(&be.q[i].fd_lock, NULL);
+    }
+    ram_fd = memfd_create(RAM_NAME, MFD_CLOEXEC);
+    check(ram_fd >= 0 && ftruncate(ram_fd, RAM_SIZE) == 0);
+    return 0;
+}
+
+/* Regions past the end of the memfd would map, then SIGBUS on first touch:
+ * keep them inside it (the back-end does not check file sizes; see
+ * test_vhost_user.c for the arithmetic checks it does make). */
+static void fit_regions(struct vhost_user_mem *mem)
+{
+    unsigned n = mem->nregions < VHOST_USER_MAX_REGIONS ? mem->nregions : VHOST_USER_MAX_REGIONS;
+    for (unsigned i = 0; i < n; i++) {
+        struct vhost_user_region *r = &mem->regions[i];
+        r->mmap_offset %= RAM_SIZE;
+        r->memory_size %= RAM_SIZE - r->mmap_offset + 1;
+    }
+}
+
+static bool own_reply(uint32_t req)
+{
+    return req == VHOST_USER_GET_FEATURES || req == VHOST_USER_GET_PROTOCOL_FEATURES ||
+           req == VHOST_USER_GET_VRING_BASE || req == VHOST_USER_GET_QUEUE_NUM ||
+           req == VHOST_USER_GET_CONFIG;
+}
+
+static void check_reply(const struct vhost_user_msg *m, const struct vhost_user_msg *reply, int r)
+{
+    check(r >= -1 && r <= 1);
+    if (r != 1)
+        return;
+    check(reply->hdr.request == m->hdr.request);
+    check(reply->hdr.flags == (VHOST_USER_VERSION | VHOST_USER_REPLY));
+    check(reply->hdr.size <= sizeof(reply->p));
+    if (!own_reply(m->hdr.request)) {
+        check(reply->hdr.size == 8 && reply->p.u64 <= 1);
+        return;
+    }
+    switch (m->hdr.request) {
+    case VHOST_USER_GET_FEATURES:
+        check(reply->hdr.size == 8 && reply->p.u64 == (HOST_FEATURES | BIT(VHOST_USER_F_PROTOCOL_FEATURES)));
+        break;
+    case VHOST_USER_GET_QUEUE_NUM:
+        check(reply->hdr.size == 8 && reply->p.u64 == NQ);
+        break;
+    case VHOST_USER_GET_VRING_BASE:
+        check(reply->hdr.size == sizeof(struct vhost_user_state) && reply->p.state.index < NQ);
+        break;
+    case VHOST_USER_GET_CONFIG:
+        check(reply->hdr.size == 12 + reply->p.config.size);
+        check(reply->p.config.offset <= CFG_LEN && reply->p.config.size <= CFG_LEN - reply->p.config.offset);
+        check(memcmp(reply->p.config.payload, stub.config + reply->p.config.offset, reply->p.config.size) == 0);
+        break;
+    }
+}
+
+static void check_state(void)
+{
+    check(be.nregions <= VHOST_USER_MAX_REGIONS);
+    for (unsigned q = 0; q < NQ; q++) {
+        check(be.q[q].started == stub.running[q]);
+        check(!be.q[q].started || be.q[q].kick_fd >= 0);
+    }
+    for (unsigned q = NQ; q < VU_MAX_QUEUES; q++)
+        check(!be.q[q].started && be.q[q].kick_fd < 0 && be.q[q].call_fd < 0 && be.q[q].err_fd < 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct vhost_user_msg m, reply;
+    unsigned fds_before = count_fds();
+    bool mapped = false;
+    for (unsigned i = 0; i < CFG_LEN; i++)
+        stub.config[i] = (uint8_t)(0xA0 + i);
+
+    while (size >= sizeof(m.hdr)) {
+        memcpy(&m.hdr, data, sizeof(m.hdr));
+        data += sizeof(m.hdr);
+        size -= sizeof(m.hdr);
+        unsigned nfds = (m.hdr.flags >> 24) & 0xF;
+        if (nfds > VHOST_USER_MAX_FDS)
+            nfds = VHOST_USER_MAX_FDS;
+        m.hdr.flags &= 0x00FFFFFFu;
+        uint32_t n = m.hdr.size;
+        if (n > sizeof(m.p))
+            n = sizeof(m.p);
+        if (n > size)
+            n = (uint32_t)size;
+        m.hdr.size = n;
+        /* Past hdr.size, a fixed filler rather than the previous message. */
+        memset(&m.p, 0, sizeof(m.p));
+        memcpy(&m.p, data, n);
+        data += n;
+        size -= n;
+        if (m.hdr.request == VHOST_USER_SET_MEM_TABLE && nfds) {
+            fit_regions(&m.p.mem);
+            mapped = true;
+        }
+
+        int fds[VHOST_USER_MAX_FDS];
+        for (unsigned i = 0; i < nfds; i++) {
+            fds[i] = fcntl(ram_fd, F_DUPFD_CLOEXEC, 0);
+            check(fds[i] >= 0);
+        }
+        int r = vu_backend_handle(&be, &m, fds, nfds, &reply);
+        check_reply(&m, &reply, r);
+        check_state();
+    }
+
+    /* The front-end goes away: everything it gave must be let go. */
+    vu_backend_reset(&be);
+    check(be.nregions == 0 && be.features == 0 && be.protocol_features == 0 && stub.d.features == 0);
+    for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
+        check(!be.q[q].started && be.q[q].kick_fd < 0 && be.q[q].call_fd < 0 && be.q[q].err_fd < 0);
+        check(q >= NQ || !stub.running[q]);
+    }
+    check(count_fds() == fds_before);
+    /* Reading maps is slow under ASan: only where there can be any. */
+    check(!mapped || count_ram_maps() == 0);
+    return 0;
+}
