@@ -827,8 +827,12 @@ static void ring_outside_memory(void **state)
     ring_setup(f, 0, 0);
     (void)req_state(f, VHOST_USER_SET_VRING_ENABLE, V_ACK, 0, 1);
     assert_int_equal(f->s.start_calls, 0);
+    /* Disabled again, so the table alone does not start it (see
+     * ring_before_table_starts_with_table). */
+    ACKED(f, req_state(f, VHOST_USER_SET_VRING_ENABLE, V_ACK, 0, 0));
 
     map_ram(f);
+    assert_int_equal(f->s.start_calls, 0);
     static const struct {
         uint64_t desc, avail, used;
     } bad[] = {
@@ -857,6 +861,20 @@ static void ring_outside_memory(void **state)
     /* Fixed up, the same ring starts. */
     ACKED(f, req_addr(f, V_ACK, 0, uva(f, DESC_OFF(0)), uva(f, AVAIL_OFF(0)), uva(f, USED_OFF(0))));
     ACKED(f, req_state(f, VHOST_USER_SET_VRING_ENABLE, V_ACK, 0, 1));
+    assert_int_equal(f->s.starts[0], 1);
+}
+
+/* QEMU sends the table first, but the protocol does not require it: a ring
+ * that is ready except for memory starts when the table arrives. */
+static void ring_before_table_starts_with_table(void **state)
+{
+    struct fx *f = *state;
+    negotiate(f, true);
+    ring_setup(f, 0, 0);
+    ACKED(f, req_state(f, VHOST_USER_SET_VRING_ENABLE, V_ACK, 0, 1));
+    assert_int_equal(f->s.start_calls, 0);
+    map_ram(f);
+    assert_int_equal(f->s.start_calls, 1);
     assert_int_equal(f->s.starts[0], 1);
 }
 
@@ -1448,6 +1466,7 @@ int main(void)
         T(ring_without_protocol_features),
         T(ring_with_mmap_offset),
         T(ring_outside_memory),
+        T(ring_before_table_starts_with_table),
         T(get_vring_base),
         T(ring_reconfig_while_running),
         T(mem_table_while_running),
