@@ -236,7 +236,8 @@ bool vq_has_work(struct vq *vq)
     return !vq->broken && ld16_acquire(AVAIL_IDX(vq)) != vq->last_avail;
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+/* Copies between a flat buffer and [off, off+len) of an iovec array. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len, bool into_iov)
 {
     size_t done = 0;
     for (unsigned i = 0; i < n && done < len; i++) {
@@ -247,29 +248,22 @@ size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, si
         size_t c = iov[i].iov_len - off;
         if (c > len - done)
             c = len - done;
-        memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, c);
+        uint8_t *v = (uint8_t *)iov[i].iov_base + off, *b = (uint8_t *)buf + done;
+        memcpy(into_iov ? v : b, into_iov ? b : v, c);
         done += c;
         off = 0;
     }
     return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+{
+    return iov_copy(iov, n, off, buf, len, false);
+}
+
 size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len)
 {
-    size_t done = 0;
-    for (unsigned i = 0; i < n && done < len; i++) {
-        if (off >= iov[i].iov_len) {
-            off -= iov[i].iov_len;
-            continue;
-        }
-        size_t c = iov[i].iov_len - off;
-        if (c > len - done)
-            c = len - done;
-        memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, c);
-        done += c;
-        off = 0;
-    }
-    return done;
+    return iov_copy(iov, n, off, (void *)buf, len, true);
 }
 
 int iov_slice(const struct iovec *iov, unsigned n, size_t off, size_t len, struct iovec *out, unsigned max)
