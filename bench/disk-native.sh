@@ -44,7 +44,12 @@ pids=()
 cleanup() { for p in ${pids[@]+"${pids[@]}"}; do kill "$p" 2>/dev/null || true; done; rm -rf "$run"; }
 trap cleanup EXIT
 
-wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "no socket $1" >&2; return 1; }
+wait_sock() {
+    for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done
+    echo "disk-native: no socket $1; the server said:" >&2
+    cat "$run/srv.log" >&2
+    return 1
+}
 # One measurement: prints "iops p50_us p99_us".
 measure() {
     local sys=$1 rw=$2 qd=$3 q=$4 sock=$run/$1.sock pid out

@@ -174,6 +174,11 @@ static void uring_free(struct aio_engine *e)
 {
     struct uring_engine *u = (struct uring_engine *)e;
     event_loop_del(e->loop, &u->watch);
+    /* The ring's teardown is asynchronous and a registered file would stay
+     * open (and the image locked) for a while after we exit; unregistering
+     * waits. */
+    if (u->fixed_fd >= 0)
+        io_uring_unregister_files(&u->ring);
     io_uring_queue_exit(&u->ring);
     close(u->efd);
     free(u);

@@ -172,6 +172,7 @@ static void *vcpu_thread(void *arg)
         if (!handle_exit(v))
             break;
     }
+    atomic_store(&v->exited, true);
     return NULL;
 }
 

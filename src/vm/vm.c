@@ -446,6 +446,11 @@ int vm_run(struct vm *vm)
     }
     main_loop(vm, sfd, &con);
     stop_vcpus(vm);
+    /* A vCPU may be waiting for this thread's loop (a main-loop disk being
+     * reset by the guest): keep serving it until every vCPU is out. */
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        while (vm->vcpus[i].started && !atomic_load(&vm->vcpus[i].exited))
+            event_loop_run_once(&vm->loop, 10);
     for (unsigned i = 0; i < vm->ncpus; i++)
         vcpu_destroy(&vm->vcpus[i]);
     vm_disks_shutdown(vm);

@@ -59,6 +59,7 @@ struct vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool started;
+    atomic_bool exited;        /* its thread has left the run loop */
 };
 
 struct vm {
