@@ -5,7 +5,5 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/boot-to-init.sh" "$1"
 "$here/guest-disk.sh" "$1"
-# setup-cost.sh is optional (written separately).
-if [ -x "$here/setup-cost.sh" ]; then
-    "$here/setup-cost.sh" "$1"
-fi
+"$here/disk-native.sh" "$1"
+"$here/setup-cost.sh" "$1"

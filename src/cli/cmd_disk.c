@@ -24,8 +24,8 @@ const char disk_usage[] =
     "                     them on the main thread)\n"
     "  --cache none|writeback   O_DIRECT or the host page cache (default writeback)\n"
     "  --aio io_uring|threads   I/O engine (default io_uring, else threads)\n"
-    "  --poll-us N        I/O threads busy-poll up to N us before sleeping (default\n"
-    "                     32, adapted to the load; 0 never polls)\n"
+    "  --poll-us N        I/O threads busy-poll up to N us before sleeping, adapted\n"
+    "                     to the load (default 32 on hosts with 4+ CPUs, else 0)\n"
     "  --serial ID        disk serial (up to 20 characters)\n";
 
 int disk_serve_args_parse(int argc, char *const argv[], struct disk_serve_args *a, char *err, size_t errlen)

@@ -34,7 +34,7 @@ int disk_arg_parse(const char *spec, struct disk_arg *d, char *err, size_t errle
     d->o.iothreads = DISK_DEFAULT_IOTHREADS;
     d->o.cache = BLK_CACHE_WRITEBACK;
     d->o.aio = AIO_AUTO;
-    d->o.poll_us = VBLK_DEFAULT_POLL_US;
+    d->o.poll_us = vblk_default_poll_us();
     const char *p = spec;
     if (next_item(&p, d->path, sizeof(d->path)) < 0) {
         snprintf(err, errlen, "--disk: path too long");

@@ -522,6 +522,12 @@ static const struct virtio_dev_ops blk_ops = {
     .queue_stop = blk_queue_stop,
 };
 
+unsigned vblk_default_poll_us(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= VBLK_POLL_MIN_CPUS ? VBLK_POLL_US : 0;
+}
+
 struct virtio_dev *vblk_dev(struct vblk *b)
 {
     return &b->dev;

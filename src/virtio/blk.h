@@ -49,8 +49,15 @@ struct vblk_opts {
     char serial[VBLK_SERIAL_LEN + 1];
 };
 
-#define VBLK_DEFAULT_POLL_US 32    /* QEMU's iothread default, 32768 ns */
+#define VBLK_POLL_US         32    /* QEMU's iothread default, 32768 ns */
+#define VBLK_POLL_MIN_CPUS   4
 #define VBLK_MAX_POLL_US     1000
+
+/* The poll-us default: VBLK_POLL_US on hosts with at least
+ * VBLK_POLL_MIN_CPUS online CPUs, else 0.  On small hosts a spinning I/O
+ * thread takes the CPU that the guest's vCPUs and io_uring's workers need
+ * (measured on 2 CPUs: 25 % fewer IOPS at QD32 with polling). */
+unsigned vblk_default_poll_us(void);
 
 struct vblk;
 

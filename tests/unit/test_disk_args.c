@@ -44,7 +44,7 @@ static void defaults(void **state)
     assert_int_equal(d.o.cache, BLK_CACHE_WRITEBACK);
     assert_int_equal(d.o.iothreads, DISK_DEFAULT_IOTHREADS);
     assert_int_equal(d.o.iothreads, 1);
-    assert_int_equal(d.o.poll_us, VBLK_DEFAULT_POLL_US);
+    assert_int_equal(d.o.poll_us, vblk_default_poll_us());
     assert_int_equal(d.o.aio, AIO_AUTO);
     assert_int_equal(d.o.queues, 0);   /* filled in by run_args_parse from --vcpus */
     assert_string_equal(d.o.serial, "");
