@@ -126,7 +126,6 @@ bool aio_req_progress(struct aio_req *req, int64_t res)
         }
         /* Reading past the end of a file that shrank under us: zeroes,
          * as a sparse file's hole would read. */
-        iov_advance(req, 0);
         for (unsigned i = 0; i < req->iovcnt; i++)
             memset(req->iov[i].iov_base, 0, req->iov[i].iov_len);
         req->result = (int64_t)req->len;

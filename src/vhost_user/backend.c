@@ -345,12 +345,14 @@ int vu_backend_handle(struct vu_backend *b, struct vhost_user_msg *m, int *fds, 
 
 /* ---- Socket -------------------------------------------------------------------- */
 
+static void on_listen(void *opaque, uint32_t events);
+
 static void drop_conn(struct vu_backend *b)
 {
     event_loop_del(b->loop, &b->w_conn);
     close_fd(&b->conn_fd);
     vu_backend_reset(b);
-    event_loop_add(b->loop, &b->w_listen, b->listen_fd, EPOLLIN, b->w_listen.fn, b);
+    event_loop_add(b->loop, &b->w_listen, b->listen_fd, EPOLLIN, on_listen, b);
 }
 
 static void on_conn(void *opaque, uint32_t events)
@@ -421,7 +423,6 @@ int vu_backend_init(struct vu_backend *b, struct virtio_dev *dev, struct event_l
         return -1;
     }
     chmod(path, 0600);
-    b->w_listen.fn = on_listen;
     if (event_loop_add(loop, &b->w_listen, b->listen_fd, EPOLLIN, on_listen, b) < 0) {
         snprintf(err, err_len, "epoll: %s", strerror(errno));
         close_fd(&b->listen_fd);

@@ -70,7 +70,7 @@ struct vblk_req {
     void *bounce;                /* aligned copy for O_DIRECT */
     bool bounce_to_guest;
     uint64_t zero_left;          /* write-zeroes done as writes */
-    struct iovec zero_iov[ZERO_IOV];
+    struct iovec own_iov[ZERO_IOV];  /* the device's own buffers: bounce, zeroes */
     struct vblk_req *next_free;
 };
 
@@ -177,11 +177,11 @@ static void submit_zero_chunk(struct vblk_req *r)
     unsigned n = 0;
     for (uint64_t done = 0; done < len; n++) {
         uint64_t c = len - done < ZERO_CHUNK ? len - done : ZERO_CHUNK;
-        r->zero_iov[n] = (struct iovec){r->q->b->zeroes, (size_t)c};
+        r->own_iov[n] = (struct iovec){r->q->b->zeroes, (size_t)c};
         done += c;
     }
     r->aio.op = AIO_WRITE;
-    r->aio.iov = r->zero_iov;
+    r->aio.iov = r->own_iov;
     r->aio.iovcnt = n;
     aio_submit(r->q->aio, &r->aio);
     aio_flush(r->q->aio);
@@ -225,8 +225,8 @@ static uint8_t start_rw(struct vblk_req *r, bool write, uint64_t sector, uint64_
             if (write)
                 iov_to_buf(r->data, r->ndata, 0, r->bounce, len);
             r->bounce_to_guest = !write;
-            r->zero_iov[0] = (struct iovec){r->bounce, (size_t)len};
-            r->aio.iov = r->zero_iov;
+            r->own_iov[0] = (struct iovec){r->bounce, (size_t)len};
+            r->aio.iov = r->own_iov;
             r->aio.iovcnt = 1;
         }
     }
@@ -535,22 +535,16 @@ struct virtio_dev *vblk_dev(struct vblk *b)
 
 void vblk_describe(const struct vblk *b, char *buf, size_t len)
 {
-    const char *eng = aio_engine_name(b->q[0].aio);
+    char where[64];
     if (b->niothreads)
-        snprintf(buf, len, "%s (%s%llu MiB, cache=%s, aio=%s, %u queue%s on %u I/O thread%s, poll %u us)",
-                 b->opts.path, b->opts.ro ? "read-only, " : "", (unsigned long long)(b->file.size >> 20),
-                 b->opts.cache == BLK_CACHE_NONE ? "none" : "writeback", eng, b->opts.queues,
-                 b->opts.queues > 1 ? "s" : "", b->niothreads, b->niothreads > 1 ? "s" : "", b->opts.poll_us);
+        snprintf(where, sizeof(where), "%u I/O thread%s, poll %u us", b->niothreads,
+                 b->niothreads > 1 ? "s" : "", b->opts.poll_us);
     else
-        snprintf(buf, len, "%s (%s%llu MiB, cache=%s, aio=%s, %u queue%s on the main loop)", b->opts.path,
-                 b->opts.ro ? "read-only, " : "", (unsigned long long)(b->file.size >> 20),
-                 b->opts.cache == BLK_CACHE_NONE ? "none" : "writeback", eng, b->opts.queues,
-                 b->opts.queues > 1 ? "s" : "");
-}
-
-static void batch_hook(struct vblk_queue *q)
-{
-    aio_engine_set_batch_end(q->aio, batch_end, q);
+        snprintf(where, sizeof(where), "the main loop");
+    snprintf(buf, len, "%s (%s%llu MiB, cache=%s, aio=%s, %u queue%s on %s)", b->opts.path,
+             b->opts.ro ? "read-only, " : "", (unsigned long long)(b->file.size >> 20),
+             b->opts.cache == BLK_CACHE_NONE ? "none" : "writeback", aio_engine_name(b->q[0].aio),
+             b->opts.queues, b->opts.queues > 1 ? "s" : "", where);
 }
 
 struct vblk *vblk_new(const struct vblk_opts *opts, struct event_loop *main_loop, char *err, size_t err_len)
@@ -603,7 +597,7 @@ struct vblk *vblk_new(const struct vblk_opts *opts, struct event_loop *main_loop
             vblk_free(b);
             return NULL;
         }
-        batch_hook(q);
+        aio_engine_set_batch_end(q->aio, batch_end, q);
         aio_engine_register_fd(q->aio, b->file.fd);
         if (i == 0 && opts->aio == AIO_AUTO && strcmp(aio_engine_name(q->aio), "io_uring"))
             vlog_info("disk %s: %susing aio=threads", opts->path, why);
