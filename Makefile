@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 20
 export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
 MESON_OPTS ?= --buildtype=debugoptimized
 
-.PHONY: all asan deps deps-test guest demo check unit unit-asan fuzz integration bench clean
+.PHONY: all asan deps deps-test guest demo check unit unit-asan fuzz microscope-test integration bench clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -51,6 +51,12 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# The eBPF microscope against a workload with known ground truth, on this
+# machine (root, kernel BTF), not in the test host.
+microscope-test: all
+	tests/microscope/cli.sh $(BUILD)
+	tests/microscope/ground-truth.sh $(BUILD)
+
 integration: all asan guest
 	tests/integration/run-all.sh $(BUILD) $(ASAN_BUILD)
 
@@ -58,6 +64,7 @@ check: deps-test
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) fuzz
+	$(MAKE) microscope-test
 	$(MAKE) integration
 
 bench: deps-test all guest

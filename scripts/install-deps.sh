@@ -3,9 +3,10 @@
 # (test) needs.  Does nothing when everything is already there.
 set -euo pipefail
 what=${1:-build}
-pkgs=(build-essential meson ninja-build pkg-config libcmocka-dev liburing-dev qemu-system-x86 busybox-static cpio)
+pkgs=(build-essential meson ninja-build pkg-config libcmocka-dev liburing-dev qemu-system-x86 busybox-static cpio
+      clang bpftool libbpf-dev)
 if [ "$what" = test ]; then
-    pkgs+=(acpica-tools clang libclang-rt-14-dev socat fio)
+    pkgs+=(acpica-tools libclang-rt-14-dev socat fio e2fsprogs sysstat iotop)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

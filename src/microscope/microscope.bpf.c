@@ -1,0 +1,984 @@
+// SPDX-License-Identifier: GPL-2.0
+/* vireo microscope: per-task block I/O accounting in time buckets.
+ *
+ * Owner of an I/O: the task that queued the bio, except for page-cache
+ * writeback, where each folio is charged to the task that dirtied it
+ * (remembered from the writeback_dirty_folio tracepoint).  Owners travel
+ * bio -> request (merged at issue) -> completion, where bytes, latency and
+ * device time are added to a per-CPU hash keyed by (bucket, tid, dev, kind).
+ * Two such maps alternate (agg_outer[gen & 1]) so user space can drain one
+ * while the other fills.
+ *
+ * Device time at queue depth > 1 is defined two ways, both exact:
+ *  - share_ns: while n requests are in service, each one accrues dt/n
+ *    (processor sharing); the shares of all tasks sum to the busy time.
+ *  - inflight_ns: the union of the intervals in which at least one of the
+ *    task's requests is in service, split exactly over the buckets. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "ms_abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define REQ_OP_MASK_ 0xff
+#define OP_READ 0
+#define OP_WRITE 1
+#define OWNERS 4
+#define MAX_BVECS 256
+#define MAX_BIOS 512
+#define MAX_SPLIT 10000 /* buckets one busy interval may be spread over */
+#define VSHIFT 10       /* fixed point of the processor-sharing clock */
+
+const volatile __u64 bucket_ns = 1000000;
+const volatile __u64 start_ns = 0;
+__u32 gen = 0;
+
+struct agg_inner {
+    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 16384);
+    __type(key, struct ms_key);
+    __type(value, struct ms_val);
+} agg0 SEC(".maps"), agg1 SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+    __uint(max_entries, 2);
+    __type(key, __u32);
+    __array(values, struct agg_inner);
+} agg_outer SEC(".maps") = {
+    .values = {&agg0, &agg1},
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, MS_NR_COUNTERS);
+    __type(key, __u32);
+    __type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 c)
+{
+    __u64 *v = bpf_map_lookup_elem(&counters, &c);
+    if (v)
+        __sync_fetch_and_add(v, 1);
+}
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 32768);
+    __type(key, __u32);
+    __type(value, struct ms_task);
+} tasks SEC(".maps");
+
+/* folio -> tid of the task that made it dirty */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 262144);
+    __type(key, __u64);
+    __type(value, __u32);
+} dirtier SEC(".maps");
+
+struct owner {
+    __u32 tid;
+    __u32 kind;
+    __u64 bytes;
+};
+
+struct bio_info {
+    __u64 queue_ts;
+    __u64 expect_sector; /* a bio resubmitted after a split keeps its owners */
+    __u32 expect_size;
+    __u32 n;
+    struct owner o[OWNERS];
+};
+
+/* LRU: bios of bio-based devices (dm, zram) never become requests here. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u64);
+    __type(value, struct bio_info);
+} bios SEC(".maps");
+
+/* Per-CPU scratch for the bio and request being built: in a map value the
+ * verifier does not track the owner count exactly, so the bpf_loop
+ * callbacks converge instead of exploding into one state per count.
+ * Each program has its own slot and programs do not nest into themselves. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct bio_info);
+} scratch_bio SEC(".maps");
+
+struct rq_info {
+    __u64 queue_ts;
+    __u64 issue_ts;
+    __u64 v0;
+    __u64 total;
+    __u32 dev;
+    __u32 op;
+    __u32 n;
+    __u32 fresh; /* from block_io_start: owners not resolved yet */
+    struct owner o[OWNERS];
+};
+
+/* A plain preallocated hash: LRU bookkeeping cost more than the rest of a
+ * request's accounting.  Requests that never complete (rare) would stay;
+ * user space prunes entries older than a minute. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u64);
+    __type(value, struct rq_info);
+} rqs SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct rq_info);
+} scratch_rq SEC(".maps");
+
+/* Fast path for request state: a direct-mapped array indexed by a hash of
+ * the request's address.  A slot is claimed with compare-and-swap on its
+ * key and released at completion; a request whose slot is taken by another
+ * live request falls back to the hash map above.  Array lookups are inlined
+ * by the verifier, hash updates and deletes are not, and they were most of
+ * the cost per request. */
+#define RQ_SLOTS 16384
+struct rq_slot {
+    __u64 key;
+    struct rq_info ri;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, RQ_SLOTS);
+    __type(key, __u32);
+    __type(value, struct rq_slot);
+} rq_slots SEC(".maps");
+
+/* One slot per program: a completion in an interrupt may run inside the
+ * issue program on the same CPU, and must not overwrite its number. */
+enum { SLOT_IO_START, SLOT_ISSUE, SLOT_REQUEUE, SLOT_COMPLETE, NR_SLOTS };
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, NR_SLOTS);
+    __type(key, __u32);
+    __type(value, __u64);
+} scratch_u64 SEC(".maps");
+
+/* The verifier allows no arithmetic on a pointer but add and subtract;
+ * written to a map value and read back, the address is a plain number. */
+static __always_inline __u64 addr_of(const void *p, __u32 slot)
+{
+    volatile __u64 *v = bpf_map_lookup_elem(&scratch_u64, &slot);
+    if (!v)
+        return 0;
+    *v = (__u64)p;
+    return *v;
+}
+
+static __always_inline struct rq_slot *rq_slot_of(__u64 key)
+{
+    __u32 idx = (__u32)((key * 0x9E3779B97F4A7C15ull) >> 50) & (RQ_SLOTS - 1);
+    return bpf_map_lookup_elem(&rq_slots, &idx);
+}
+
+static __always_inline struct rq_info *rq_get(__u64 key)
+{
+    struct rq_slot *sl = rq_slot_of(key);
+    if (sl && sl->key == key)
+        return &sl->ri;
+    return bpf_map_lookup_elem(&rqs, &key);
+}
+
+/* This address's state left from an earlier request, if any.  Only where
+ * rq_put would store the new one: the slot, or the hash when the slot
+ * holds another request (a free slot takes the new request, and a stale
+ * hash entry then stays until user space prunes it). */
+static __always_inline struct rq_info *rq_stale(__u64 key)
+{
+    struct rq_slot *sl = rq_slot_of(key);
+    if (sl && sl->key == key)
+        return &sl->ri;
+    if (sl && sl->key == 0)
+        return NULL;
+    return bpf_map_lookup_elem(&rqs, &key);
+}
+
+/* Stores a new request's state; NULL if both places are full. */
+static __always_inline struct rq_info *rq_put(__u64 key, struct rq_info *n)
+{
+    struct rq_slot *sl = rq_slot_of(key);
+    if (sl) {
+        __u64 old = __sync_val_compare_and_swap(&sl->key, 0, key);
+        if (old == 0 || old == key) {
+            sl->ri = *n;
+            return &sl->ri;
+        }
+    }
+    if (bpf_map_update_elem(&rqs, &key, n, BPF_ANY))
+        return NULL;
+    return bpf_map_lookup_elem(&rqs, &key);
+}
+
+static __always_inline void rq_del(__u64 key)
+{
+    struct rq_slot *sl = rq_slot_of(key);
+    if (sl && sl->key == key)
+        *(volatile __u64 *)&sl->key = 0; /* this request owns the slot: a store releases it */
+    else
+        bpf_map_delete_elem(&rqs, &key);
+}
+
+
+struct state_key {
+    __u32 tid;
+    __u32 dev;
+    __u32 kind;
+};
+
+/* Never deleted from here (a delete could race with a concurrent issue);
+ * user space prunes entries of tasks that have exited. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct state_key);
+    __type(value, struct ms_busy);
+} busy SEC(".maps");
+
+/* As for requests: a direct-mapped array in front of the hash, claimed by
+ * compare-and-swap on the tag, so the usual lookup is inlined.  Slots of
+ * tasks that have exited are freed by user space. */
+#define BUSY_SLOTS 4096
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, BUSY_SLOTS);
+    __type(key, __u32);
+    __type(value, struct ms_busy);
+} busy_slots SEC(".maps");
+
+static __always_inline struct ms_busy *busy_get(__u32 tid, __u32 dev, __u32 kind)
+{
+    __u64 tag = (__u64)tid << 34 | (__u64)dev << 2 | kind; /* tids < 2^22 */
+    __u32 idx = (__u32)((tag * 0x9E3779B97F4A7C15ull) >> 52) & (BUSY_SLOTS - 1);
+    struct ms_busy *s = bpf_map_lookup_elem(&busy_slots, &idx);
+    if (s && tag) {
+        if (s->tag == tag)
+            return s;
+        if (s->tag == 0 && __sync_val_compare_and_swap(&s->tag, 0, tag) == 0)
+            return s;
+    }
+    struct state_key k = {.tid = tid, .dev = dev, .kind = kind};
+    s = bpf_map_lookup_elem(&busy, &k);
+    if (s)
+        return s;
+    struct ms_busy z = {};
+    bpf_map_update_elem(&busy, &k, &z, BPF_NOEXIST);
+    s = bpf_map_lookup_elem(&busy, &k);
+    if (!s)
+        count(MS_C_STATE_FULL);
+    return s;
+}
+
+static __always_inline __u32 bucket_of(__u64 t)
+{
+    return t > start_ns ? (__u32)((t - start_ns) / bucket_ns) : 0;
+}
+
+static __always_inline struct ms_val *agg_get(__u32 bucket, __u32 tid, __u32 dev, __u32 kind)
+{
+    __u32 g = gen & 1;
+    void *inner = bpf_map_lookup_elem(&agg_outer, &g);
+    if (!inner)
+        return NULL;
+    struct ms_key k = {.bucket = bucket, .tid = tid, .dev = dev, .kind = kind};
+    struct ms_val *v = bpf_map_lookup_elem(inner, &k);
+    if (v)
+        return v;
+    struct ms_val zero = {};
+    bpf_map_update_elem(inner, &k, &zero, BPF_NOEXIST);
+    v = bpf_map_lookup_elem(inner, &k);
+    if (!v)
+        count(MS_C_AGG_FULL);
+    return v;
+}
+
+static __always_inline __u32 lat_slot(__u64 ns)
+{
+    __u64 us = ns / 1000;
+    __u32 s = 0;
+    if (us >> 16) { us >>= 16; s += 16; }
+    if (us >> 8) { us >>= 8; s += 8; }
+    if (us >> 4) { us >>= 4; s += 4; }
+    if (us >> 2) { us >>= 2; s += 2; }
+    if (us >> 1) { s += 1; }
+    return s < MS_LAT_SLOTS ? s : MS_LAT_SLOTS - 1;
+}
+
+struct last_task {
+    __u32 tid, pid, exec_id;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct last_task);
+} last_task SEC(".maps");
+
+/* The tasks map gives user space the name, process and cgroup of a tid.
+ * Refreshed when the task on this CPU changes, or execs (same tid, new
+ * name): a task issuing I/O after I/O costs two plain loads. */
+static __always_inline void note_task(__u32 tid, __u32 pid)
+{
+    struct task_struct *task = bpf_get_current_task_btf();
+    __u32 xid = task->self_exec_id;
+    __u32 zero = 0;
+    struct last_task *last = bpf_map_lookup_elem(&last_task, &zero);
+    if (last && last->tid == tid && last->pid == pid && last->exec_id == xid)
+        return;
+    struct ms_task nt = {.pid = pid, .tid = tid, .cgroup = bpf_get_current_cgroup_id()};
+    bpf_get_current_comm(nt.comm, sizeof(nt.comm));
+    bpf_map_update_elem(&tasks, &tid, &nt, BPF_ANY);
+    if (last) {
+        last->tid = tid;
+        last->pid = pid;
+        last->exec_id = xid;
+    }
+}
+
+/* ---- busy intervals, split exactly over buckets ---- */
+
+/* Splits [from, to) over the buckets it covers: as busy time (inflight_ns),
+ * or, with amount set, amount in proportion to the overlap (share_ns; the
+ * last bucket takes the rounding so the parts add up). */
+struct split_ctx {
+    __u64 from, to, amount, left;
+    __u32 b0, tid, dev, kind;
+};
+
+static long split_cb(__u32 i, void *p)
+{
+    struct split_ctx *c = p;
+    __u32 b = c->b0 + i;
+    __u64 bs = start_ns + (__u64)b * bucket_ns;
+    __u64 be = bs + bucket_ns;
+    __u64 lo = c->from > bs ? c->from : bs;
+    __u64 hi = c->to < be ? c->to : be;
+    if (hi <= lo)
+        return 1;
+    struct ms_val *v = agg_get(b, c->tid, c->dev, c->kind);
+    if (!c->amount) {
+        if (v)
+            __sync_fetch_and_add(&v->inflight_ns, hi - lo);
+        return 0;
+    }
+    __u64 part = hi == c->to ? c->left : c->amount * (hi - lo) / (c->to - c->from);
+    if (part > c->left)
+        part = c->left;
+    c->left -= part;
+    if (v)
+        __sync_fetch_and_add(&v->share_ns, part);
+    return 0;
+}
+
+/* Global (verified once, on its own) rather than inlined into every
+ * caller: inlined, the callers' branches multiply past the verifier's limit. */
+__noinline int charge_interval(__u32 tid, __u32 dev, __u32 kind, __u64 from, __u64 to)
+{
+    if (from < start_ns)
+        from = start_ns;
+    if (to <= from)
+        return 0;
+    struct split_ctx c = {.from = from, .to = to, .b0 = bucket_of(from), .tid = tid, .dev = dev, .kind = kind};
+    __u32 nb = bucket_of(to - 1) - c.b0 + 1;
+    if (nb > MAX_SPLIT) {
+        /* the part that does not fit goes to the last bucket it reaches */
+        count(MS_C_SPLIT_TRUNC);
+        __u64 cut = start_ns + (__u64)(c.b0 + MAX_SPLIT) * bucket_ns;
+        struct ms_val *v = agg_get(c.b0 + MAX_SPLIT - 1, tid, dev, kind);
+        if (v)
+            __sync_fetch_and_add(&v->inflight_ns, to - cut);
+        c.to = cut;
+        nb = MAX_SPLIT;
+    }
+    bpf_loop(nb, split_cb, &c, 0);
+    return 0;
+}
+
+/* A request's device share, spread over its time in service in proportion
+ * to time (exact when the queue depth was constant meanwhile): charged at
+ * completion only, a long request would put more than a bucket's worth of
+ * share into one bucket.  v is the completion bucket's row, used as is in
+ * the usual case of a request that began in that bucket. */
+static __always_inline void spread_share(struct ms_val *v, __u32 tid, __u32 dev, __u32 kind, __u64 from,
+                                         __u64 to, __u64 share)
+{
+    if (!share)
+        return;
+    if (from < start_ns)
+        from = start_ns;
+    __u32 b1 = bucket_of(to);
+    if (to <= from || bucket_of(from) == b1 || b1 - bucket_of(from) >= MAX_SPLIT) {
+        if (v)
+            __sync_fetch_and_add(&v->share_ns, share);
+        return;
+    }
+    struct split_ctx c = {.from = from, .to = to, .amount = share, .left = share, .b0 = bucket_of(from),
+                          .tid = tid, .dev = dev, .kind = kind};
+    bpf_loop(b1 - c.b0 + 1, split_cb, &c, 0);
+}
+
+/* A task's in-service state on a device is guarded by that device's lock
+ * (its key includes the device), so one lock round trip serves the device
+ * and the request's first owner: locks, which disable interrupts, were a
+ * large part of the cost per request. */
+static __always_inline void owner_update(struct ms_busy *o, int delta, __u64 now, __u64 *since)
+{
+    if (delta > 0) {
+        if (o->n++ == 0)
+            o->since = now;
+    } else if (o->n > 0) {
+        if (--o->n == 0)
+            *since = o->since;
+    }
+}
+
+/* Owners after the first (writeback of several dirtiers' pages). */
+__noinline int owner_step(__u32 tid, __u32 dev, __u32 kind, int delta, __u64 now)
+{
+    struct ms_busy *ds = busy_get(0, dev, MS_DEVICE);
+    struct ms_busy *os = busy_get(tid, dev, kind);
+    if (!ds || !os)
+        return 0;
+    __u64 since = 0;
+    bpf_spin_lock(&ds->lock);
+    owner_update(os, delta, now, &since);
+    bpf_spin_unlock(&ds->lock);
+    if (since)
+        charge_interval(tid, dev, kind, since, now);
+    return 0;
+}
+
+/* The request enters (delta 1) or leaves (-1) service at `now`: the
+ * device's processor-sharing clock advances, the device's and the owners'
+ * in-service counts change, and whoever goes idle has its busy interval
+ * charged.  Returns the device clock. */
+static __always_inline __u64 serve_step(struct rq_info *ri, int delta, __u64 now)
+{
+    __u32 dev = ri->dev;
+    struct ms_busy *ds = busy_get(0, dev, MS_DEVICE);
+    if (!ds)
+        return 0;
+    __u32 tid0 = ri->o[0].tid, kind0 = ri->o[0].kind, n = ri->n < OWNERS ? ri->n : OWNERS;
+    struct ms_busy *os = n ? busy_get(tid0, dev, kind0) : NULL;
+    __u64 dsince = 0, osince = 0, v;
+    bpf_spin_lock(&ds->lock);
+    if (ds->n && now > ds->last)
+        ds->v += ((now - ds->last) << VSHIFT) / ds->n;
+    if (now > ds->last)
+        ds->last = now;
+    owner_update(ds, delta, now, &dsince);
+    if (os)
+        owner_update(os, delta, now, &osince);
+    v = ds->v;
+    bpf_spin_unlock(&ds->lock);
+    if (dsince)
+        charge_interval(0, dev, MS_DEVICE, dsince, now);
+    if (osince)
+        charge_interval(tid0, dev, kind0, osince, now);
+#pragma unroll
+    for (int i = 1; i < OWNERS; i++)
+        if (i < n)
+            owner_step(ri->o[i].tid, dev, ri->o[i].kind, delta, now);
+    return v;
+}
+
+/* ---- owners ---- */
+
+static __always_inline void owner_add(struct owner *o, __u32 *n, __u32 tid, __u32 kind, __u64 bytes)
+{
+#pragma unroll
+    for (int i = 0; i < OWNERS; i++) {
+        if (i < *n && o[i].tid == tid && o[i].kind == kind) {
+            o[i].bytes += bytes;
+            return;
+        }
+    }
+    if (*n < OWNERS) {
+        __u32 i = *n;
+        if (i < OWNERS) {
+            o[i].tid = tid;
+            o[i].kind = kind;
+            o[i].bytes = bytes;
+            *n = i + 1;
+        }
+        return;
+    }
+    count(MS_C_OWNER_OVERFLOW);
+    o[OWNERS - 1].bytes += bytes;
+}
+
+/* ---- dirtying ---- */
+
+SEC("tp_btf/writeback_dirty_folio")
+int BPF_PROG(ms_dirty, struct folio *folio, struct address_space *mapping)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id;
+    __u64 key = (__u64)folio;
+    bpf_map_update_elem(&dirtier, &key, &tid, BPF_ANY);
+    note_task(tid, id >> 32);
+    count(MS_C_DIRTY);
+    return 0;
+}
+
+/* The entry stays while the folio is in the page cache: a large folio is
+ * often written back as many small bios (one per buffer head), each of
+ * which must find it.  It goes when the folio leaves the cache, so a
+ * reused folio never inherits an old dirtier. */
+SEC("tp_btf/mm_filemap_delete_from_page_cache")
+int BPF_PROG(ms_folio_gone, struct folio *folio)
+{
+    __u64 key = (__u64)folio;
+    bpf_map_delete_elem(&dirtier, &key);
+    return 0;
+}
+
+/* ---- bio queued ---- */
+
+/* Walks a bio's data the way the block layer's iterator does: from
+ * bi_iter (index, offset into that vector, bytes left), not bi_vcnt, which
+ * is 0 in the clones that splitting makes. */
+struct bvec_ctx {
+    struct bio_vec *vec;
+    __u64 left;
+    __u32 idx, done, tid, to_rq;
+    __u64 wb_mask;
+};
+
+static long bvec_cb(__u32 i, void *p)
+{
+    struct bvec_ctx *c = p;
+    if (c->left == 0)
+        return 1;
+    struct bio_vec bv;
+    if (bpf_probe_read_kernel(&bv, sizeof(bv), c->vec + c->idx + i))
+        return 1;
+    __u64 avail = bv.bv_len > c->done ? bv.bv_len - c->done : 0;
+    c->done = 0;
+    __u64 len = avail < c->left ? avail : c->left;
+    c->left -= len;
+    struct page *page = bv.bv_page;
+    unsigned long head = 0;
+    bpf_core_read(&head, sizeof(head), &page->compound_head);
+    __u64 folio = (head & 1) ? head - 1 : (__u64)page;
+    unsigned long flags = 0;
+    bpf_core_read(&flags, sizeof(flags), &((struct page *)folio)->flags);
+    __u32 tid = c->tid, kind = MS_OWN;
+    if (flags & c->wb_mask) {
+        __u32 *d = bpf_map_lookup_elem(&dirtier, &folio);
+        if (d) {
+            tid = *d;
+            kind = tid == c->tid ? MS_OWN : MS_WRITEBACK;
+            count(MS_C_WB_ATTRIB);
+        } else {
+            kind = MS_UNATTRIB;
+            count(MS_C_WB_UNATTRIB);
+        }
+    }
+    __u32 zero = 0;
+    if (c->to_rq) {
+        struct rq_info *ri = bpf_map_lookup_elem(&scratch_rq, &zero);
+        if (!ri)
+            return 1;
+        owner_add(ri->o, &ri->n, tid, kind, len);
+    } else {
+        struct bio_info *bi = bpf_map_lookup_elem(&scratch_bio, &zero);
+        if (!bi)
+            return 1;
+        owner_add(bi->o, &bi->n, tid, kind, len);
+    }
+    return 0;
+}
+
+SEC("tp_btf/block_bio_queue")
+int BPF_PROG(ms_bio_queue, struct bio *bio)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id;
+    __u64 key = (__u64)bio;
+    __u64 sector = bio->bi_iter.bi_sector;
+    __u32 size = bio->bi_iter.bi_size;
+
+    struct bio_info *old = bpf_map_lookup_elem(&bios, &key);
+    if (old && old->expect_size == size && old->expect_sector == sector)
+        return 0; /* the rest of a split bio, owners already known */
+
+    __u32 zero = 0;
+    struct bio_info *bi = bpf_map_lookup_elem(&scratch_bio, &zero);
+    if (!bi)
+        return 0;
+    __builtin_memset(bi, 0, sizeof(*bi));
+    bi->queue_ts = bpf_ktime_get_ns();
+    bi->expect_sector = sector;
+    bi->expect_size = size;
+    __u32 op = bio->bi_opf & REQ_OP_MASK_;
+    if (op == OP_WRITE && size) {
+        struct bvec_ctx c = {
+            .vec = bio->bi_io_vec,
+            .left = size,
+            .idx = bio->bi_iter.bi_idx,
+            .done = bio->bi_iter.bi_bvec_done,
+            .tid = tid,
+            .wb_mask = 1ULL << bpf_core_enum_value(enum pageflags, PG_writeback),
+        };
+        bpf_loop(MAX_BVECS, bvec_cb, &c, 0);
+        if (c.left)
+            owner_add(bi->o, &bi->n, tid, MS_OWN, c.left);
+    } else {
+        owner_add(bi->o, &bi->n, tid, MS_OWN, size);
+    }
+    note_task(tid, id >> 32);
+    if (bpf_map_update_elem(&bios, &key, bi, BPF_ANY))
+        count(MS_C_BIO_FULL);
+    return 0;
+}
+
+/* The split-off front part takes its share of the parent's owners; the
+ * parent (resubmitted right after) keeps the rest. */
+SEC("tp_btf/block_split")
+int BPF_PROG(ms_split, struct bio *split, unsigned int new_sector)
+{
+    __u64 pkey = (__u64)split->bi_private;
+    struct bio_info *p = bpf_map_lookup_elem(&bios, &pkey);
+    if (!p)
+        return 0;
+    __u32 s = split->bi_iter.bi_size;
+    __u64 total = (__u64)p->expect_size;
+    if (!total || s > total)
+        return 0;
+    struct bio_info f = {.queue_ts = p->queue_ts,
+                         .expect_sector = split->bi_iter.bi_sector,
+                         .expect_size = s};
+    __u64 left = s;
+#pragma unroll
+    for (int i = 0; i < OWNERS; i++) {
+        if (i < p->n) {
+            __u64 part = p->o[i].bytes * s / total;
+            if (i == p->n - 1 || part > left)
+                part = left < p->o[i].bytes ? left : p->o[i].bytes;
+            left -= part;
+            f.o[i] = p->o[i];
+            f.o[i].bytes = part;
+            p->o[i].bytes -= part;
+        }
+    }
+    f.n = p->n;
+    p->expect_sector = new_sector;
+    p->expect_size = (__u32)(total - s);
+    __u64 fkey = (__u64)split;
+    if (bpf_map_update_elem(&bios, &fkey, &f, BPF_ANY))
+        count(MS_C_BIO_FULL);
+    return 0;
+}
+
+/* A request address is starting again while our state says it is still in
+ * service: its completion never reached us.  (Seen on a 6.18 kernel: the
+ * block_rq_complete program did not run for completions done in softirq on
+ * top of one particular task, with no recursion miss counted.)  Take it out
+ * of service as of its issue, so busy time is not stretched, count it, and
+ * let its bytes go unrecorded rather than guessed. */
+static __always_inline void retire_unseen(struct rq_info *ri)
+{
+    count(MS_C_UNSEEN_DONE);
+    serve_step(ri, -1, ri->issue_ts);
+    ri->issue_ts = 0;
+}
+
+/* ---- request started (kernels with block_io_start, 6.5+) ----
+ * The request is created in the context of the task whose bio it is made
+ * from, so no per-bio state is needed: the owner is the current task, and
+ * only page-cache writeback (resolved at issue) is charged elsewhere.  On
+ * older kernels ms_bio_queue/ms_split carry owners per bio instead. */
+
+static __always_inline __u32 rq_dev(struct request *rq)
+{
+    /* Direct loads through the tracepoint's BTF pointers: much cheaper
+     * than probe-read helpers, and still relocated by CO-RE. */
+    struct gendisk *disk = rq->q->disk;
+    if (!disk)
+        return 0;
+    __u32 major = disk->major;
+    __u32 minor = disk->first_minor;
+    return major << 20 | minor;
+}
+
+SEC("tp_btf/block_io_start")
+int BPF_PROG(ms_io_start, struct request *rq)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id;
+    __u64 key = addr_of(rq, SLOT_IO_START);
+    struct rq_info n = {
+        .queue_ts = bpf_ktime_get_ns(),
+        .dev = rq_dev(rq),
+        .op = rq->cmd_flags & REQ_OP_MASK_,
+        .n = 1,
+        .fresh = 1,
+    };
+    n.o[0].tid = tid;
+    n.o[0].kind = MS_OWN;
+    note_task(tid, id >> 32);
+    struct rq_info *stale = rq_stale(key);
+    if (stale && stale->issue_ts)
+        retire_unseen(stale);
+    if (!rq_put(key, &n))
+        count(MS_C_RQ_FULL);
+    return 0;
+}
+
+struct wb_walk_ctx {
+    struct bio *bio;
+    __u32 tid;
+};
+
+static long wb_bio_cb(__u32 i, void *p)
+{
+    struct wb_walk_ctx *w = p;
+    struct bio *bio = w->bio;
+    if (!bio)
+        return 1;
+    struct bvec_ctx c = {
+        .vec = BPF_CORE_READ(bio, bi_io_vec),
+        .left = BPF_CORE_READ(bio, bi_iter.bi_size),
+        .idx = BPF_CORE_READ(bio, bi_iter.bi_idx),
+        .done = BPF_CORE_READ(bio, bi_iter.bi_bvec_done),
+        .tid = w->tid,
+        .to_rq = 1,
+        .wb_mask = 1ULL << bpf_core_enum_value(enum pageflags, PG_writeback),
+    };
+    bpf_loop(MAX_BVECS, bvec_cb, &c, 0);
+    if (c.left) {
+        __u32 zero = 0;
+        struct rq_info *ri = bpf_map_lookup_elem(&scratch_rq, &zero);
+        if (ri)
+            owner_add(ri->o, &ri->n, w->tid, MS_OWN, c.left);
+    }
+    w->bio = BPF_CORE_READ(bio, bi_next);
+    return 0;
+}
+
+/* First issue of a request made by ms_io_start: its final size, and for
+ * writes, whose dirty pages it carries. */
+static __always_inline void resolve_owners(struct request *rq, struct rq_info *ri)
+{
+    ri->fresh = 0;
+    ri->total = rq->__data_len;
+    if (ri->op != OP_WRITE || !ri->total) {
+        ri->o[0].bytes = ri->total;
+        return;
+    }
+    __u32 zero = 0;
+    struct rq_info *n = bpf_map_lookup_elem(&scratch_rq, &zero);
+    if (!n)
+        return;
+    n->n = 0;
+    struct wb_walk_ctx w = {.bio = rq->bio, .tid = ri->o[0].tid};
+    bpf_loop(MAX_BIOS, wb_bio_cb, &w, 0);
+    if (n->n == 0)
+        owner_add(n->o, &n->n, w.tid, MS_OWN, ri->total);
+    __builtin_memcpy(ri->o, n->o, sizeof(ri->o));
+    ri->n = n->n;
+}
+
+/* ---- request issued ---- */
+
+struct walk_ctx {
+    struct bio *bio;
+    __u32 found, missing;
+};
+
+static long bio_walk_cb(__u32 i, void *p)
+{
+    struct walk_ctx *c = p;
+    struct bio *bio = c->bio;
+    if (!bio)
+        return 1;
+    __u64 key = (__u64)bio;
+    __u32 zero = 0;
+    struct rq_info *ri = bpf_map_lookup_elem(&scratch_rq, &zero);
+    if (!ri)
+        return 1;
+    struct bio_info *bi = bpf_map_lookup_elem(&bios, &key);
+    if (bi) {
+        if (!ri->queue_ts || bi->queue_ts < ri->queue_ts)
+            ri->queue_ts = bi->queue_ts;
+#pragma unroll
+        for (int j = 0; j < OWNERS; j++)
+            if (j < bi->n)
+                owner_add(ri->o, &ri->n, bi->o[j].tid, bi->o[j].kind, bi->o[j].bytes);
+        bpf_map_delete_elem(&bios, &key);
+        c->found++;
+    } else {
+        c->missing++;
+    }
+    c->bio = BPF_CORE_READ(bio, bi_next);
+    return 0;
+}
+
+SEC("tp_btf/block_rq_issue")
+int BPF_PROG(ms_rq_issue, struct request *rq)
+{
+    __u64 now = bpf_ktime_get_ns();
+    __u64 key = addr_of(rq, SLOT_ISSUE);
+    struct rq_info *ri = rq_get(key);
+    if (!ri) {
+        __u32 zero = 0;
+        struct rq_info *n = bpf_map_lookup_elem(&scratch_rq, &zero);
+        if (!n)
+            return 0;
+        __builtin_memset(n, 0, sizeof(*n));
+        n->dev = rq_dev(rq);
+        n->op = rq->cmd_flags & REQ_OP_MASK_;
+        n->total = rq->__data_len;
+        struct walk_ctx c = {.bio = rq->bio};
+        bpf_loop(MAX_BIOS, bio_walk_cb, &c, 0);
+        if (c.missing)
+            count(MS_C_BIO_UNKNOWN);
+        if (n->n == 0) { /* no bio known (flush, or queued before we started) */
+            __u64 id = bpf_get_current_pid_tgid();
+            owner_add(n->o, &n->n, (__u32)id, MS_OWN, n->total);
+            note_task((__u32)id, id >> 32);
+        }
+        if (!n->queue_ts)
+            n->queue_ts = now;
+        ri = rq_put(key, n);
+        if (!ri) {
+            count(MS_C_RQ_FULL);
+            return 0;
+        }
+    } else if (ri->fresh) {
+        resolve_owners(rq, ri);
+    }
+    ri->issue_ts = now;
+    ri->v0 = serve_step(ri, 1, now);
+    return 0;
+}
+
+SEC("tp_btf/block_rq_requeue")
+int BPF_PROG(ms_rq_requeue, struct request *rq)
+{
+    __u64 now = bpf_ktime_get_ns();
+    __u64 key = addr_of(rq, SLOT_REQUEUE);
+    struct rq_info *ri = rq_get(key);
+    if (!ri || !ri->issue_ts)
+        return 0;
+    serve_step(ri, -1, now);
+    ri->issue_ts = 0;
+    return 0;
+}
+
+/* ---- request completed ---- */
+
+/* Only ms_rq_complete charges these fields, and a program never nests into
+ * itself on one CPU, so plain adds on the per-CPU value are safe (and much
+ * cheaper than atomics).  inflight_ns is also added by the issue and
+ * requeue programs (a busy interval can end there), hence atomically, and
+ * share_ns goes through the same splitting code. */
+static __always_inline void charge(struct ms_val *v, __u32 op, __u64 bytes, __u64 queue, __u64 service,
+                                   __u32 slot)
+{
+    if (op == OP_READ) {
+        v->rd_bytes += bytes;
+        v->rd_ops++;
+    } else if (op == OP_WRITE) {
+        v->wr_bytes += bytes;
+        v->wr_ops++;
+    } else {
+        v->other_ops++;
+    }
+    v->queue_ns += queue;
+    v->service_ns += service;
+    if (slot < MS_LAT_SLOTS)
+        v->lat[slot]++;
+}
+
+struct done_ctx {
+    __u64 key, now, issue_ts, total, sum, queue, service, share;
+    __u32 bucket, dev, op, slot;
+};
+
+static long owner_done_cb(__u32 i, void *p)
+{
+    struct done_ctx *c = p;
+    struct rq_info *r = rq_get(c->key);
+    __u32 k = i & (OWNERS - 1); /* a bound the verifier sees on this register */
+    if (!r || i >= OWNERS || k >= r->n)
+        return 1;
+    struct owner o = r->o[k];
+    __u64 bytes = o.bytes, share = c->share;
+    if (c->sum && c->sum != c->total)
+        bytes = bytes * c->total / c->sum;
+    if (c->sum)
+        share = c->share * o.bytes / c->sum;
+    struct ms_val *v = agg_get(c->bucket, o.tid, c->dev, o.kind);
+    if (v)
+        charge(v, c->op, bytes, c->queue, c->service, c->slot);
+    spread_share(v, o.tid, c->dev, o.kind, c->issue_ts, c->now, share);
+    return 0;
+}
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(ms_rq_complete, struct request *rq, blk_status_t error, unsigned int nr_bytes)
+{
+    __u64 now = bpf_ktime_get_ns();
+    __u64 key = addr_of(rq, SLOT_COMPLETE);
+    struct rq_info *ri = rq_get(key);
+    if (!ri) {
+        count(MS_C_RQ_UNKNOWN);
+        return 0;
+    }
+    if (!ri->issue_ts)
+        return 0;
+    /* Partial completions (nr_bytes < what is left) are rare; the request
+     * is charged once, in full, when the last part completes. */
+    __u32 left = rq->__data_len;
+    if (nr_bytes < left)
+        return 0;
+
+    __u64 v = serve_step(ri, -1, now);
+    struct done_ctx c = {
+        .key = key,
+        .now = now,
+        .total = ri->total,
+        .share = v > ri->v0 ? (v - ri->v0) >> VSHIFT : 0,
+        .queue = ri->issue_ts > ri->queue_ts ? ri->issue_ts - ri->queue_ts : 0,
+        .service = now - ri->issue_ts,
+        .issue_ts = ri->issue_ts,
+        .slot = lat_slot(now - ri->queue_ts),
+        .bucket = bucket_of(now),
+        .dev = ri->dev,
+        .op = ri->op,
+    };
+#pragma unroll
+    for (int i = 0; i < OWNERS; i++)
+        if (i < ri->n)
+            c.sum += ri->o[i].bytes;
+
+    struct ms_val *dv = agg_get(c.bucket, 0, c.dev, MS_DEVICE);
+    if (dv)
+        charge(dv, c.op, c.total, c.queue, c.service, c.slot);
+    spread_share(dv, 0, c.dev, MS_DEVICE, c.issue_ts, now, c.share);
+    bpf_loop(ri->n < OWNERS ? ri->n : OWNERS, owner_done_cb, &c, 0);
+    rq_del(key);
+    return 0;
+}

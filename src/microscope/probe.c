@@ -1,0 +1,317 @@
+#include "microscope/probe.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "microscope.skel.h"
+
+struct ms_probe {
+    struct microscope *skel;
+    uint64_t start_ns;
+    uint64_t bucket_ns;
+    int ncpu;
+    struct ms_val *vals; /* ncpu values of one key */
+    struct ms_key *keys;
+    size_t keys_cap;
+    unsigned drains;
+};
+
+/* Needed everywhere; owners come from block_io_start (6.5+) or, before
+ * that, from block_bio_queue and block_split. */
+static const char *const tracepoints[] = {
+    "block_rq_issue", "block_rq_requeue", "block_rq_complete", "writeback_dirty_folio",
+    "mm_filemap_delete_from_page_cache", "block_bio_queue",
+};
+
+/* libbpf's messages are kept, not printed: they only matter when loading
+ * fails, and then the last of them (the verifier's verdict) goes into the
+ * error. */
+static char libbpf_log[4096];
+
+static int keep_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    if (level == LIBBPF_DEBUG)
+        return 0;
+    char line[512];
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    if (n <= 0)
+        return 0;
+    size_t have = strlen(libbpf_log), add = strlen(line);
+    if (add >= sizeof(libbpf_log))
+        return 0;
+    if (have + add >= sizeof(libbpf_log)) {
+        size_t drop = have + add - sizeof(libbpf_log) + 1;
+        memmove(libbpf_log, libbpf_log + drop, have - drop + 1);
+    }
+    strcat(libbpf_log, line);
+    return 0;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool has_tracepoint(const char *tp)
+{
+    struct btf *btf = btf__load_vmlinux_btf();
+    char name[64];
+    snprintf(name, sizeof(name), "btf_trace_%s", tp);
+    bool ok = btf && btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
+    btf__free(btf);
+    return ok;
+}
+
+static int check_host(char *err, size_t errlen)
+{
+    if (geteuid() != 0) {
+        snprintf(err, errlen, "needs root (it loads eBPF programs: CAP_BPF and CAP_PERFMON)");
+        return -1;
+    }
+    struct stat st;
+    if (stat("/sys/kernel/btf/vmlinux", &st) < 0) {
+        snprintf(err, errlen,
+                 "this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); it needs CONFIG_DEBUG_INFO_BTF=y",
+                 strerror(errno));
+        return -1;
+    }
+    struct btf *btf = btf__load_vmlinux_btf();
+    if (!btf) {
+        snprintf(err, errlen, "cannot read kernel BTF: %s", strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < sizeof(tracepoints) / sizeof(tracepoints[0]); i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "btf_trace_%s", tracepoints[i]);
+        if (btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) < 0) {
+            snprintf(err, errlen, "this kernel lacks the tracepoint %s (needed for per-task block I/O)",
+                     tracepoints[i]);
+            rc = -1;
+            break;
+        }
+    }
+    btf__free(btf);
+    return rc;
+}
+
+int ms_probe_open(struct ms_probe **out, const struct ms_probe_opts *o, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (check_host(err, errlen) < 0)
+        return -1;
+    struct ms_probe *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    p->bucket_ns = o->bucket_ns ? o->bucket_ns : 1000000;
+    p->ncpu = libbpf_num_possible_cpus();
+    if (p->ncpu <= 0 || !(p->vals = calloc((size_t)p->ncpu, sizeof(struct ms_val)))) {
+        snprintf(err, errlen, "cannot size per-CPU values");
+        free(p);
+        return -1;
+    }
+    libbpf_log[0] = 0;
+    libbpf_set_print(keep_log);
+    p->skel = microscope__open();
+    if (!p->skel) {
+        snprintf(err, errlen, "cannot open the eBPF object: %s", strerror(errno));
+        goto fail;
+    }
+    /* One way to learn a request's owner, by what the kernel offers. */
+    /* VIREO_MS_BIO_PATH=1 forces the older kernels' path, so tests cover it. */
+    bool io_start = has_tracepoint("block_io_start") && !getenv("VIREO_MS_BIO_PATH");
+    bpf_program__set_autoload(p->skel->progs.ms_io_start, io_start);
+    bpf_program__set_autoload(p->skel->progs.ms_bio_queue, !io_start);
+    bpf_program__set_autoload(p->skel->progs.ms_split, !io_start);
+    p->start_ns = mono_ns();
+    p->skel->rodata->bucket_ns = p->bucket_ns;
+    p->skel->rodata->start_ns = p->start_ns;
+    uint32_t entries = o->agg_entries ? o->agg_entries : 16384;
+    bpf_map__set_max_entries(p->skel->maps.agg0, entries);
+    bpf_map__set_max_entries(p->skel->maps.agg1, entries);
+    if (microscope__load(p->skel)) {
+        snprintf(err, errlen, "the kernel refused the eBPF programs: %s; libbpf said: %s", strerror(errno),
+                 libbpf_log);
+        goto fail;
+    }
+    if (microscope__attach(p->skel)) {
+        snprintf(err, errlen, "cannot attach to the block tracepoints: %s; libbpf said: %s", strerror(errno),
+                 libbpf_log);
+        goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    microscope__destroy(p->skel);
+    free(p->vals);
+    free(p);
+    return -1;
+}
+
+uint64_t ms_probe_start_ns(const struct ms_probe *p)
+{
+    return p->start_ns;
+}
+
+static void task_of(struct ms_probe *p, struct ms_sample *s)
+{
+    struct ms_task t;
+    if (s->tid && !bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.tasks), &s->tid, &t)) {
+        s->pid = t.pid;
+        s->cgroup = t.cgroup;
+        memcpy(s->comm, t.comm, sizeof(s->comm));
+        s->comm[sizeof(s->comm) - 1] = 0;
+    } else if (!s->tid) {
+        snprintf(s->comm, sizeof(s->comm), "[device]");
+    } else {
+        snprintf(s->comm, sizeof(s->comm), "?");
+    }
+}
+
+static bool task_gone(uint32_t tid)
+{
+    char path[32];
+    snprintf(path, sizeof(path), "/proc/%u", tid);
+    return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
+/* Busy-state entries are never deleted by the programs; those of tasks
+ * that have exited are idle for good and can go.  (A slot is only reused
+ * by a new tag after it is cleared here.) */
+static void prune_busy(struct ms_probe *p)
+{
+    int sfd = bpf_map__fd(p->skel->maps.busy_slots);
+    uint32_t nslots = bpf_map__max_entries(p->skel->maps.busy_slots);
+    for (uint32_t i = 0; i < nslots; i++) {
+        struct ms_busy b;
+        if (bpf_map_lookup_elem(sfd, &i, &b) || !b.tag || b.n)
+            continue;
+        uint32_t tid = (uint32_t)(b.tag >> 34);
+        if (tid && task_gone(tid)) {
+            memset(&b, 0, sizeof(b));
+            bpf_map_update_elem(sfd, &i, &b, BPF_ANY);
+        }
+    }
+    int fd = bpf_map__fd(p->skel->maps.busy);
+    struct { uint32_t tid, dev, kind; } k, next, *cur = NULL;
+    while (!bpf_map_get_next_key(fd, cur, &next)) {
+        k = next;
+        cur = &k;
+        if (k.tid && task_gone(k.tid))
+            bpf_map_delete_elem(fd, &k);
+    }
+}
+
+/* Requests that were started but never completed (the kernel can end a
+ * request without the completion tracepoint, e.g. a failed flush sequence)
+ * would stay in the table; a minute is far beyond any real request. */
+static void prune_requests(struct ms_probe *p)
+{
+    int fd = bpf_map__fd(p->skel->maps.rqs);
+    uint32_t vsize = bpf_map__value_size(p->skel->maps.rqs);
+    uint64_t *val = malloc(vsize), old = mono_ns() - 60000000000ull;
+    uint64_t k, next, *cur = NULL;
+    while (val && !bpf_map_get_next_key(fd, cur, &next)) {
+        k = next;
+        cur = &k;
+        /* queue_ts is the first field of struct rq_info */
+        if (!bpf_map_lookup_elem(fd, &k, val) && val[0] && val[0] < old)
+            bpf_map_delete_elem(fd, &k);
+    }
+    free(val);
+}
+
+int ms_probe_drain(struct ms_probe *p, ms_probe_fn fn, void *arg)
+{
+    uint32_t old = __atomic_load_n(&p->skel->bss->gen, __ATOMIC_RELAXED) & 1;
+    __atomic_store_n(&p->skel->bss->gen, old ^ 1, __ATOMIC_SEQ_CST);
+    /* Programs run inside RCU read-side sections: after a grace period
+     * none still holds the old map.  membarrier(GLOBAL) waits for one. */
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) < 0)
+        usleep(10000);
+    int fd = bpf_map__fd(old ? p->skel->maps.agg1 : p->skel->maps.agg0);
+
+    size_t n = 0;
+    struct ms_key *cur = NULL, next;
+    while (!bpf_map_get_next_key(fd, cur, &next)) {
+        if (n == p->keys_cap) {
+            size_t cap = p->keys_cap ? p->keys_cap * 2 : 1024;
+            struct ms_key *k = realloc(p->keys, cap * sizeof(*k));
+            if (!k)
+                return -1;
+            p->keys = k;
+            p->keys_cap = cap;
+        }
+        p->keys[n] = next;
+        cur = &p->keys[n++];
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ms_sample s = {0};
+        if (bpf_map_lookup_elem(fd, &p->keys[i], p->vals))
+            continue;
+        bpf_map_delete_elem(fd, &p->keys[i]);
+        s.t_ns = p->start_ns + (uint64_t)p->keys[i].bucket * p->bucket_ns;
+        s.bucket_ns = p->bucket_ns;
+        s.tid = p->keys[i].tid;
+        s.dev = p->keys[i].dev;
+        s.kind = p->keys[i].kind;
+        for (int c = 0; c < p->ncpu; c++)
+            ms_val_add(&s.v, &p->vals[c]);
+        task_of(p, &s);
+        fn(arg, &s);
+    }
+    if (++p->drains % 64 == 0) {
+        prune_busy(p);
+        prune_requests(p);
+    }
+    return (int)n;
+}
+
+void ms_probe_counters(struct ms_probe *p, uint64_t out[MS_NR_COUNTERS], uint64_t *missed)
+{
+    int fd = bpf_map__fd(p->skel->maps.counters);
+    uint64_t *v = calloc((size_t)p->ncpu, sizeof(uint64_t));
+    for (uint32_t c = 0; c < MS_NR_COUNTERS; c++) {
+        out[c] = 0;
+        if (v && !bpf_map_lookup_elem(fd, &c, v))
+            for (int i = 0; i < p->ncpu; i++)
+                out[c] += v[i];
+    }
+    free(v);
+    *missed = 0;
+    struct bpf_program *prog;
+    bpf_object__for_each_program(prog, p->skel->obj)
+    {
+        struct bpf_prog_info info;
+        uint32_t len = sizeof(info);
+        memset(&info, 0, sizeof(info));
+        if (!bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+            *missed += info.recursion_misses;
+    }
+}
+
+void ms_probe_close(struct ms_probe *p)
+{
+    if (!p)
+        return;
+    microscope__destroy(p->skel);
+    free(p->vals);
+    free(p->keys);
+    free(p);
+}
