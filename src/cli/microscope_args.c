@@ -22,7 +22,7 @@ const char microscope_usage[] =
     "  -- COMMAND     record until COMMAND exits; vireo exits with its status\n"
     "  --json         report as one JSON object\n"
     "  --svg OUT      also draw a timeline per task (SVG)\n"
-    "  --window T     intensity window (default 10ms)\n"
+    "  --window T     intensity window (default 5ms)\n"
     "  --min-share F  a task is I/O-intensive when it used at least F (default 0.2) of a\n"
     "                 device's time in some window\n"
     "  --gap T        bursts closer than T are one burst (default 2ms)\n";

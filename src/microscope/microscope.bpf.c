@@ -124,6 +124,7 @@ struct rq_info {
     __u32 op;
     __u32 n;
     __u32 fresh; /* from block_io_start: owners not resolved yet */
+    __u64 sector; /* at the last issue: tells a stale entry from this request */
     struct owner o[OWNERS];
 };
 
@@ -841,6 +842,14 @@ int BPF_PROG(ms_rq_issue, struct request *rq)
     __u64 now = bpf_ktime_get_ns();
     __u64 key = addr_of(rq, SLOT_ISSUE);
     struct rq_info *ri = rq_get(key);
+    if (ri && ri->issue_ts) {
+        /* Issued and never completed as far as we saw: a requeue would
+         * have cleared issue_ts, so this is a new request at an old
+         * address (the bio path has no block_io_start to notice it). */
+        retire_unseen(ri);
+        rq_del(key);
+        ri = NULL;
+    }
     if (!ri) {
         __u32 zero = 0;
         struct rq_info *n = bpf_map_lookup_elem(&scratch_rq, &zero);
@@ -870,6 +879,7 @@ int BPF_PROG(ms_rq_issue, struct request *rq)
         resolve_owners(rq, ri);
     }
     ri->issue_ts = now;
+    ri->sector = rq->__sector;
     ri->v0 = serve_step(ri, 1, now);
     return 0;
 }
@@ -926,7 +936,9 @@ static long owner_done_cb(__u32 i, void *p)
         return 1;
     struct owner o = r->o[k];
     __u64 bytes = o.bytes, share = c->share;
-    if (c->sum && c->sum != c->total)
+    if (!c->sum) /* owners never resolved (issue unseen): all to the first */
+        bytes = k == 0 ? c->total : 0;
+    else if (c->sum != c->total)
         bytes = bytes * c->total / c->sum;
     if (c->sum)
         share = c->share * o.bytes / c->sum;
@@ -943,27 +955,42 @@ int BPF_PROG(ms_rq_complete, struct request *rq, blk_status_t error, unsigned in
     __u64 now = bpf_ktime_get_ns();
     __u64 key = addr_of(rq, SLOT_COMPLETE);
     struct rq_info *ri = rq_get(key);
-    if (!ri) {
-        count(MS_C_RQ_UNKNOWN);
-        return 0;
-    }
-    if (!ri->issue_ts)
-        return 0;
     /* Partial completions (nr_bytes < what is left) are rare; the request
      * is charged once, in full, when the last part completes. */
     __u32 left = rq->__data_len;
     if (nr_bytes < left)
         return 0;
-
-    __u64 v = serve_step(ri, -1, now);
+    if (ri && ri->issue_ts && ri->sector != rq->__sector) {
+        /* an earlier request's state: its completion and this one's issue
+         * both went unseen */
+        retire_unseen(ri);
+        rq_del(key);
+        ri = NULL;
+    }
+    if (!ri) {
+        count(MS_C_RQ_UNKNOWN);
+        return 0;
+    }
+    __u64 v = 0, issue_ts = ri->issue_ts;
+    if (issue_ts) {
+        v = serve_step(ri, -1, now);
+    } else {
+        /* Started, never seen issued: charged with all its time as queue
+         * time, no service time and no device share; never counted in
+         * service either. */
+        count(MS_C_UNSEEN_ISSUE);
+        issue_ts = now;
+        ri->total = nr_bytes;
+        ri->v0 = 0;
+    }
     struct done_ctx c = {
         .key = key,
         .now = now,
         .total = ri->total,
         .share = v > ri->v0 ? (v - ri->v0) >> VSHIFT : 0,
-        .queue = ri->issue_ts > ri->queue_ts ? ri->issue_ts - ri->queue_ts : 0,
-        .service = now - ri->issue_ts,
-        .issue_ts = ri->issue_ts,
+        .queue = issue_ts > ri->queue_ts ? issue_ts - ri->queue_ts : 0,
+        .service = now - issue_ts,
+        .issue_ts = issue_ts,
         .slot = lat_slot(now - ri->queue_ts),
         .bucket = bucket_of(now),
         .dev = ri->dev,

@@ -82,12 +82,13 @@ enum ms_counter {
     MS_C_SPLIT_TRUNC,     /* busy intervals longer than the split limit */
     MS_C_STATE_FULL,      /* per-task/device in-flight table full */
     MS_C_UNSEEN_DONE,     /* a request ended without its completion reaching us */
+    MS_C_UNSEEN_ISSUE,    /* a request completed without its issue reaching us */
     MS_NR_COUNTERS
 };
 
 #define MS_COUNTER_NAMES                                                       \
     { "agg_map_full", "bio_table_full", "rq_table_full", "bio_unknown",        \
       "rq_unknown", "owner_overflow", "dirty_folios", "wb_folios_attributed", \
-      "wb_folios_unattributed", "split_truncated", "state_table_full", "completions_unseen" }
+      "wb_folios_unattributed", "split_truncated", "state_table_full", "completions_unseen", "issues_unseen" }
 
 #endif

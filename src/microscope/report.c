@@ -8,7 +8,7 @@ static const char *const counter_names[MS_NR_COUNTERS] = MS_COUNTER_NAMES;
 
 void ms_report_defaults(struct ms_report_opts *o)
 {
-    o->window_ns = 10000000;
+    o->window_ns = 5000000; /* a few buckets: the bursts per-second tools blur away */
     o->min_share = 0.20;
     o->gap_ns = 2000000;
     o->min_burst_bytes = 1;

@@ -1,7 +1,7 @@
 /* `vireo microscope report`: which tasks were I/O-intensive, and when.
  *
  * Criterion (documented in the README): a row (task, device, kind) is
- * I/O-intensive when, in some window of window_ns (10 ms), it used at least
+ * I/O-intensive when, in some window of window_ns (5 ms), it used at least
  * min_share (20 %) of the device's time, counting device time the fair way
  * (while n requests are in service each gets 1/n of the time).  Bursts are
  * runs of buckets with I/O, merged across gaps of up to gap_ns. */

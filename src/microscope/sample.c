@@ -21,7 +21,8 @@ int ms_kind_parse(const char *s)
 uint64_t ms_lost_events(const uint64_t counters[MS_NR_COUNTERS], uint64_t missed)
 {
     static const int lost[] = {MS_C_AGG_FULL, MS_C_BIO_FULL, MS_C_RQ_FULL, MS_C_BIO_UNKNOWN,
-                               MS_C_RQ_UNKNOWN, MS_C_STATE_FULL, MS_C_UNSEEN_DONE};
+                               MS_C_RQ_UNKNOWN, MS_C_STATE_FULL, MS_C_UNSEEN_DONE,
+                               MS_C_UNSEEN_ISSUE};
     uint64_t n = missed;
     for (size_t i = 0; i < sizeof(lost) / sizeof(lost[0]); i++)
         n += counters[lost[i]];

@@ -122,6 +122,7 @@ static void intensity(void **state)
 
     struct ms_report_opts o;
     ms_report_defaults(&o);
+    o.window_ns = 10 * MS;
     struct ms_ranked *rows;
     size_t n = ms_rank(&a, &o, &rows);
     assert_int_equal(n, 2);
@@ -158,7 +159,7 @@ static void report_and_plot(void **state)
     FILE *f = open_memstream(&buf, &len);
     assert_int_equal(ms_report_text(f, &a, &h, &t, &o), 0);
     fclose(f);
-    assert_non_null(strstr(buf, "I/O-intensive tasks: 1 (criterion: used >= 20% of a device's time in some 10 ms window"));
+    assert_non_null(strstr(buf, "I/O-intensive tasks: 1 (criterion: used >= 20% of a device's time in some 5 ms window"));
     assert_non_null(strstr(buf, "burst at    100.000 ms for    5.000 ms: 20.0 KiB in 5 requests"));
     assert_non_null(strstr(buf, "3 with no known dirtier"));
     assert_non_null(strstr(buf, "loop0      7:0    busy   2.5%"));

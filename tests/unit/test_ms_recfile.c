@@ -190,7 +190,7 @@ static void csv_errors(void **state)
     expect_error(MS_FMT_CSV, "5000000000,1000000,100", "5000000001,1000000,100",
                  "rec.x:4: t_ns: expected a bucket start (start_ns + k * bucket_ns)");
     expect_error(MS_FMT_CSV, " missed=4", " missed=", "rec.x:6: missed: expected an unsigned integer");
-    expect_error(MS_FMT_CSV, "completions_unseen=110\n", "completions_unseen=110\n5000000000,1\n",
+    expect_error(MS_FMT_CSV, "issues_unseen=120\n", "issues_unseen=120\n5000000000,1\n",
                  "rec.x:7: unexpected line after the end record");
 }
 
