@@ -1005,7 +1005,10 @@ int BPF_PROG(ms_rq_complete, struct request *rq, blk_status_t error, unsigned in
     if (dv)
         charge(dv, c.op, c.total, c.queue, c.service, c.slot);
     spread_share(dv, 0, c.dev, MS_DEVICE, c.issue_ts, now, c.share);
-    bpf_loop(ri->n < OWNERS ? ri->n : OWNERS, owner_done_cb, &c, 0);
+    if (ri->n <= 1)
+        owner_done_cb(0, &c); /* the usual case: a direct call, not bpf_loop's indirect one */
+    else
+        bpf_loop(ri->n < OWNERS ? ri->n : OWNERS, owner_done_cb, &c, 0);
     rq_del(key);
     return 0;
 }
