@@ -1,0 +1,144 @@
+/* cpus = "CPULIST" (every vCPU) or ["CPULIST", ...] (vCPU i gets entry i),
+ * as xl.cfg(5): a CPULIST is comma-separated items applied in order, each
+ * "all", "N" or "N-M", with a leading '^' removing instead of adding
+ * ("0-3,^1" is 0,2,3; "all,^7" everything but 7).  Like xl, empty items
+ * are skipped, vCPUs beyond a short list are not pinned and list entries
+ * beyond vcpus are ignored (with a warning here).  NUMA node items
+ * ("node:1", "nodes:0-1") are refused: vireo does not read the host's
+ * topology yet. */
+#include <stdio.h>
+#include <string.h>
+
+#include "toolstack/vm_config_impl.h"
+
+static void set_range(struct vm_cpuset *s, unsigned a, unsigned z, bool on)
+{
+    for (unsigned i = a; i <= z; i++) {
+        if (on)
+            s->bits[i / 64] |= 1ull << (i % 64);
+        else
+            s->bits[i / 64] &= ~(1ull << (i % 64));
+    }
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static int cpu_number(struct vm_build *b, const struct xlcfg_value *v, size_t off, const char *s, size_t len,
+                      unsigned *out)
+{
+    char shown[VMC_SHOW_MAX];
+    uint64_t n;
+    /* xl reads these in decimal only (strtoul base 10). */
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return vmc_err_at(b, v, off, "invalid CPU '%s' in cpus; expected CPU numbers such as 2 or 0-3",
+                              VMC_SHOW(shown, s, len));
+    }
+    if (!len)
+        return vmc_err_at(b, v, off, "missing CPU number in cpus; expected CPU numbers such as 2 or 0-3");
+    if (xlcfg_parse_u64(s, len, &n) == XLCFG_NUM_TOO_BIG || n >= VM_MAX_HOST_CPUS)
+        return vmc_err_at(b, v, off, "CPU %s in cpus is out of range; expected 0 to %d", VMC_SHOW(shown, s, len),
+                          VM_MAX_HOST_CPUS - 1);
+    *out = (unsigned)n;
+    return 0;
+}
+
+/* One item of a CPULIST: s[0..len) at byte off of v. */
+static int cpu_item(struct vm_build *b, const struct xlcfg_value *v, size_t off, const char *s, size_t len,
+                    struct vm_cpuset *set)
+{
+    char shown[VMC_SHOW_MAX];
+    bool on = true;
+    size_t i = 0;
+    if (len && s[0] == '^') {
+        on = false;
+        i = 1;
+    }
+    const char *t = s + i;
+    size_t tl = len - i;
+    if ((tl >= 5 && !strncmp(t, "node:", 5)) || (tl >= 6 && !strncmp(t, "nodes:", 6)))
+        return vmc_err_at(b, v, off, "'%s' in cpus is valid for xl but not supported by vireo; "
+                                     "expected CPU numbers", VMC_SHOW(shown, s, len));
+    if (tl == 3 && !strncmp(t, "all", 3)) {
+        if (!on)
+            return vmc_err_at(b, v, off, "'^all' in cpus removes every CPU; expected ^N or ^N-M");
+        set_range(set, 0, VM_MAX_HOST_CPUS - 1, true);
+        return 0;
+    }
+    const char *dash = memchr(t, '-', tl);
+    unsigned a, z;
+    if (cpu_number(b, v, off + i, t, dash ? (size_t)(dash - t) : tl, &a) < 0)
+        return -1;
+    z = a;
+    if (dash) {
+        size_t zo = (size_t)(dash - t) + 1;
+        if (cpu_number(b, v, off + i + zo, dash + 1, tl - zo, &z) < 0)
+            return -1;
+        if (z < a)
+            return vmc_err_at(b, v, off, "CPU range '%s' in cpus is backwards; expected N-M with N <= M",
+                              VMC_SHOW(shown, s, len));
+    }
+    set_range(set, a, z, on);
+    return 0;
+}
+
+static int cpu_list(struct vm_build *b, const struct xlcfg_value *v, struct vm_cpuset *set)
+{
+    char shown[VMC_SHOW_MAX];
+    if (v->type == XLCFG_LIST)
+        return vmc_err(b, &v->loc, "cpus entries must be strings, not [lists]; expected \"CPULIST\"");
+    memset(set, 0, sizeof(*set));
+    size_t p = 0;
+    while (p <= v->len) {
+        size_t e = p;
+        while (e < v->len && v->str[e] != ',')
+            e++;
+        size_t s = p, z = e;
+        while (s < z && is_blank(v->str[s]))
+            s++;
+        while (z > s && is_blank(v->str[z - 1]))
+            z--;
+        if (z > s && cpu_item(b, v, s, v->str + s, z - s, set) < 0)
+            return -1;
+        p = e + 1;
+    }
+    for (size_t i = 0; i < VM_MAX_HOST_CPUS / 64; i++) {
+        if (set->bits[i])
+            return 0;
+    }
+    return vmc_err_at(b, v, XLCFG_WHOLE, "cpus '%s' selects no CPU; expected at least one", VMC_SHOW(shown, v->str, v->len));
+}
+
+int vmc_cpus(struct vm_build *b)
+{
+    struct vm_config *c = b->c;
+    struct vm_cpuset all;
+    memset(&all, 0xff, sizeof(all));
+    for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+        c->cpus[i] = all;
+    const struct xlcfg_value *v = b->cpus;
+    if (!v)
+        return 0;
+    c->pinned = true;
+    if (v->type != XLCFG_LIST) {
+        if (cpu_list(b, v, &c->cpus[0]) < 0)
+            return -1;
+        for (unsigned i = 1; i < VM_MAX_VCPUS; i++)
+            c->cpus[i] = c->cpus[0];
+        return 0;
+    }
+    struct vm_cpuset scratch;
+    for (size_t i = 0; i < v->nitems; i++) {
+        /* Every entry is checked, even those xl would skip: a typo there
+         * is still a typo. */
+        if (cpu_list(b, &v->items[i], i < c->vcpus ? &c->cpus[i] : &scratch) < 0)
+            return -1;
+    }
+    if (v->nitems > c->vcpus)
+        vmc_warn(b, &b->cpus_loc, "cpus has %zu entries but vcpus is %u; the extra entries are ignored (as xl does)",
+                 v->nitems, c->vcpus);
+    return 0;
+}

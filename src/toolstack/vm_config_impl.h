@@ -1,0 +1,44 @@
+/* Shared by vm_config*.c: the state of one build of a struct vm_config
+ * from merged settings, and the helpers that report errors at a position
+ * inside a value. */
+#ifndef VIREO_TOOLSTACK_VM_CONFIG_IMPL_H
+#define VIREO_TOOLSTACK_VM_CONFIG_IMPL_H
+
+#include "toolstack/vm_config.h"
+#include "toolstack/xlcfg_lex.h"
+
+struct vm_build {
+    struct vm_config *c;
+    char *err;
+    size_t errlen;
+    const char *main_src;                 /* the file: missing keys are reported against it */
+    const struct xlcfg_value *cpus;       /* applied once vcpus is known */
+    struct xlcfg_loc cpus_loc;
+};
+
+int vmc_err(struct vm_build *b, const struct xlcfg_loc *loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* An error at byte off of a string or number value. */
+int vmc_err_at(struct vm_build *b, const struct xlcfg_value *v, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void vmc_warn(struct vm_build *b, const struct xlcfg_loc *loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A value shown in a message: quoted-safe, cut when long. */
+#define VMC_SHOW_MAX 96
+#define VMC_SHOW(buf, s, len) (xlcfg_show((buf), sizeof(buf), (s), (len)), (buf))
+
+/* Unsigned number from text (decimal or 0x hex) in [min, max];
+ * `what` names it ("memory", "vif mtu") and `expected` says the range. */
+int vmc_uint(struct vm_build *b, const struct xlcfg_value *v, size_t off, const char *s, size_t len,
+             const char *what, uint64_t min, uint64_t max, const char *expected, uint64_t *out);
+
+/* A path (or file name) in s[0..len): not empty, no control characters. */
+int vmc_path(struct vm_build *b, const struct xlcfg_value *v, size_t off, const char *s, size_t len,
+             const char *what, const char *expected);
+
+int vmc_disks(struct vm_build *b, const struct xlcfg_value *list);   /* vm_config_disk.c */
+int vmc_vifs(struct vm_build *b, const struct xlcfg_value *list);    /* vm_config_vif.c */
+int vmc_cpus(struct vm_build *b);                                    /* vm_config_cpus.c */
+
+#endif
