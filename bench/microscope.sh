@@ -240,31 +240,4 @@ awk -v iops="$iops" -v cpus="$(nproc)" '
     }' "$work/stats"
 echo "  the recorder process itself (draining the maps, writing the file): $(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) )) ms of CPU in the 5 s"
 
-# What a host that is not saturated pays: the same reads at a fixed
-# 40k IOPS, host CPU time (all CPUs, /proc/stat) per I/O with and
-# without the recorder.
-echo "CPU per I/O at a fixed 40k IOPS (host CPU time from /proc/stat, ${rounds}x5 s each way):"
-busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
-fio_rate() {
-    local t0 t1
-    t0=$(busy_ticks)
-    timeout -k 5 60 fio --name=rate --filename="$loopdev" --ioengine=io_uring --rw=randread --bs=4k \
-        --direct=1 --iodepth=32 --size=256M --rate_iops=40000 --time_based --runtime=5 \
-        --output-format=json --output="$work/fio.json" >/dev/null
-    t1=$(busy_ticks)
-    python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]["read"]; print("%.2f" % ((int(sys.argv[2]) - int(sys.argv[3])) / int(sys.argv[4]) * 1e6 / (j["iops"] * 5)))' \
-        "$work/fio.json" "$t1" "$t0" "$(getconf CLK_TCK)"
-}
-ron=() roff=()
-for r in $(seq "$rounds"); do
-    mine=; others; roff+=("$(fio_rate)")
-    rec_start; ron+=("$(fio_rate)"); others; rec_stop
-    echo "  round $r: without ${roff[-1]} us, with ${ron[-1]} us of CPU per I/O"
-done
-python3 -c '
-import statistics, sys
-off = [float(x) for x in sys.argv[1].split()]
-on = [float(x) for x in sys.argv[2].split()]
-mo, mn = statistics.median(off), statistics.median(on)
-print("median: without %.2f us, with %.2f us of CPU per I/O: +%.2f us (+%.0f %%)" % (mo, mn, mn - mo, 100 * (mn / mo - 1)))' "${roff[*]}" "${ron[*]}"
 exit "$rc"

@@ -380,7 +380,7 @@ static int disk_parse(struct vm_build *b, const struct xlcfg_value *v, struct vm
         return vmc_err_at(b, v, XLCFG_WHOLE, "no target in disk spec; expected the path of a raw image or block device");
     if (vmc_path(b, v, d.target.off, d.s + d.target.off, d.target.len, "disk target", "a plain path") < 0)
         return -1;
-    unsigned index;
+    unsigned index = 0;
     if (vdev_index(&d, &index) < 0)
         return -1;
     memset(out, 0, sizeof(*out));
@@ -405,7 +405,7 @@ int vmc_disks(struct vm_build *b, const struct xlcfg_value *list)
         if (c->ndisks == VM_MAX_DISKS)
             return vmc_err(b, &v->loc, "more than %d disks; expected at most %d", VM_MAX_DISKS, VM_MAX_DISKS);
         struct vm_disk disk;
-        size_t vdev_off;
+        size_t vdev_off = 0;
         if (disk_parse(b, v, &disk, &vdev_off) < 0)
             return -1;
         for (unsigned j = 0; j < c->ndisks; j++) {

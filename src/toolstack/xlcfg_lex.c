@@ -352,7 +352,7 @@ static int lex_string(struct lex *l, struct xlcfg_value *v)
             l->p++;
             break;
         }
-        char out;
+        char out = 0;
         if (c == '\\') {
             if (lex_escape(l, &start, quote, &out) < 0)
                 return -1;
