@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cmd_disk.h"
+#include "cli/cmd_host_check.h"
 #include "cli/cmd_microscope.h"
 #include "cli/cmd_run.h"
 #include "util/log.h"
@@ -13,6 +14,7 @@ static const char usage[] =
     "  run       boot a Linux kernel in a new VM (vireo run --help)\n"
     "  disk      serve a disk image over vhost-user-blk (vireo disk --help)\n"
     "  microscope  per-task disk I/O at millisecond resolution (vireo microscope --help)\n"
+    "  host-check  is this host ready to run VMs, and what to fix (vireo host-check --help)\n"
     "  version   print the version\n";
 
 /* Started with stdin, stdout or stderr closed, the next open() would take
@@ -44,6 +46,8 @@ int main(int argc, char *argv[])
         return cmd_disk(argc - 1, argv + 1);
     if (!strcmp(cmd, "microscope"))
         return cmd_microscope(argc - 1, argv + 1);
+    if (!strcmp(cmd, "host-check"))
+        return cmd_host_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("vireo %s\n", VIREO_VERSION);
         return 0;

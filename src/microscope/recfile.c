@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/json.h"
+
 #define MAGIC "# vireo-microscope 1"
 
 static const char *const counter_names[MS_NR_COUNTERS] = MS_COUNTER_NAMES;
@@ -24,21 +26,6 @@ enum ms_format ms_format_for_path(const char *path)
 }
 
 /* ---------------- writing ---------------- */
-
-void ms_json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
 
 /* Task names are chosen by the tasks; quote them the RFC 4180 way. */
 static void csv_string(FILE *f, const char *s)
@@ -71,7 +58,7 @@ int ms_writer_begin(struct ms_writer *w, FILE *f, enum ms_format fmt, const stru
                 "{\"type\":\"header\",\"version\":1,\"bucket_ns\":%" PRIu64 ",\"start_ns\":%" PRIu64
                 ",\"start_realtime_ns\":%" PRIu64 ",\"host\":",
                 h->bucket_ns, h->start_ns, h->start_realtime_ns);
-        ms_json_string(f, h->host);
+        json_string(f, h->host);
         fputs("}\n", f);
     }
     return ferror(f) ? -1 : 0;
@@ -106,10 +93,10 @@ int ms_writer_sample(struct ms_writer *w, const struct ms_sample *s)
     } else {
         fprintf(f, "{\"type\":\"sample\",\"t_ns\":%" PRIu64 ",\"bucket_ns\":%" PRIu64 ",\"tid\":%u,\"pid\":%u,\"comm\":",
                 s->t_ns, s->bucket_ns, s->tid, s->pid);
-        ms_json_string(f, s->comm);
+        json_string(f, s->comm);
         fprintf(f, ",\"cgroup\":%" PRIu64 ",\"dev\":\"%u:%u\",\"devname\":", s->cgroup, MS_DEV_MAJOR(s->dev),
                 MS_DEV_MINOR(s->dev));
-        ms_json_string(f, devname);
+        json_string(f, devname);
         fprintf(f,
                 ",\"kind\":\"%s\",\"rd_bytes\":%" PRIu64 ",\"wr_bytes\":%" PRIu64
                 ",\"rd_ops\":%u,\"wr_ops\":%u,\"other_ops\":%u,\"queue_ns\":%" PRIu64 ",\"service_ns\":%" PRIu64

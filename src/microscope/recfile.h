@@ -27,9 +27,6 @@ struct ms_trailer {
     bool present;
 };
 
-/* Writes s as a JSON string (quoted, escaped, non-ASCII as \u00XX). */
-void ms_json_string(FILE *f, const char *s);
-
 /* Chooses by file name: *.jsonl / *.json -> JSON lines, otherwise CSV. */
 enum ms_format ms_format_for_path(const char *path);
 

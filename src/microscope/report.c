@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/json.h"
+
 static const char *const counter_names[MS_NR_COUNTERS] = MS_COUNTER_NAMES;
 
 void ms_report_defaults(struct ms_report_opts *o)
@@ -168,10 +170,10 @@ int ms_report_text(FILE *f, const struct ms_agg *a, const struct ms_header *h, c
 static void json_series(FILE *f, const struct ms_series *s)
 {
     fprintf(f, "\"tid\":%u,\"pid\":%u,\"comm\":", s->tid, s->pid);
-    ms_json_string(f, s->comm);
+    json_string(f, s->comm);
     fprintf(f, ",\"cgroup\":%" PRIu64 ",\"dev\":\"%u:%u\",\"devname\":", s->cgroup, MS_DEV_MAJOR(s->dev),
             MS_DEV_MINOR(s->dev));
-    ms_json_string(f, s->devname);
+    json_string(f, s->devname);
     fprintf(f,
             ",\"kind\":\"%s\",\"rd_bytes\":%" PRIu64 ",\"wr_bytes\":%" PRIu64
             ",\"rd_ops\":%u,\"wr_ops\":%u,\"other_ops\":%u,\"queue_ns\":%" PRIu64 ",\"service_ns\":%" PRIu64
@@ -184,7 +186,7 @@ int ms_report_json(FILE *f, const struct ms_agg *a, const struct ms_header *h, c
                    const struct ms_report_opts *o)
 {
     fprintf(f, "{\"recording\":{\"host\":");
-    ms_json_string(f, h->host);
+    json_string(f, h->host);
     fprintf(f,
             ",\"bucket_ns\":%" PRIu64 ",\"start_ns\":%" PRIu64 ",\"start_realtime_ns\":%" PRIu64
             ",\"end_ns\":%" PRIu64 ",\"complete\":%s},",
