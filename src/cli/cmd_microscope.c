@@ -19,8 +19,13 @@
 #include "microscope/svg.h"
 #include "util/log.h"
 
-/* Buckets are drained this often; the maps only need to hold this much. */
-#define DRAIN_NS 100000000ull
+/* The maps are drained every 100 buckets (10 to 100 ms): with the default
+ * 65536 rows per map that leaves room for 650 tasks doing I/O at once. */
+static uint64_t drain_ns(uint64_t interval_ns)
+{
+    uint64_t d = 100 * interval_ns;
+    return d < 10000000 ? 10000000 : d > 100000000 ? 100000000 : d;
+}
 
 static volatile sig_atomic_t stop_signal;
 
@@ -128,7 +133,8 @@ static int record(const struct microscope_args *a)
     int status = 0, rc = 0;
     uint64_t begin = clock_ns(CLOCK_MONOTONIC);
     uint64_t deadline = a->duration_ns ? begin + a->duration_ns : UINT64_MAX;
-    for (uint64_t next = begin + DRAIN_NS;; next += DRAIN_NS) {
+    uint64_t drain = drain_ns(a->interval_ns);
+    for (uint64_t next = begin + drain;; next += drain) {
         uint64_t wake = next < deadline ? next : deadline;
         sleep_until(wake);
         if (ms_probe_drain(p, rec_sample, &c) < 0)
@@ -185,7 +191,8 @@ static int live(const struct microscope_args *a)
     struct ms_agg win;
     ms_agg_init(&win, a->interval_ns);
     uint64_t win_start = begin, next_screen = begin + a->refresh_ns;
-    for (uint64_t next = begin + DRAIN_NS; !stop_signal; next += DRAIN_NS) {
+    uint64_t drain = drain_ns(a->interval_ns);
+    for (uint64_t next = begin + drain; !stop_signal; next += drain) {
         sleep_until(next < deadline ? next : deadline);
         ms_probe_drain(p, live_sample, &win);
         uint64_t now = clock_ns(CLOCK_MONOTONIC);

@@ -442,14 +442,30 @@ static __always_inline void spread_share(struct ms_val *v, __u32 tid, __u32 dev,
  * (its key includes the device), so one lock round trip serves the device
  * and the request's first owner: locks, which disable interrupts, were a
  * large part of the cost per request. */
-static __always_inline void owner_update(struct ms_busy *o, int delta, __u64 now, __u64 *since)
+/* Busy time to charge comes out as [*from, *to): the whole interval when
+ * the count drops to 0, and, while busy, the buckets already finished.  So
+ * a long busy period is charged bucket by bucket as it goes, never as one
+ * burst of rows (a device busy for a minute at 100 us buckets would be
+ * 600000 rows at once). */
+static __always_inline void owner_update(struct ms_busy *o, int delta, __u64 now, __u64 *from, __u64 *to)
 {
+    if (o->n > 0 && now > start_ns) {
+        __u64 cut = start_ns + (now - start_ns) / bucket_ns * bucket_ns;
+        if (cut > o->since) {
+            *from = o->since;
+            *to = cut;
+            o->since = cut;
+        }
+    }
     if (delta > 0) {
         if (o->n++ == 0)
             o->since = now;
     } else if (o->n > 0) {
-        if (--o->n == 0)
-            *since = o->since;
+        if (--o->n == 0) {
+            if (!*to)
+                *from = o->since;
+            *to = now;
+        }
     }
 }
 
@@ -460,12 +476,12 @@ __noinline int owner_step(__u32 tid, __u32 dev, __u32 kind, int delta, __u64 now
     struct ms_busy *os = busy_get(tid, dev, kind);
     if (!ds || !os)
         return 0;
-    __u64 since = 0;
+    __u64 from = 0, to = 0;
     bpf_spin_lock(&ds->lock);
-    owner_update(os, delta, now, &since);
+    owner_update(os, delta, now, &from, &to);
     bpf_spin_unlock(&ds->lock);
-    if (since)
-        charge_interval(tid, dev, kind, since, now);
+    if (to > from)
+        charge_interval(tid, dev, kind, from, to);
     return 0;
 }
 
@@ -481,21 +497,21 @@ static __always_inline __u64 serve_step(struct rq_info *ri, int delta, __u64 now
         return 0;
     __u32 tid0 = ri->o[0].tid, kind0 = ri->o[0].kind, n = ri->n < OWNERS ? ri->n : OWNERS;
     struct ms_busy *os = n ? busy_get(tid0, dev, kind0) : NULL;
-    __u64 dsince = 0, osince = 0, v;
+    __u64 dfrom = 0, dto = 0, ofrom = 0, oto = 0, v;
     bpf_spin_lock(&ds->lock);
     if (ds->n && now > ds->last)
         ds->v += ((now - ds->last) << VSHIFT) / ds->n;
     if (now > ds->last)
         ds->last = now;
-    owner_update(ds, delta, now, &dsince);
+    owner_update(ds, delta, now, &dfrom, &dto);
     if (os)
-        owner_update(os, delta, now, &osince);
+        owner_update(os, delta, now, &ofrom, &oto);
     v = ds->v;
     bpf_spin_unlock(&ds->lock);
-    if (dsince)
-        charge_interval(0, dev, MS_DEVICE, dsince, now);
-    if (osince)
-        charge_interval(tid0, dev, kind0, osince, now);
+    if (dto > dfrom)
+        charge_interval(0, dev, MS_DEVICE, dfrom, dto);
+    if (oto > ofrom)
+        charge_interval(tid0, dev, kind0, ofrom, oto);
 #pragma unroll
     for (int i = 1; i < OWNERS; i++)
         if (i < n)

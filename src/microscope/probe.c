@@ -142,7 +142,8 @@ int ms_probe_open(struct ms_probe **out, const struct ms_probe_opts *o, char *er
     p->start_ns = mono_ns();
     p->skel->rodata->bucket_ns = p->bucket_ns;
     p->skel->rodata->start_ns = p->start_ns;
-    uint32_t entries = o->agg_entries ? o->agg_entries : 16384;
+    /* Not preallocated: rows cost memory (per CPU) only while they exist. */
+    uint32_t entries = o->agg_entries ? o->agg_entries : 65536;
     bpf_map__set_max_entries(p->skel->maps.agg0, entries);
     bpf_map__set_max_entries(p->skel->maps.agg1, entries);
     if (microscope__load(p->skel)) {

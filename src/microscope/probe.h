@@ -12,7 +12,7 @@ struct ms_probe;
 
 struct ms_probe_opts {
     uint64_t bucket_ns;
-    uint32_t agg_entries; /* per aggregation map; 0 = default */
+    uint32_t agg_entries; /* rows per aggregation map; 0 = 65536 */
 };
 
 /* Checks privileges, BTF and tracepoints first so the error says which is
