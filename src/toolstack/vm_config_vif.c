@@ -29,24 +29,13 @@ static bool span_is(const char *s, size_t len, const char *word)
     return strlen(word) == len && !memcmp(s, word, len);
 }
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int parse_mac(struct vspec *d, size_t off, const char *s, size_t len, uint8_t mac[6])
 {
     char shown[VMC_SHOW_MAX];
     VMC_SHOW(shown, s, len);
     bool ok = len == 17;
     for (size_t i = 0; ok && i < 6; i++) {
-        int h = hex(s[i * 3]), l = hex(s[i * 3 + 1]);
+        int h = xlcfg_hexval((unsigned char)s[i * 3]), l = xlcfg_hexval((unsigned char)s[i * 3 + 1]);
         ok = h >= 0 && l >= 0 && (i == 5 || s[i * 3 + 2] == ':');
         mac[i] = (uint8_t)(h * 16 + l);
     }

@@ -23,7 +23,7 @@ static bool is_alpha(int c) { return (c >= 'a' && c <= 'z') || is_upper(c); }
 static bool is_alnum(int c) { return is_alpha(c) || is_digit(c); }
 static int to_lower(int c) { return is_upper(c) ? c - 'A' + 'a' : c; }
 
-static int hexval(int c)
+int xlcfg_hexval(int c)
 {
     if (is_digit(c))
         return c - '0';
@@ -118,7 +118,7 @@ enum xlcfg_num xlcfg_parse_u64(const char *s, size_t len, uint64_t *out)
         return XLCFG_NUM_BAD;
     if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         for (size_t i = 2; i < len; i++) {
-            int d = hexval((unsigned char)s[i]);
+            int d = xlcfg_hexval((unsigned char)s[i]);
             if (d < 0)
                 return XLCFG_NUM_BAD;
             if (v > (UINT64_MAX >> 4))
@@ -305,8 +305,8 @@ static int lex_escape(struct lex *l, const struct xlcfg_loc *start, char quote, 
     case 't': v = '\t'; break;
     case 'v': v = '\v'; break;
     case 'x': {
-        int h1 = bs + 2 < l->len ? hexval((unsigned char)l->b[bs + 2]) : -1;
-        int h2 = bs + 3 < l->len ? hexval((unsigned char)l->b[bs + 3]) : -1;
+        int h1 = bs + 2 < l->len ? xlcfg_hexval((unsigned char)l->b[bs + 2]) : -1;
+        int h2 = bs + 3 < l->len ? xlcfg_hexval((unsigned char)l->b[bs + 3]) : -1;
         if (h1 < 0 || h2 < 0)
             return fail_at(l, bs, "invalid escape '\\x' in string; expected two hex digits after \\x");
         v = h1 * 16 + h2;
