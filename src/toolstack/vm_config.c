@@ -260,6 +260,25 @@ static bool has_control(const char *s, size_t len, size_t *at)
     return false;
 }
 
+bool vmc_next_field(const char *s, size_t len, size_t *pos, size_t *start, size_t *end)
+{
+    size_t p = *pos;
+    if (p > len)
+        return false;
+    size_t e = p;
+    while (e < len && s[e] != ',')
+        e++;
+    size_t a = p, z = e;
+    while (a < z && (s[a] == ' ' || s[a] == '\t'))
+        a++;
+    while (z > a && (s[z - 1] == ' ' || s[z - 1] == '\t'))
+        z--;
+    *start = a;
+    *end = z;
+    *pos = e + 1;
+    return true;
+}
+
 int vmc_path(struct vm_build *b, const struct xlcfg_value *v, size_t off, const char *s, size_t len,
              const char *what, const char *expected)
 {

@@ -21,11 +21,6 @@ static void set_range(struct vm_cpuset *s, unsigned a, unsigned z, bool on)
     }
 }
 
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 static int cpu_number(struct vm_build *b, const struct xlcfg_value *v, size_t off, const char *s, size_t len,
                       unsigned *out)
 {
@@ -91,20 +86,10 @@ static int cpu_list(struct vm_build *b, const struct xlcfg_value *v, struct vm_c
     if (v->type == XLCFG_LIST)
         return vmc_err(b, &v->loc, "cpus entries must be strings, not [lists]; expected \"CPULIST\"");
     memset(set, 0, sizeof(*set));
-    size_t p = 0;
-    while (p <= v->len) {
-        size_t e = p;
-        while (e < v->len && v->str[e] != ',')
-            e++;
-        size_t s = p, z = e;
-        while (s < z && is_blank(v->str[s]))
-            s++;
-        while (z > s && is_blank(v->str[z - 1]))
-            z--;
+    size_t p = 0, s, z;
+    while (vmc_next_field(v->str, v->len, &p, &s, &z))
         if (z > s && cpu_item(b, v, s, v->str + s, z - s, set) < 0)
             return -1;
-        p = e + 1;
-    }
     for (size_t i = 0; i < VM_MAX_HOST_CPUS / 64; i++) {
         if (set->bits[i])
             return 0;

@@ -37,6 +37,11 @@ int vmc_uint(struct vm_build *b, const struct xlcfg_value *v, size_t off, const 
 int vmc_path(struct vm_build *b, const struct xlcfg_value *v, size_t off, const char *s, size_t len,
              const char *what, const char *expected);
 
+/* Walks the comma-separated fields of s[0..len) (cpus lists, vif specs):
+ * from *pos, sets [*start, *end) to the next field with spaces and tabs
+ * trimmed (it may be empty); false once every field has been given. */
+bool vmc_next_field(const char *s, size_t len, size_t *pos, size_t *start, size_t *end);
+
 int vmc_disks(struct vm_build *b, const struct xlcfg_value *list);   /* vm_config_disk.c */
 int vmc_vifs(struct vm_build *b, const struct xlcfg_value *list);    /* vm_config_vif.c */
 int vmc_cpus(struct vm_build *b);                                    /* vm_config_cpus.c */

@@ -148,20 +148,10 @@ int vmc_vifs(struct vm_build *b, const struct xlcfg_value *list)
         struct vm_vif vif = {.loc = v->loc};
         snprintf(vif.bridge, sizeof(vif.bridge), "%s", VM_DEFAULT_BRIDGE);
         struct vspec d = {.b = b, .v = v, .s = v->str};
-        size_t p = 0;
-        while (p <= v->len) {
-            size_t e = p;
-            while (e < v->len && v->str[e] != ',')
-                e++;
-            size_t s = p, z = e;
-            while (s < z && (v->str[s] == ' ' || v->str[s] == '\t'))
-                s++;
-            while (z > s && (v->str[z - 1] == ' ' || v->str[z - 1] == '\t'))
-                z--;
+        size_t p = 0, s, z;
+        while (vmc_next_field(v->str, v->len, &p, &s, &z))
             if (z > s && item(&d, s, z - s, &vif) < 0)
                 return -1;
-            p = e + 1;
-        }
         for (unsigned j = 0; j < c->nvifs; j++) {
             const struct vm_vif *o = &c->vifs[j];
             if (vif.has_mac && o->has_mac && !memcmp(vif.mac, o->mac, 6))
