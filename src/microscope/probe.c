@@ -66,17 +66,16 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static bool has_tracepoint(const char *tp)
+static bool has_tracepoint(const struct btf *btf, const char *tp)
 {
-    struct btf *btf = btf__load_vmlinux_btf();
     char name[64];
     snprintf(name, sizeof(name), "btf_trace_%s", tp);
-    bool ok = btf && btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
-    btf__free(btf);
-    return ok;
+    return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
 }
 
-static int check_host(char *err, size_t errlen)
+/* Root, BTF and the tracepoints, from one read of the kernel's BTF (it is
+ * megabytes); *io_start says whether owners can come from block_io_start. */
+static int check_host(char *err, size_t errlen, bool *io_start)
 {
     if (geteuid() != 0) {
         snprintf(err, errlen, "needs root (it loads eBPF programs: CAP_BPF and CAP_PERFMON)");
@@ -96,15 +95,15 @@ static int check_host(char *err, size_t errlen)
     }
     int rc = 0;
     for (size_t i = 0; i < sizeof(tracepoints) / sizeof(tracepoints[0]); i++) {
-        char name[64];
-        snprintf(name, sizeof(name), "btf_trace_%s", tracepoints[i]);
-        if (btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) < 0) {
+        if (!has_tracepoint(btf, tracepoints[i])) {
             snprintf(err, errlen, "this kernel lacks the tracepoint %s (needed for per-task block I/O)",
                      tracepoints[i]);
             rc = -1;
             break;
         }
     }
+    /* VIREO_MS_BIO_PATH=1 forces the older kernels' path, so tests cover it. */
+    *io_start = has_tracepoint(btf, "block_io_start") && !getenv("VIREO_MS_BIO_PATH");
     btf__free(btf);
     return rc;
 }
@@ -112,7 +111,8 @@ static int check_host(char *err, size_t errlen)
 int ms_probe_open(struct ms_probe **out, const struct ms_probe_opts *o, char *err, size_t errlen)
 {
     *out = NULL;
-    if (check_host(err, errlen) < 0)
+    bool io_start;
+    if (check_host(err, errlen, &io_start) < 0)
         return -1;
     struct ms_probe *p = calloc(1, sizeof(*p));
     if (!p) {
@@ -134,8 +134,6 @@ int ms_probe_open(struct ms_probe **out, const struct ms_probe_opts *o, char *er
         goto fail;
     }
     /* One way to learn a request's owner, by what the kernel offers. */
-    /* VIREO_MS_BIO_PATH=1 forces the older kernels' path, so tests cover it. */
-    bool io_start = has_tracepoint("block_io_start") && !getenv("VIREO_MS_BIO_PATH");
     bpf_program__set_autoload(p->skel->progs.ms_io_start, io_start);
     bpf_program__set_autoload(p->skel->progs.ms_bio_queue, !io_start);
     bpf_program__set_autoload(p->skel->progs.ms_split, !io_start);
