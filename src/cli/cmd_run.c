@@ -34,7 +34,7 @@ int cmd_run(int argc, char *const argv[])
         fputs(run_usage, stdout);
         return 0;
     }
-    struct vm_config cfg = {
+    struct vm_params cfg = {
         .ram_size = a.memory, .ncpus = a.vcpus, .kernel_path = a.kernel,
         .initrd_path = a.initrd, .cmdline = a.cmdline,
         .allow_pvm = a.setup_only, .ndisks = a.ndisks,

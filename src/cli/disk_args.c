@@ -30,11 +30,7 @@ static int next_item(const char **p, char *buf, size_t len)
 int disk_arg_parse(const char *spec, struct disk_arg *d, char *err, size_t errlen)
 {
     memset(d, 0, sizeof(*d));
-    d->o.path = d->path;
-    d->o.iothreads = DISK_DEFAULT_IOTHREADS;
-    d->o.cache = BLK_CACHE_WRITEBACK;
-    d->o.aio = AIO_AUTO;
-    d->o.poll_us = vblk_default_poll_us();
+    vblk_opts_defaults(&d->o, d->path);
     const char *p = spec;
     if (next_item(&p, d->path, sizeof(d->path)) < 0) {
         snprintf(err, errlen, "--disk: path too long");

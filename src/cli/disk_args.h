@@ -9,7 +9,6 @@
 
 #include "virtio/blk.h"
 
-#define DISK_DEFAULT_IOTHREADS 1
 
 struct disk_arg {
     struct vblk_opts o;        /* o.path points at path; o.queues 0 = default */

@@ -14,7 +14,7 @@ static void *iothread_main(void *arg)
     return NULL;
 }
 
-int iothread_start(struct iothread *t, const char *name, uint64_t poll_max_ns)
+int iothread_start(struct iothread *t, const char *name, uint64_t poll_max_ns, const cpu_set_t *affinity)
 {
     memset(t, 0, sizeof(*t));
     snprintf(t->name, sizeof(t->name), "%s", name);
@@ -25,7 +25,12 @@ int iothread_start(struct iothread *t, const char *name, uint64_t poll_max_ns)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    int err = pthread_create(&t->thread, NULL, iothread_main, t);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    if (affinity)
+        pthread_attr_setaffinity_np(&attr, sizeof(*affinity), affinity);
+    int err = pthread_create(&t->thread, &attr, iothread_main, t);
+    pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err) {
         event_loop_destroy(&t->loop);

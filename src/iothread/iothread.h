@@ -4,6 +4,7 @@
 #define VIREO_IOTHREAD_IOTHREAD_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,7 +20,9 @@ struct iothread {
 
 /* Starts the thread, busy-polling up to poll_max_ns before it sleeps (0:
  * never); -1 with errno on failure. */
-int iothread_start(struct iothread *t, const char *name, uint64_t poll_max_ns);
+/* affinity: the host CPUs the thread may run on, set before it runs
+ * (NULL: anywhere). */
+int iothread_start(struct iothread *t, const char *name, uint64_t poll_max_ns, const cpu_set_t *affinity);
 /* Stops and joins it; what runs on it must have been removed first. */
 void iothread_stop(struct iothread *t);
 

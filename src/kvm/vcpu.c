@@ -159,8 +159,12 @@ static void *vcpu_thread(void *arg)
     sigemptyset(&set);
     sigaddset(&set, KICK_SIGNAL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    atomic_store(&v->tid, (int)gettid());
 
     while (!atomic_load(&v->vm->stopping)) {
+        vm_vcpu_park_if_paused(v->vm);
+        if (atomic_load(&v->vm->stopping))
+            break;
         if (ioctl(v->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 v->run->immediate_exit = 0;
@@ -178,7 +182,14 @@ static void *vcpu_thread(void *arg)
 
 int vcpu_start(struct vcpu *v)
 {
-    int e = pthread_create(&v->thread, NULL, vcpu_thread, v);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    const struct vm_managed *m = v->vm->managed;
+    /* Pinned from its first instruction, not moved after it ran elsewhere. */
+    if (m && m->vcpu_affinity)
+        pthread_attr_setaffinity_np(&attr, sizeof(cpu_set_t), &m->vcpu_affinity[v->id]);
+    int e = pthread_create(&v->thread, &attr, vcpu_thread, v);
+    pthread_attr_destroy(&attr);
     if (e) {
         vlog_err("starting vCPU %u thread: %s", v->id, strerror(e));
         return -1;

@@ -522,6 +522,16 @@ static const struct virtio_dev_ops blk_ops = {
     .queue_stop = blk_queue_stop,
 };
 
+void vblk_opts_defaults(struct vblk_opts *o, const char *path)
+{
+    memset(o, 0, sizeof(*o));
+    o->path = path;
+    o->iothreads = VBLK_DEFAULT_IOTHREADS;
+    o->cache = BLK_CACHE_WRITEBACK;
+    o->aio = AIO_AUTO;
+    o->poll_us = vblk_default_poll_us();
+}
+
 unsigned vblk_default_poll_us(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -575,7 +585,8 @@ struct vblk *vblk_new(const struct vblk_opts *opts, struct event_loop *main_loop
     for (unsigned i = 0; i < b->niothreads; i++) {
         char name[16];
         snprintf(name, sizeof(name), "vireo-io%u", i % 100u);
-        if (iothread_start(&b->threads[i], name, (uint64_t)opts->poll_us * 1000) < 0) {
+        if (iothread_start(&b->threads[i], name, (uint64_t)opts->poll_us * 1000,
+                           opts->pin_iothreads ? &opts->iothread_cpus : NULL) < 0) {
             snprintf(err, err_len, "disk %s: cannot start an I/O thread: %s", opts->path, strerror(errno));
             vblk_free(b);
             return NULL;

@@ -48,6 +48,7 @@ void vm_request_stop(struct vm *vm, int status, const char *fmt, ...)
         va_end(ap);
         vm->stop_status = status;
         atomic_store(&vm->stopping, true);
+        vm_wake_parked(vm);
         uint64_t one = 1;
         if (write(vm->stop_fd, &one, sizeof(one)) < 0)
             vlog_err("waking the main thread: %s", strerror(errno));
@@ -111,7 +112,8 @@ static int create_platform(struct vm *vm)
 static int create_devices(struct vm *vm)
 {
     struct machine_ctl machine = {.event = machine_event_cb, .ctx = vm};
-    serial_init(&vm->serial, (struct irq_line){vm_set_irq, vm, IRQ_COM1}, STDOUT_FILENO);
+    serial_init(&vm->serial, (struct irq_line){vm_set_irq, vm, IRQ_COM1},
+                vm->managed ? vm->managed->serial_fd : STDOUT_FILENO);
     vm->i8042.machine = machine;
     rtc_cmos_init(&vm->rtc);
     acpi_pm_init(&vm->pm, (struct irq_line){vm_set_irq, vm, IRQ_ACPI_SCI}, machine);
@@ -174,7 +176,7 @@ static int load_guest(struct vm *vm, struct guest_inputs *in)
     return 0;
 }
 
-static int check_inputs(const struct vm_config *cfg, struct guest_inputs *in)
+static int check_inputs(const struct vm_params *cfg, struct guest_inputs *in)
 {
     struct linux_boot_cfg *b = &in->boot;
     uint64_t kernel_size;
@@ -209,7 +211,7 @@ static int check_inputs(const struct vm_config *cfg, struct guest_inputs *in)
     return 0;
 }
 
-static int open_kvm(struct vm *vm, const struct vm_config *cfg)
+static int open_kvm(struct vm *vm, const struct vm_params *cfg)
 {
     vm->kvm_fd = kvm_open();
     if (vm->kvm_fd < 0)
@@ -256,12 +258,16 @@ static int open_kvm(struct vm *vm, const struct vm_config *cfg)
     return 0;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg)
+int vm_create(struct vm *vm, const struct vm_params *cfg)
 {
     memset(vm, 0, sizeof(*vm));
     vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
     vm->ncpus = cfg->ncpus;
     pthread_mutex_init(&vm->stop_lock, NULL);
+    pthread_mutex_init(&vm->pause_lock, NULL);
+    pthread_cond_init(&vm->pause_cond, NULL);
+    vm->managed = cfg->managed;
+    atomic_store(&vm->pause_req, cfg->managed && cfg->managed->start_paused);
 
     static struct guest_inputs in; /* 128 KiB head buffer: not for the stack */
     memset(&in, 0, sizeof(in));
@@ -327,8 +333,16 @@ struct main_ctx {
     bool stdin_open;
     bool stdin_watched;
     bool stdin_pollable;       /* epoll refuses regular files and /dev/null */
-    struct el_watch w_stop, w_sig, w_in;
+    struct el_watch w_stop, w_sig, w_in, w_outer;
 };
+
+static void on_outer(void *opaque, uint32_t events)
+{
+    (void)events;
+    struct main_ctx *c = opaque;
+    if (event_loop_run_once(c->vm->managed->outer, 0) < 0)
+        vm_request_stop(c->vm, VM_STATUS_ERROR, "epoll_wait: %s", strerror(errno));
+}
 
 static void on_stop(void *opaque, uint32_t events)
 {
@@ -343,8 +357,17 @@ static void on_signal(void *opaque, uint32_t events)
     (void)events;
     struct main_ctx *c = opaque;
     struct signalfd_siginfo si;
-    if (read(c->sfd, &si, sizeof(si)) == sizeof(si))
-        vm_request_stop(c->vm, 128 + (int)si.ssi_signo, "stopped by signal %u (%s)", si.ssi_signo,
+    if (read(c->sfd, &si, sizeof(si)) != sizeof(si))
+        return;
+    /* A managed VM treats SIGTERM as the host shutting down (systemd
+     * stopping the session or unit it runs in): ask the guest to power
+     * off, as xendomains and libvirt-guests do; SIGKILL is `destroy`. */
+    if (c->vm->managed && si.ssi_signo == SIGTERM) {
+        vlog_info("SIGTERM: pressing the power button");
+        vm_power_button(c->vm);
+        return;
+    }
+    vm_request_stop(c->vm, 128 + (int)si.ssi_signo, "stopped by signal %u (%s)", si.ssi_signo,
                         strsignal((int)si.ssi_signo));
 }
 
@@ -380,7 +403,8 @@ static void main_loop(struct vm *vm, int sfd, struct console *con)
     c.stdin_pollable = true;
     struct event_loop *l = &vm->loop;
     if (event_loop_add(l, &c.w_stop, vm->stop_fd, EPOLLIN, on_stop, &c) < 0 ||
-        event_loop_add(l, &c.w_sig, sfd, EPOLLIN, on_signal, &c) < 0) {
+        event_loop_add(l, &c.w_sig, sfd, EPOLLIN, on_signal, &c) < 0 ||
+        (vm->managed && event_loop_add(l, &c.w_outer, vm->managed->outer->epfd, EPOLLIN, on_outer, &c) < 0)) {
         vm_request_stop(vm, VM_STATUS_ERROR, "epoll: %s", strerror(errno));
         return;
     }
@@ -411,6 +435,8 @@ static void main_loop(struct vm *vm, int sfd, struct console *con)
     }
     if (c.stdin_watched)
         event_loop_del(l, &c.w_in);
+    if (vm->managed)
+        event_loop_del(l, &c.w_outer);
     event_loop_del(l, &c.w_sig);
     event_loop_del(l, &c.w_stop);
 }
@@ -421,7 +447,10 @@ int vm_run(struct vm *vm)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
+    if (vm->managed)
+        signal(SIGHUP, SIG_IGN);   /* no terminal: the session ending is no reason to stop */
+    else
+        sigaddset(&sigs, SIGHUP);
     sigaddset(&sigs, SIGUSR1);
     /* Blocked here and inherited by the vCPU threads (which unblock only
      * the kick signal), so termination signals reach the signalfd. */
@@ -438,6 +467,8 @@ int vm_run(struct vm *vm)
 
     struct console con;
     console_open(&con, STDIN_FILENO);
+    if (vm->managed)
+        con.readable = false;      /* input comes from `vireo console` clients */
     for (unsigned i = 0; i < vm->ncpus; i++) {
         if (vcpu_start(&vm->vcpus[i]) < 0) {
             vm_request_stop(vm, VM_STATUS_ERROR, "could not start vCPU %u", i);
@@ -481,4 +512,6 @@ void vm_destroy(struct vm *vm)
     if (vm->stop_fd >= 0)
         close(vm->stop_fd);
     pthread_mutex_destroy(&vm->stop_lock);
+    pthread_mutex_destroy(&vm->pause_lock);
+    pthread_cond_destroy(&vm->pause_cond);
 }

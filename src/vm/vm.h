@@ -4,6 +4,7 @@
 #define VIREO_VM_VM_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,7 +35,16 @@ enum vm_status {
 
 #define VM_MAX_DISKS 8
 
-struct vm_config {
+/* What a VM started by `vireo create` has that `vireo run` lacks; see
+ * toolstack/vm_process.c. */
+struct vm_managed {
+    int serial_fd;               /* COM1's output: the console buffer's pipe, a file, /dev/null */
+    struct event_loop *outer;    /* the VM process's own loop, served by the main thread too */
+    bool start_paused;           /* `vireo create -p` */
+    const cpu_set_t *vcpu_affinity;  /* one per vCPU (cpus=); NULL: unpinned */
+};
+
+struct vm_params {
     uint64_t ram_size;
     uint32_t ncpus;
     const char *kernel_path;
@@ -43,9 +53,10 @@ struct vm_config {
     bool allow_pvm;            /* for --setup-only, where no guest code runs */
     unsigned ndisks;
     struct vblk_opts disks[VM_MAX_DISKS];
+    const struct vm_managed *managed;   /* NULL for `vireo run` */
 };
 
-struct vm_disk {
+struct vm_blk {
     struct vblk *blk;
     struct vpci pci;
 };
@@ -60,6 +71,7 @@ struct vcpu {
     pthread_t thread;
     bool started;
     atomic_bool exited;        /* its thread has left the run loop */
+    atomic_int tid;            /* its thread's id, once running (vcpu-list, vcpu-pin) */
 };
 
 struct vm {
@@ -88,7 +100,7 @@ struct vm {
     struct irq_routes routes;
     bool routes_ok;
     unsigned ndisks;
-    struct vm_disk disks[VM_MAX_DISKS];
+    struct vm_blk disks[VM_MAX_DISKS];
 
     /* First stop request wins; the main thread is woken through stop_fd. */
     pthread_mutex_t stop_lock;
@@ -96,16 +108,47 @@ struct vm {
     int stop_status;
     char stop_reason[256];
     int stop_fd;               /* eventfd */
+
+    const struct vm_managed *managed;
+    /* Pausing: vCPU threads park between KVM_RUNs while pause_req is set
+     * (vm_control.c). */
+    pthread_mutex_t pause_lock;
+    pthread_cond_t pause_cond;
+    atomic_bool pause_req;
+    unsigned parked;
 };
 
 /* Builds the whole VM; prints the reason and returns -1 on failure. */
-int vm_create(struct vm *vm, const struct vm_config *cfg);
+int vm_create(struct vm *vm, const struct vm_params *cfg);
 /* Runs until the guest stops; returns a vm_status. */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 void vm_request_stop(struct vm *vm, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Runtime control from the VM process's control socket (vm_control.c);
+ * called on the main thread while vm_run runs. */
+void vm_power_button(struct vm *vm);
+/* Returns once every running vCPU is parked (or the VM is stopping). */
+void vm_pause(struct vm *vm);
+void vm_unpause(struct vm *vm);
+bool vm_is_paused(const struct vm *vm);
+/* Called by each vCPU thread before KVM_RUN: waits while paused. */
+void vm_vcpu_park_if_paused(struct vm *vm);
+/* Wakes parked vCPUs so they see `stopping`. */
+void vm_wake_parked(struct vm *vm);
+
+struct vm_vcpu_stat {
+    int tid;                   /* 0: not running */
+    int cpu;                   /* host CPU it last ran on, -1 unknown */
+    char state;                /* 'r' running, 'b' blocked (halted guest or host wait), 'p' paused */
+    double cpu_seconds;
+    cpu_set_t affinity;
+};
+int vm_vcpu_stat(struct vm *vm, unsigned id, struct vm_vcpu_stat *st);
+/* Moves a vCPU's thread to the given host CPUs; -1 with errno. */
+int vm_vcpu_pin(struct vm *vm, unsigned id, const cpu_set_t *cpus);
 
 /* KVM_IRQ_LINE; usable as an irq_line callback. */
 void vm_set_irq(void *vm, unsigned gsi, bool level);

@@ -5,14 +5,14 @@
 #include "util/log.h"
 #include "x86/layout.h"
 
-int vm_disks_create(struct vm *vm, const struct vm_config *cfg)
+int vm_disks_create(struct vm *vm, const struct vm_params *cfg)
 {
     struct vpci_host host = {
         .ctx = &vm->routes, .msi_route = irq_routes_msi, .msi_route_free = irq_routes_msi_free,
         .irqfd = irq_routes_irqfd, .ioeventfd = irq_routes_ioeventfd,
     };
     for (unsigned i = 0; i < cfg->ndisks; i++) {
-        struct vm_disk *d = &vm->disks[i];
+        struct vm_blk *d = &vm->disks[i];
         char err[512], name[16], desc[512];
         d->blk = vblk_new(&cfg->disks[i], &vm->loop, err, sizeof(err));
         if (!d->blk) {

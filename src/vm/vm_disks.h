@@ -8,7 +8,7 @@
 #define VM_PCI_SLOT_FIRST_DISK 1
 
 /* Opens the images and wires the devices; prints why and returns -1. */
-int vm_disks_create(struct vm *vm, const struct vm_config *cfg);
+int vm_disks_create(struct vm *vm, const struct vm_params *cfg);
 /* Stops the queues, waiting for requests in flight: before guest memory
  * goes away. */
 void vm_disks_shutdown(struct vm *vm);

@@ -42,7 +42,7 @@ static void defaults(void **state)
     assert_ptr_equal(d.o.path, d.path);
     assert_false(d.o.ro);
     assert_int_equal(d.o.cache, BLK_CACHE_WRITEBACK);
-    assert_int_equal(d.o.iothreads, DISK_DEFAULT_IOTHREADS);
+    assert_int_equal(d.o.iothreads, VBLK_DEFAULT_IOTHREADS);
     assert_int_equal(d.o.iothreads, 1);
     assert_int_equal(d.o.poll_us, vblk_default_poll_us());
     assert_int_equal(d.o.aio, AIO_AUTO);
