@@ -161,10 +161,10 @@ static int concat(struct vm_build *b, struct entry *e, const struct xlcfg_settin
 
 static const char *const key_names[] = {
     "name", "memory", "vcpus", "cpus", "kernel", "ramdisk", "cmdline", "root", "extra",
-    "disk", "vif", "on_poweroff", "on_reboot", "on_crash", "serial",
+    "disk", "vif", "on_poweroff", "on_reboot", "on_crash", "serial", "iothread_cpus",
 };
 #define KEY_LIST "name, memory, vcpus, cpus, kernel, ramdisk, cmdline, root, extra, disk, vif, " \
-                 "on_poweroff, on_reboot, on_crash, serial"
+                 "on_poweroff, on_reboot, on_crash, serial, iothread_cpus"
 
 static int check_key(struct vm_build *b, const struct xlcfg_setting *s)
 {
@@ -476,6 +476,11 @@ static int apply(struct vm_build *b, struct build_state *st, const struct entry 
         return k_vcpus(b, e);
     if (!strcmp(k, "cpus"))
         return k_cpus(b, e);
+    if (!strcmp(k, "iothread_cpus")) {
+        b->iothread_cpus = &e->v;
+        b->iothread_cpus_loc = e->loc;
+        return 0;
+    }
     if (!strcmp(k, "kernel"))
         return k_file(b, e, &c->kernel);
     if (!strcmp(k, "ramdisk"))

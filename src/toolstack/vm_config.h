@@ -5,7 +5,8 @@
  *
  * Keys: name (required), memory, vcpus, cpus, kernel (required: direct
  * kernel boot only), ramdisk, cmdline or root + extra, disk, vif,
- * on_poweroff, on_reboot, on_crash, serial.  Keys xl knows but vireo does
+ * on_poweroff, on_reboot, on_crash, serial; and vireo's own
+ * iothread_cpus (pinning of the disks' I/O threads, written like cpus).  Keys xl knows but vireo does
  * not support are errors that say so by name; unknown keys are errors,
  * with a did-you-mean.  A key set twice in one file is an error (xl keeps
  * the last one silently, which loses the first disk list of a file that
@@ -74,6 +75,8 @@ struct vm_config {
     unsigned vcpus;                   /* 1..VM_MAX_VCPUS, default 1 */
     bool pinned;                      /* cpus= was given */
     struct vm_cpuset cpus[VM_MAX_VCPUS];   /* host CPUs vCPU i may run on (i < vcpus); all when unpinned */
+    bool iothreads_pinned;            /* iothread_cpus= was given */
+    struct vm_cpuset iothread_cpus[VM_MAX_DISKS];   /* host CPUs disk i's I/O threads may run on */
     char *kernel;
     char *ramdisk;                    /* NULL: none */
     char *cmdline;                    /* cmdline, else "root=ROOT EXTRA" as xl builds it, else the default */

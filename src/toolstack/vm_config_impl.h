@@ -14,6 +14,9 @@ struct vm_build {
     const char *main_src;                 /* the file: missing keys are reported against it */
     const struct xlcfg_value *cpus;       /* applied once vcpus is known */
     struct xlcfg_loc cpus_loc;
+    const struct xlcfg_value *iothread_cpus;   /* likewise, once the disks are known */
+    struct xlcfg_loc iothread_cpus_loc;
+    const char *pin_key;                  /* "cpus" or "iothread_cpus", for messages */
 };
 
 int vmc_err(struct vm_build *b, const struct xlcfg_loc *loc, const char *fmt, ...)
@@ -44,6 +47,6 @@ bool vmc_next_field(const char *s, size_t len, size_t *pos, size_t *start, size_
 
 int vmc_disks(struct vm_build *b, const struct xlcfg_value *list);   /* vm_config_disk.c */
 int vmc_vifs(struct vm_build *b, const struct xlcfg_value *list);    /* vm_config_vif.c */
-int vmc_cpus(struct vm_build *b);                                    /* vm_config_cpus.c */
+int vmc_cpus(struct vm_build *b);   /* cpus and iothread_cpus; vm_config_cpus.c */
 
 #endif

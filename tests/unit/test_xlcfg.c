@@ -113,6 +113,10 @@ static void dump(FILE *f, const struct vm_config *c)
         fprintf(f, "disk[%u] = %s index=%u target=%s %s %s\n", i, d->vdev, d->index, d->target,
                 d->readonly ? "ro" : "rw", d->discard ? "discard" : "no-discard");
     }
+    for (unsigned i = 0; c->iothreads_pinned && i < c->ndisks; i++) {
+        cpuset_text(&c->iothread_cpus[i], set, sizeof(set));
+        fprintf(f, "iothread_cpus[%u] = %s\n", i, set);
+    }
     for (unsigned i = 0; i < c->nvifs; i++) {
         const struct vm_vif *v = &c->vifs[i];
         fprintf(f, "vif[%u] = bridge=%s", i, v->bridge);

@@ -1,0 +1,202 @@
+#include "toolstack/rundir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *rundir_base(void)
+{
+    const char *e = getenv("VIREO_RUN_DIR");
+    return e && *e ? e : RUNDIR_DEFAULT;
+}
+
+const char *logdir_base(void)
+{
+    const char *e = getenv("VIREO_LOG_DIR");
+    return e && *e ? e : LOGDIR_DEFAULT;
+}
+
+int rundir_path(char *out, size_t len, const char *name, const char *file)
+{
+    int n = file ? snprintf(out, len, "%s/%s/%s", rundir_base(), name, file)
+                 : snprintf(out, len, "%s/%s", rundir_base(), name);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Held while names are claimed or stale entries removed. */
+static int lock_base(char *err, size_t errlen)
+{
+    const char *base = rundir_base();
+    if (mkdir(base, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", base, strerror(errno));
+        return -1;
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/.lock", base);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+        snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void rundir_remove(const char *name)
+{
+    char dir[4096];
+    if (rundir_path(dir, sizeof(dir), name, NULL) < 0)
+        return;
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* 1: a live VM process holds NAME (its pid in *pid), 0: stale or absent. */
+static int probe(const char *name, pid_t *pid)
+{
+    char path[4096];
+    *pid = 0;
+    if (rundir_path(path, sizeof(path), name, "pid") < 0)
+        return 0;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int live = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    if (live) {
+        char buf[32] = {0};
+        if (pread(fd, buf, sizeof(buf) - 1, 0) > 0)
+            *pid = (pid_t)atoi(buf);
+    }
+    close(fd);
+    return live;
+}
+
+pid_t rundir_pid(const char *name)
+{
+    pid_t pid;
+    return probe(name, &pid) ? pid : 0;
+}
+
+static unsigned next_domid(void)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/next-id", rundir_base());
+    unsigned id = 1;
+    FILE *f = fopen(path, "re");
+    if (f) {
+        if (fscanf(f, "%u", &id) != 1 || id == 0)
+            id = 1;
+        fclose(f);
+    }
+    f = fopen(path, "we");
+    if (f) {
+        fprintf(f, "%u\n", id + 1);
+        fclose(f);
+    }
+    return id;
+}
+
+int rundir_claim(const char *name, struct rundir_claim *c, char *err, size_t errlen)
+{
+    c->lock_fd = -1;
+    int base = lock_base(err, errlen);
+    if (base < 0)
+        return -1;
+    int ret = -1;
+    pid_t pid;
+    char dir[4096], path[4096];
+    if (rundir_path(dir, sizeof(dir), name, NULL) < 0 || rundir_path(path, sizeof(path), name, "pid") < 0) {
+        snprintf(err, errlen, "%s: path too long", rundir_base());
+        goto out;
+    }
+    if (probe(name, &pid)) {
+        snprintf(err, errlen, "a VM named '%s' is already running (pid %d); names are unique", name, (int)pid);
+        goto out;
+    }
+    rundir_remove(name);
+    if (mkdir(dir, 0700) < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    /* Not O_CLOEXEC: nothing is exec'd, and the lock must stay with the
+     * VM process after fork(). */
+    c->lock_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+        goto out;
+    }
+    c->domid = next_domid();
+    ret = 0;
+out:
+    if (ret < 0 && c->lock_fd >= 0) {
+        close(c->lock_fd);
+        c->lock_fd = -1;
+        rundir_remove(name);
+    }
+    close(base);
+    return ret;
+}
+
+int rundir_set_pid(const struct rundir_claim *c, pid_t pid)
+{
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+    if (ftruncate(c->lock_fd, 0) < 0 || pwrite(c->lock_fd, buf, (size_t)n, 0) != n)
+        return -1;
+    return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+int rundir_list(char (*names)[72], int max, char *err, size_t errlen)
+{
+    DIR *d = opendir(rundir_base());
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;   /* nothing was ever created */
+        snprintf(err, errlen, "cannot read %s: %s", rundir_base(), strerror(errno));
+        return -1;
+    }
+    int base = lock_base(err, errlen);
+    if (base < 0) {
+        closedir(d);
+        return -1;
+    }
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof(names[0]))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        pid_t pid;
+        if (!probe(e->d_name, &pid)) {
+            rundir_remove(e->d_name);   /* its process is gone (killed) */
+            continue;
+        }
+        if (n < max)
+            strcpy(names[n++], e->d_name);
+    }
+    closedir(d);
+    close(base);
+    qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
+    return n;
+}

@@ -1,0 +1,43 @@
+/* Where running VMs are found: /run/vireo (VIREO_RUN_DIR overrides, for
+ * tests), one directory per VM name holding
+ *   pid      the VM process's pid, flock()ed by it for its whole life: a
+ *            directory whose pid file is not locked is stale (the process
+ *            was killed) and is removed by the next `create` or `list`;
+ *   control  the control socket (mode 0600; the directory is 0700).
+ * Names are unique because `create` claims a directory under a lock on
+ * BASE/.lock.  Domain IDs (xl's ID column) count up from 1 in BASE/next-id,
+ * never reused while the host is up, as Xen's domids. */
+#ifndef VIREO_TOOLSTACK_RUNDIR_H
+#define VIREO_TOOLSTACK_RUNDIR_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define RUNDIR_DEFAULT "/run/vireo"
+#define LOGDIR_DEFAULT "/var/log/vireo"
+
+const char *rundir_base(void);
+const char *logdir_base(void);
+/* BASE/NAME/FILE (FILE may be NULL); -1 if it does not fit. */
+int rundir_path(char *out, size_t len, const char *name, const char *file);
+
+struct rundir_claim {
+    int lock_fd;       /* the pid file, flock()ed; inherited by the VM process */
+    unsigned domid;
+};
+
+/* Claims NAME for a new VM; -1 with the reason (e.g. the name is taken by
+ * a running VM, with its pid) in err. */
+int rundir_claim(const char *name, struct rundir_claim *c, char *err, size_t errlen);
+/* Records the VM process's pid in its (locked) pid file. */
+int rundir_set_pid(const struct rundir_claim *c, pid_t pid);
+/* Removes NAME's directory (the VM process, at its end). */
+void rundir_remove(const char *name);
+
+/* Names of the running VMs, sorted; stale directories are removed on the
+ * way.  Returns how many (names[] has room for max), or -1 with err. */
+int rundir_list(char (*names)[72], int max, char *err, size_t errlen);
+/* The pid of the VM process holding NAME, or 0 if none. */
+pid_t rundir_pid(const char *name);
+
+#endif
