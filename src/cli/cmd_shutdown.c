@@ -1,0 +1,153 @@
+#include "cli/cmd_toolstack.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/vm_names.h"
+#include "toolstack/ctl_client.h"
+#include "util/log.h"
+
+#define DEFAULT_WAIT_S 300   /* libvirt-guests' SHUTDOWN_TIMEOUT */
+
+static const char usage_fmt[] =
+    "usage: vireo %s [-w] [-t SECONDS] NAME...\n"
+    "       vireo %s -a [-w] [-t SECONDS]\n"
+    "%s"
+    "  -a  every running VM, in parallel\n"
+    "  -w  wait until the guests have %s; with -t at most SECONDS\n"
+    "      (default %d), then name those that did not and exit 1\n";
+
+static void usage(FILE *f, bool reboot)
+{
+    const char *cmd = reboot ? "reboot" : "shutdown";
+    fprintf(f, usage_fmt, cmd, cmd,
+            reboot ? "Presses the ACPI power button; once the guest is off the VM starts again\n"
+                     "in place (the guest sees no reset button: this is libvirt's ACPI reboot).\n"
+                   : "Presses the ACPI power button: the guest shuts down if it listens (acpid,\n"
+                     "systemd-logind); on_poweroff= then says what happens to the VM.\n",
+            reboot ? "powered off (the VM then restarts)" : "powered off", DEFAULT_WAIT_S);
+}
+
+struct target {
+    const char *name;
+    int fd;
+    bool done, failed;
+};
+
+static long long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Sends the request (after "wait" when waiting, so the stop cannot be
+ * missed) and reads its answer. */
+static void request(struct target *t, const char *cmd, bool wait)
+{
+    char err[512] = "";
+    t->fd = ctl_open(t->name, err, sizeof(err));
+    struct json_object *r = NULL, *ok, *e;
+    if (t->fd >= 0 && (!wait || ctl_send(t->fd, "wait", NULL) == 0) && ctl_send(t->fd, cmd, NULL) == 0)
+        r = ctl_recv(t->fd, CTL_TIMEOUT_MS, err, sizeof(err));
+    if (r && json_object_object_get_ex(r, "ok", &ok) && json_object_get_boolean(ok)) {
+        json_object_put(r);
+        return;
+    }
+    if (r && json_object_object_get_ex(r, "error", &e))
+        snprintf(err, sizeof(err), "%s", json_object_get_string(e));
+    vlog_err("%s: %s", t->name, err[0] ? err : strerror(errno));
+    json_object_put(r);
+    t->failed = true;
+}
+
+/* Until each waited-for VM reports its stop (or its process ends). */
+static void wait_all(struct target *t, int n, int timeout_s)
+{
+    long long deadline = now_ms() + (long long)timeout_s * 1000;
+    for (;;) {
+        struct pollfd p[VM_NAMES_MAX];
+        int idx[VM_NAMES_MAX], k = 0;
+        for (int i = 0; i < n; i++)
+            if (!t[i].failed && !t[i].done) {
+                p[k] = (struct pollfd){.fd = t[i].fd, .events = POLLIN};
+                idx[k++] = i;
+            }
+        long long left = deadline - now_ms();
+        if (!k || left <= 0)
+            return;
+        if (poll(p, (nfds_t)k, (int)left) < 0 && errno != EINTR)
+            return;
+        for (int j = 0; j < k; j++) {
+            if (!p[j].revents)
+                continue;
+            char err[256];
+            struct json_object *ev = ctl_recv(p[j].fd, CTL_TIMEOUT_MS, err, sizeof(err));
+            t[idx[j]].done = true;   /* the stop event, or EOF: the process is gone */
+            json_object_put(ev);
+        }
+    }
+}
+
+int cmd_shutdown(int argc, char *const argv[])
+{
+    bool reboot = !strcmp(argv[0], "reboot");
+    bool all = false, wait = false;
+    int timeout_s = DEFAULT_WAIT_S, opt;
+    static const struct option longopts[] = {{"all", no_argument, NULL, 'a'}, {"wait", no_argument, NULL, 'w'},
+                                             {"timeout", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+awt:h", longopts, NULL)) != -1) {
+        char *end;
+        switch (opt) {
+        case 'a': all = true; break;
+        case 'w': wait = true; break;
+        case 't':
+            timeout_s = (int)strtol(optarg, &end, 10);
+            if (*end || end == optarg || timeout_s < 1 || timeout_s > 86400) {
+                vlog_err("%s: -t %s: expected seconds, 1 to 86400", argv[0], optarg);
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout, reboot); return 0;
+        default: usage(stderr, reboot); return 2;
+        }
+    }
+    if (all == (optind < argc)) {
+        vlog_err("%s: expected VM names or -a (not both)", argv[0]);
+        usage(stderr, reboot);
+        return 2;
+    }
+    static char names[VM_NAMES_MAX][72];
+    int n = vm_names_select(argc - optind, argv + optind, all, 0, names);
+    if (n < 0)
+        return 1;
+    static struct target t[VM_NAMES_MAX];
+    for (int i = 0; i < n; i++) {
+        t[i] = (struct target){.name = names[i], .fd = -1};
+        request(&t[i], reboot ? "reboot" : "shutdown", wait);
+    }
+    if (wait)
+        wait_all(t, n, timeout_s);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (t[i].failed)
+            rc = 1;
+        else if (wait && !t[i].done) {
+            vlog_err("%s: did not power off within %d s (vireo destroy %s stops it hard)", t[i].name, timeout_s,
+                     t[i].name);
+            rc = 1;
+        }
+        if (t[i].fd >= 0)
+            close(t[i].fd);
+    }
+    return rc;
+}

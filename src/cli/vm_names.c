@@ -1,0 +1,48 @@
+#include "cli/vm_names.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "toolstack/rundir.h"
+#include "util/log.h"
+
+bool cli_operands_only(int argc, char *const argv[], int nargs, const char *usage, int *status)
+{
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs(usage, stdout);
+        *status = 0;
+        return true;
+    }
+    bool ok = nargs < 0 || argc - 1 == nargs;
+    for (int i = 1; i < argc; i++)
+        ok = ok && argv[i][0] != '-';
+    if (!ok) {
+        fputs(usage, stderr);
+        *status = 2;
+    }
+    return !ok;
+}
+
+int vm_names_select(int argc, char *const argv[], int all, int all_if_none, char (*names)[72])
+{
+    if (all || (argc == 0 && all_if_none)) {
+        char err[512];
+        int n = rundir_list(names, VM_NAMES_MAX, err, sizeof(err));
+        if (n < 0)
+            vlog_err("%s", err);
+        return n;
+    }
+    if (argc > VM_NAMES_MAX) {
+        vlog_err("at most %d VM names at once", VM_NAMES_MAX);
+        return -1;
+    }
+    for (int i = 0; i < argc; i++) {
+        if (strlen(argv[i]) >= sizeof(names[0])) {
+            vlog_err("VM name '%.20s...' is too long", argv[i]);
+            return -1;
+        }
+        strcpy(names[i], argv[i]);
+    }
+    return argc;
+}

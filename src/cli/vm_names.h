@@ -1,0 +1,21 @@
+/* What the VM commands share: which VMs a command acts on (the names
+ * given, or all running ones), and the argument check of commands that
+ * take only operands. */
+#ifndef VIREO_CLI_VM_NAMES_H
+#define VIREO_CLI_VM_NAMES_H
+
+#include <stdbool.h>
+
+#define VM_NAMES_MAX 256
+
+/* Fills names from argv[0..argc) or, when all (or argc == 0 and
+ * all_if_none), from the run directory.  Returns how many, -1 on error
+ * (printed). */
+int vm_names_select(int argc, char *const argv[], int all, int all_if_none, char (*names)[72]);
+
+/* For a command with operands only: nargs of them (-1: any number).
+ * Returns true when the command is done: --help printed usage (*status
+ * 0), or the arguments are wrong (usage on stderr, *status 2). */
+bool cli_operands_only(int argc, char *const argv[], int nargs, const char *usage, int *status);
+
+#endif
