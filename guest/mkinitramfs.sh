@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # mkinitramfs.sh [--add-binary PATH]... OUT.cpio.gz [MODDIR...]: the guest's
 # busybox initramfs, /init = guest/init.  Each MODDIR (a kernel's
-# lib/modules/VERSION) adds the virtio modules for that kernel under
-# /lib/modules/VERSION, with the order init loads them in; one image then
-# serves all the kernels.  Each --add-binary copies a host program (e.g.
-# /usr/bin/fio for the disk benchmark) to the same path in the image, with
-# the shared libraries and dynamic loader it needs: busybox alone is static,
-# so nothing else in the image provides them.
+# lib/modules/VERSION) adds the virtio and power button modules for that
+# kernel under /lib/modules/VERSION, with the order init loads them in; one
+# image then serves all the kernels.  Each --add-binary copies a host
+# program (e.g. /usr/bin/fio for the disk benchmark) to the same path in the
+# image, with the shared libraries and dynamic loader it needs: busybox
+# alone is static, so nothing else in the image provides them.
 set -euo pipefail
 usage() { echo "usage: $0 [--add-binary PATH]... OUT.cpio.gz [MODDIR...]" >&2; exit 2; }
 binaries=()
@@ -37,11 +37,25 @@ for applet in $("$bb" --list-full); do
     [ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
 done
 cp "$here/init" "$root/init"
+# button turns the ACPI power button (what `vireo shutdown` and QEMU's
+# system_powerdown press) into an input device, and evdev gives it the
+# /dev/input/event node that busybox acpid reads (vireo.action=wait).
+modules=(virtio_pci virtio_blk button evdev)
 for moddir in "$@"; do
     moddir=$(readlink -f "$moddir")
     kdir=$root/lib/modules/$(basename "$moddir")
     mkdir -p "$kdir"
-    for f in $("$here/../scripts/module-closure.sh" "$moddir" virtio_pci virtio_blk); do
+    # module-closure.sh takes a missing .ko for a built-in one; a kernel
+    # with neither would give a guest whose power button silently does
+    # nothing, so catch that here.
+    for m in "${modules[@]}"; do
+        [ -n "$(find "$moddir/kernel" -name "$m.ko" -print -quit)" ] ||
+            grep -q "/$m\.ko\$" "$moddir/modules.builtin" ||
+            { echo "mkinitramfs: $moddir has no $m module, built in or not" >&2; exit 1; }
+    done
+    # An assignment, not a for list, so a module-closure.sh failure stops us.
+    files=$("$here/../scripts/module-closure.sh" "$moddir" "${modules[@]}")
+    for f in $files; do
         cp "$moddir/$f" "$kdir/"
         basename "$f"
     done >"$kdir/load"
