@@ -13,6 +13,7 @@
 
 #include "toolstack/rundir.h"
 #include "toolstack/vm_config.h"
+#include "toolstack/vm_config_json.h"
 #include "toolstack/vm_process.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -20,11 +21,12 @@
 #define CONFIG_MAX (1024 * 1024)
 
 static const char usage[] =
-    "usage: vireo create [-c] [-p] FILE [KEY=VALUE...]\n"
+    "usage: vireo create [-c] [-p] [-n] FILE [KEY=VALUE...]\n"
     "Starts the VM FILE (an xl.cfg file) describes, as its own process, and\n"
     "returns once it runs.  KEY=VALUE settings replace the file's ('+=' appends).\n"
     "  -c  attach to the console afterwards (Ctrl-] detaches)\n"
-    "  -p  leave the vCPUs paused (vireo unpause NAME starts them)\n";
+    "  -p  leave the vCPUs paused (vireo unpause NAME starts them)\n"
+    "  -n  dry run: print the configuration (JSON) and start nothing\n";
 
 static int load(const char *path, char *const *over, int nover, struct vm_config *cfg)
 {
@@ -90,14 +92,15 @@ static int wait_ready(int rd, pid_t child, const struct vm_config *c, unsigned d
 
 int cmd_create(int argc, char *const argv[])
 {
-    bool console = false, paused = false;
+    bool console = false, paused = false, dry = false;
     int opt;
     static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+cph", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+cpnh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': console = true; break;
         case 'p': paused = true; break;
+        case 'n': dry = true; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
@@ -118,6 +121,13 @@ int cmd_create(int argc, char *const argv[])
     char err[512], log_path[4096];
     if (supported(path, &cfg) < 0)
         goto out;
+    if (dry) {
+        struct json_object *j = vm_config_json(&cfg);
+        puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(j);
+        rc = 0;
+        goto out;
+    }
     mkdir(logdir_base(), 0750);
     snprintf(log_path, sizeof(log_path), "%s/%s.log", logdir_base(), cfg.name);
     a.log_path = log_path;

@@ -59,7 +59,7 @@ int cmd_list(int argc, char *const argv[])
     }
     json_object_array_sort(arr, by_id);   /* xl lists by domain ID */
     if (json) {
-        puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+        puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
     } else {
         printf("Name                                        ID   Mem VCPUs\tState\tTime(s)\n");
         for (size_t i = 0; i < json_object_array_length(arr); i++) {

@@ -46,7 +46,7 @@ int ctl_send(int fd, const char *cmd, struct json_object *args)
         json_object_object_foreach(args, k, v)
             json_object_object_add(req, k, json_object_get(v));
     }
-    const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+    const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     size_t n = strlen(s);
     char line[CTL_LINE_MAX];
     int r = -1;

@@ -37,7 +37,7 @@ static void send_all(struct ctl_client *c, const void *p, size_t n)
 
 static void send_json(struct ctl_client *c, struct json_object *o)
 {
-    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     send_all(c, s, strlen(s));
     send_all(c, "\n", 1);
 }

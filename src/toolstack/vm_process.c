@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "toolstack/ctl_server.h"
+#include "toolstack/vm_config_json.h"
 #include "util/cpulist.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -160,16 +161,7 @@ static void fill_info(struct vmp *p, struct json_object *r)
                                                                 (double)(now.tv_nsec - p->started.tv_nsec) / 1e9));
     json_object_object_add(r, "restarts", json_object_new_int((int)p->restarts));
     add_str(r, "last_stop", p->last_stop[0] ? p->last_stop : NULL);
-    add_str(r, "kernel", c->kernel);
-    add_str(r, "ramdisk", c->ramdisk);
-    add_str(r, "cmdline", c->cmdline);
-    add_str(r, "on_poweroff", vm_action_name(c->on_poweroff));
-    add_str(r, "on_reboot", vm_action_name(c->on_reboot));
-    add_str(r, "on_crash", vm_action_name(c->on_crash));
-    struct json_object *disks = json_object_new_array();
-    for (unsigned i = 0; i < c->ndisks; i++)
-        json_object_array_add(disks, disk_json(p, i));
-    json_object_object_add(r, "disks", disks);
+    json_object_object_add(r, "config", vm_config_json(c));
 }
 
 static int vcpu_list(struct vmp *p, struct json_object *r, char *err, size_t errlen)

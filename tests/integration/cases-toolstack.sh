@@ -94,6 +94,10 @@ ts_console_case() {
     wait
     ts_console con | grep -q "console-marker-42" && echo "console: reattached, history kept"
     "$vireo" shutdown -w -t 60 con && echo "shutdown -w: con stopped"
+    # Ctrl-] on a terminal detaches at once (script(1) gives the console a pty).
+    local t0=$SECONDS
+    { sleep 2; printf '\035'; sleep 20; } | timeout 15 script -qfec "$vireo console con" /dev/null >/dev/null &&
+        [ $((SECONDS - t0)) -lt 10 ] && echo "console: Ctrl-] detached"
     timeout 20 "$vireo" create -c "$(ts_cfg attached wait)" </dev/null >"$ts_dir/c3" 2>&1 || true
     grep -q "waiting for the power button" "$ts_dir/c3" && echo "create -c: attached from the start"
     grep -q "init started" "$ts_dir/c3" && echo "create -c: saw the boot"
@@ -103,7 +107,8 @@ export -f ts_console_case
 check "toolstack: console input, output buffer, one client, reattach" 150 0 \
     "+console: the guest's shell answered" "+console: a second client is refused" \
     "+console: reattached, history kept" "-second console accepted" "+shutdown -w: con stopped" \
-    "+create -c: attached from the start" "+create -c: saw the boot" -- bash -c ts_console_case
+    "+create -c: attached from the start" "+create -c: saw the boot" "+console: Ctrl-] detached" \
+    -- bash -c ts_console_case
 
 # 3. A guest that ignores the power button: shutdown -w gives up and says
 #    so; destroy ends it.
@@ -156,6 +161,30 @@ export -f ts_restart_case
 check "toolstack: on_reboot=restart restarts in place; reboot command" 240 0 \
     "+on_reboot=restart: restarted in place" "+console: several boots" "+reboot -w: powered off" \
     "+reboot: running again" "+shutdown after reboot: stopped" -- bash -c ts_restart_case
+
+# 4b. on_poweroff/on_crash=preserve keep the stopped VM listed (s, c)
+#     until destroy.
+ts_preserve_case() {
+    set -e
+    ts_setup preserve
+    "$vireo" create "$(ts_cfg off hello 'on_poweroff = "preserve"')"
+    "$vireo" create "$(ts_cfg boom "crash panic=-1 reboot=t" 'on_crash = "preserve"')"
+    local i
+    for ((i = 0; i < 60; i++)); do
+        [ "$(ts_field off state)" = shutdown ] && [ "$(ts_field boom state)" = crashed ] && break
+        sleep 1
+    done
+    "$vireo" list | tee "$ts_dir/list"
+    awk '$1 == "off" && $5 == "---s--"' "$ts_dir/list" | grep -q . && echo "preserve: off listed as shut down"
+    awk '$1 == "boom" && $5 == "----c-"' "$ts_dir/list" | grep -q . && echo "preserve: boom listed as crashed"
+    "$vireo" shutdown off 2>&1 | grep -q "not running (shutdown)" && echo "preserve: shutdown refused"
+    "$vireo" destroy off && "$vireo" destroy boom
+    [ "$("$vireo" list | wc -l)" = 1 ] && echo "preserve: destroy removed both"
+}
+export -f ts_preserve_case
+check "toolstack: on_poweroff/on_crash=preserve keep the VM until destroy" 120 0 \
+    "+preserve: off listed as shut down" "+preserve: boom listed as crashed" "+preserve: shutdown refused" \
+    "+preserve: destroy removed both" -- bash -c ts_preserve_case
 
 # 5. pause/unpause, create -p, and the power button refused while paused.
 ts_pause_case() {
@@ -263,6 +292,7 @@ ts_errors_case() {
     truncate -s 1M "$ts_dir/io.img"
     "$vireo" create "$(ts_cfg iopin wait "disk = ['$ts_dir/io.img,raw,xvda,rw']" 'iothread_cpus = "1000"')"
     echo "I/O thread pinned to a missing CPU rc=$?"
+    "$vireo" create -n "$(ts_cfg dry wait)" memory=300 | grep -q '"memory": 300,' && echo "create -n: printed the config"
     "$vireo" create "$(ts_cfg dup wait)" >/dev/null 2>&1
     "$vireo" create "$ts_dir/dup.cfg"
     echo "duplicate rc=$?"
@@ -276,6 +306,7 @@ check "toolstack: bad config, missing kernel, missing CPUs, taken name: exit 1, 
     "+cpus: vCPU 0 would run on no CPU this host has" "+vCPU pinned to a missing CPU rc=1" \
     "+iothread_cpus: disk 0 would run on no CPU this host has" "+I/O thread pinned to a missing CPU rc=1" \
     "+a VM named 'dup' is already running" "+duplicate rc=1" "+running: dup " "+run directory: dup next-id " "-nokernel" "-'pinned' started" "-'iopin' started" \
+    "+create -n: printed the config" "-'dry' started" \
     -- bash -c ts_errors_case
 
 # 10. The VM process under ASan/UBSan: create, console, shutdown.

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "toolstack/vm_config.h"
+#include "toolstack/vm_config_json.h"
 #include "toolstack/xlcfg_lex.h"
 
 #define ERRLEN 1024
@@ -243,6 +244,26 @@ static void parse_ok(const char *text, struct vm_config *c)
     char err[ERRLEN] = "";
     if (vm_config_parse(text, strlen(text), "t.cfg", c, err, sizeof(err)) != 0)
         fail_msg("rejected: %s", err);
+}
+
+/* What `create -n` prints and `list -l` shows under "config". */
+static void as_json(void **state)
+{
+    (void)state;
+    struct vm_config c;
+    parse_ok("name = 'j'\nkernel = '/k'\nvcpus = 2\ncpus = ['0-1,3', 'all,^0']\n"
+             "disk = ['/a,raw,xvdb,r', 'vdev=xvda, no-discard, target=/b']\n"
+             "on_crash = 'preserve'\nserial = 'file:/log'\n", &c);
+    struct json_object *j = vm_config_json(&c);
+    assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                        "{\"name\":\"j\",\"memory\":256,\"vcpus\":2,\"cpus\":[\"0-1,3\",\"1-1023\"],"
+                        "\"kernel\":\"/k\",\"ramdisk\":null,\"cmdline\":\"console=ttyS0\",\"disk\":["
+                        "{\"vdev\":\"xvda\",\"target\":\"/b\",\"format\":\"raw\",\"access\":\"rw\",\"discard\":false},"
+                        "{\"vdev\":\"xvdb\",\"target\":\"/a\",\"format\":\"raw\",\"access\":\"r\",\"discard\":true}],"
+                        "\"iothread_cpus\":\"all\",\"on_poweroff\":\"destroy\",\"on_reboot\":\"restart\","
+                        "\"on_crash\":\"preserve\",\"serial\":\"file\",\"serial_path\":\"/log\"}");
+    json_object_put(j);
+    vm_config_free(&c);
 }
 
 static void expect_error(const char *text, const char *want)
@@ -724,6 +745,7 @@ static void mutations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(as_json),
         cmocka_unit_test(corpus_valid),
         cmocka_unit_test(corpus_invalid),
         cmocka_unit_test(defaults),

@@ -1,0 +1,70 @@
+#include "toolstack/vm_config_json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void add_str(struct json_object *o, const char *k, const char *v)
+{
+    json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+}
+
+static struct json_object *cpuset_json(const struct vm_cpuset *s)
+{
+    char buf[4096];
+    size_t o = 0;
+    buf[0] = 0;
+    for (unsigned c = 0; c < VM_MAX_HOST_CPUS && o < sizeof(buf) - 16; c++) {
+        if (!vm_cpuset_has(s, c))
+            continue;
+        unsigned z = c;
+        while (z + 1 < VM_MAX_HOST_CPUS && vm_cpuset_has(s, z + 1))
+            z++;
+        o += (size_t)(z == c ? snprintf(buf + o, sizeof(buf) - o, "%s%u", o ? "," : "", c)
+                             : snprintf(buf + o, sizeof(buf) - o, "%s%u-%u", o ? "," : "", c, z));
+        c = z;
+    }
+    return json_object_new_string(!strcmp(buf, "0-1023") ? "all" : buf);
+}
+
+static struct json_object *pins(bool pinned, const struct vm_cpuset *sets, unsigned n)
+{
+    if (!pinned)
+        return json_object_new_string("all");
+    struct json_object *a = json_object_new_array();
+    for (unsigned i = 0; i < n; i++)
+        json_object_array_add(a, cpuset_json(&sets[i]));
+    return a;
+}
+
+struct json_object *vm_config_json(const struct vm_config *c)
+{
+    static const char *const serial[] = {"pty", "null", "file"};
+    struct json_object *o = json_object_new_object();
+    add_str(o, "name", c->name);
+    json_object_object_add(o, "memory", json_object_new_int64((int64_t)c->memory_mib));
+    json_object_object_add(o, "vcpus", json_object_new_int((int)c->vcpus));
+    json_object_object_add(o, "cpus", pins(c->pinned, c->cpus, c->vcpus));
+    add_str(o, "kernel", c->kernel);
+    add_str(o, "ramdisk", c->ramdisk);
+    add_str(o, "cmdline", c->cmdline);
+    struct json_object *disks = json_object_new_array();
+    for (unsigned i = 0; i < c->ndisks; i++) {
+        const struct vm_disk *d = &c->disks[i];
+        struct json_object *j = json_object_new_object();
+        add_str(j, "vdev", d->vdev);
+        add_str(j, "target", d->target);
+        add_str(j, "format", "raw");
+        add_str(j, "access", d->readonly ? "r" : "rw");
+        json_object_object_add(j, "discard", json_object_new_boolean(d->discard));
+        json_object_array_add(disks, j);
+    }
+    json_object_object_add(o, "disk", disks);
+    json_object_object_add(o, "iothread_cpus", pins(c->iothreads_pinned, c->iothread_cpus, c->ndisks));
+    add_str(o, "on_poweroff", vm_action_name(c->on_poweroff));
+    add_str(o, "on_reboot", vm_action_name(c->on_reboot));
+    add_str(o, "on_crash", vm_action_name(c->on_crash));
+    add_str(o, "serial", serial[c->serial]);
+    if (c->serial_path)
+        add_str(o, "serial_path", c->serial_path);
+    return o;
+}
