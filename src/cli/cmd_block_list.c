@@ -24,7 +24,8 @@ int cmd_block_list(int argc, char *const argv[])
     if (cli_operands_only(argc, argv, 1, usage, &status))
         return status;
     char err[512];
-    struct json_object *r = ctl_call(argv[1], argv[0], NULL, err, sizeof(err)), *arr;
+    char buf[72];
+    struct json_object *r = ctl_call(vm_name_arg(argv[1], buf), argv[0], NULL, err, sizeof(err)), *arr;
     if (!r || !json_object_object_get_ex(r, net ? "vifs" : "disks", &arr)) {
         vlog_err("%s: %s", argv[0], r ? "bad answer from the VM process" : err);
         json_object_put(r);

@@ -108,5 +108,6 @@ int cmd_console(int argc, char *const argv[])
     int status;
     if (cli_operands_only(argc, argv, 1, usage, &status))
         return status;
-    return console_attach(argv[1]);
+    char buf[72];
+    return console_attach(vm_name_arg(argv[1], buf));
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +87,9 @@ static int wait_ready(int rd, pid_t child, const struct vm_config *c, unsigned d
     }
     /* It printed why on our stderr; collect it so no zombie is left. */
     int st;
-    waitpid(child, &st, 0);
+    if (waitpid(child, &st, 0) == child && WIFSIGNALED(st))
+        vlog_err("create: the VM process died of signal %d (%s) while starting", WTERMSIG(st),
+                 strsignal(WTERMSIG(st)));
     return -1;
 }
 
@@ -138,18 +141,21 @@ int cmd_create(int argc, char *const argv[])
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
         vlog_err("pipe: %s", strerror(errno));
-        rundir_remove(cfg.name);
+        rundir_release(cfg.name);
         goto out;
     }
     fflush(NULL);
     pid_t child = fork();
     if (child < 0) {
         vlog_err("fork: %s", strerror(errno));
-        rundir_remove(cfg.name);
+        rundir_release(cfg.name);
         goto out;
     }
     if (child == 0) {
         close(pipefd[0]);
+        /* `create` may be gone (Ctrl-C, a timeout) before it reads "ok";
+         * writing to the pipe must then not kill the new VM. */
+        signal(SIGPIPE, SIG_IGN);
         setsid();   /* outlives this command and its terminal */
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null >= 0) {

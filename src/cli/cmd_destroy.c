@@ -35,7 +35,7 @@ static int kill_hard(const char *name, int grace_ms)
     }
     for (int i = 0; i < 100 && rundir_pid(name); i++)
         usleep(20000);
-    rundir_remove(name);
+    rundir_remove_stale(name);
     return 0;
 }
 
@@ -44,7 +44,8 @@ int cmd_destroy(int argc, char *const argv[])
     int status;
     if (cli_operands_only(argc, argv, 1, usage, &status))
         return status;
-    const char *name = argv[1];
+    char buf[72];
+    const char *name = vm_name_arg(argv[1], buf);
     char err[512] = "";
     int fd = ctl_open(name, err, sizeof(err));
     if (fd < 0) {

@@ -23,7 +23,8 @@ int cmd_pause(int argc, char *const argv[])
     if (cli_operands_only(argc, argv, 1, usage, &status))
         return status;
     char err[512];
-    struct json_object *r = ctl_call(argv[1], cmd, NULL, err, sizeof(err));
+    char buf[72];
+    struct json_object *r = ctl_call(vm_name_arg(argv[1], buf), cmd, NULL, err, sizeof(err));
     if (!r) {
         vlog_err("%s: %s", cmd, err);
         return 1;

@@ -12,6 +12,7 @@
 
 #include "cli/vm_names.h"
 #include "toolstack/ctl_client.h"
+#include "toolstack/rundir.h"
 #include "util/log.h"
 
 #define DEFAULT_WAIT_S 300   /* libvirt-guests' SHUTDOWN_TIMEOUT */
@@ -50,10 +51,14 @@ static long long now_ms(void)
 
 /* Sends the request (after "wait" when waiting, so the stop cannot be
  * missed) and reads its answer. */
-static void request(struct target *t, const char *cmd, bool wait)
+static void request(struct target *t, const char *cmd, bool wait, bool all)
 {
     char err[512] = "";
     t->fd = ctl_open(t->name, err, sizeof(err));
+    if (t->fd < 0 && all && !rundir_pid(t->name)) {
+        t->done = true;   /* it ended between the listing and now: nothing to do */
+        return;
+    }
     struct json_object *r = NULL, *ok, *e;
     if (t->fd >= 0 && (!wait || ctl_send(t->fd, "wait", NULL) == 0) && ctl_send(t->fd, cmd, NULL) == 0)
         r = ctl_recv(t->fd, CTL_TIMEOUT_MS, err, sizeof(err));
@@ -133,7 +138,7 @@ int cmd_shutdown(int argc, char *const argv[])
     static struct target t[VM_NAMES_MAX];
     for (int i = 0; i < n; i++) {
         t[i] = (struct target){.name = names[i], .fd = -1};
-        request(&t[i], reboot ? "reboot" : "shutdown", wait);
+        request(&t[i], reboot ? "reboot" : "shutdown", wait, all);
     }
     if (wait)
         wait_all(t, n, timeout_s);

@@ -83,7 +83,8 @@ int cmd_vcpu_pin(int argc, char *const argv[])
     }
     json_object_object_add(args, "cpus", json_object_new_string(argv[3]));
     char err[512];
-    struct json_object *r = ctl_call(argv[1], "vcpu-pin", args, err, sizeof(err));
+    char buf[72];
+    struct json_object *r = ctl_call(vm_name_arg(argv[1], buf), "vcpu-pin", args, err, sizeof(err));
     json_object_put(args);
     if (!r) {
         vlog_err("vcpu-pin: %s", err);

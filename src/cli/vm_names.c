@@ -2,10 +2,25 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "toolstack/rundir.h"
 #include "util/log.h"
+
+const char *vm_name_arg(const char *arg, char buf[72])
+{
+    char path[4096];
+    char *end;
+    unsigned long id = strtoul(arg, &end, 10);
+    /* A VM may be called "3": its name wins over an ID. */
+    if (*end || end == arg || id == 0 || id > UINT32_MAX ||
+        (rundir_path(path, sizeof(path), arg, NULL) == 0 && access(path, F_OK) == 0))
+        return arg;
+    return rundir_find_id((unsigned)id, buf) == 0 ? buf : arg;
+}
 
 bool cli_operands_only(int argc, char *const argv[], int nargs, const char *usage, int *status)
 {
@@ -42,7 +57,8 @@ int vm_names_select(int argc, char *const argv[], int all, int all_if_none, char
             vlog_err("VM name '%.20s...' is too long", argv[i]);
             return -1;
         }
-        strcpy(names[i], argv[i]);
+        char buf[72];
+        snprintf(names[i], sizeof(names[i]), "%s", vm_name_arg(argv[i], buf));
     }
     return argc;
 }

@@ -13,6 +13,10 @@
  * (printed). */
 int vm_names_select(int argc, char *const argv[], int all, int all_if_none, char (*names)[72]);
 
+/* A VM named on the command line: a name, or an ID as `list` shows it
+ * (as xl takes domain IDs).  Returns the name (arg itself, or buf). */
+const char *vm_name_arg(const char *arg, char buf[72]);
+
 /* For a command with operands only: nargs of them (-1: any number).
  * Returns true when the command is done: --help printed usage (*status
  * 0), or the arguments are wrong (usage on stderr, *status 2). */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -16,7 +17,7 @@ int ctl_open(const char *name, char *err, size_t errlen)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (rundir_path(a.sun_path, sizeof(a.sun_path), name, "control") < 0) {
-        snprintf(err, errlen, "VM name '%s' is too long", name);
+        snprintf(err, errlen, "'%s' is not a VM name (too long, empty, with '/' or a leading '.')", name);
         return -1;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -68,44 +69,58 @@ static long long now_ms(void)
 
 struct json_object *ctl_recv(int fd, int timeout_ms, char *err, size_t errlen)
 {
-    char line[CTL_LINE_MAX];
-    size_t n = 0;
+    /* Replies grow with the VM (vcpu-list of 64 vCPUs, a long cmdline):
+     * unlike requests, they are not held to CTL_LINE_MAX. */
+    size_t cap = 4096, n = 0;
+    char *line = malloc(cap);
+    struct json_object *o = NULL;
     long long deadline = now_ms() + timeout_ms;
+    if (!line) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     /* Byte by byte: after a "console" reply the raw stream follows, and
      * none of it may be swallowed here. */
-    while (n < sizeof(line) - 1) {
+    for (;;) {
+        if (n + 1 == cap) {
+            char *bigger = cap < CTL_REPLY_MAX ? realloc(line, cap * 2) : NULL;
+            if (!bigger) {
+                snprintf(err, errlen, "answer from the VM process too long");
+                break;
+            }
+            line = bigger;
+            cap *= 2;
+        }
         int left = timeout_ms < 0 ? -1 : (int)(deadline - now_ms());
         if (timeout_ms >= 0 && left <= 0) {
             snprintf(err, errlen, "no answer within %d s", timeout_ms / 1000);
-            return NULL;
+            break;
         }
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
+        if (poll(&pfd, 1, left) <= 0)
             continue;
         ssize_t r = recv(fd, line + n, 1, 0);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
             snprintf(err, errlen, "the VM process closed the connection");
-            return NULL;
+            break;
         }
-        if (line[n] == '\n') {
-            line[n] = 0;
-            struct json_object *o = json_tokener_parse(line);
-            if (!o || !json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
-                snprintf(err, errlen, "bad answer from the VM process: %s", line);
-                return NULL;
-            }
-            return o;
+        if (line[n] != '\n') {
+            n++;
+            continue;
         }
-        n++;
+        line[n] = 0;
+        o = json_tokener_parse(line);
+        if (!o || !json_object_is_type(o, json_type_object)) {
+            json_object_put(o);
+            o = NULL;
+            snprintf(err, errlen, "bad answer from the VM process: %.200s", line);
+        }
+        break;
     }
-    snprintf(err, errlen, "answer from the VM process too long");
-    return NULL;
+    free(line);
+    return o;
 }
 
 const char *ctl_str(struct json_object *o, const char *k, const char *dflt)

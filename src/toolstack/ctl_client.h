@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #define CTL_TIMEOUT_MS 10000
+#define CTL_REPLY_MAX  (1024 * 1024)
 
 /* Connects to VM NAME's control socket; -1 with err ("no VM named ...",
  * permission denied) otherwise. */

@@ -170,6 +170,16 @@ static void on_client(void *opaque, uint32_t events)
         memmove(c->in, c->in + used, c->in_len - used);
         c->in_len -= used;
     }
+    /* What followed "console" in the same read is already console input. */
+    if (c->used && c->console && c->in_len) {
+        size_t n = c->in_len < sizeof(c->pending) ? c->in_len : sizeof(c->pending);
+        memcpy(c->pending, c->in, n);
+        c->pending_len = n;
+        c->pending_off = 0;
+        c->in_len = 0;
+        if (!flush_input(c))
+            event_loop_mod(c->srv->loop, &c->w, 0);
+    }
     if (c->used && !c->console && c->in_len == sizeof(c->in)) {
         send_error(c, "request line too long");
         client_close(c);

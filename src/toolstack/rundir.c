@@ -24,6 +24,8 @@ const char *logdir_base(void)
 
 int rundir_path(char *out, size_t len, const char *name, const char *file)
 {
+    if (!name[0] || name[0] == '.' || strchr(name, '/'))
+        return -1;
     int n = file ? snprintf(out, len, "%s/%s/%s", rundir_base(), name, file)
                  : snprintf(out, len, "%s/%s", rundir_base(), name);
     return n < 0 || (size_t)n >= len ? -1 : 0;
@@ -49,7 +51,7 @@ static int lock_base(char *err, size_t errlen)
     return fd;
 }
 
-void rundir_remove(const char *name)
+static void remove_dir(const char *name)
 {
     char dir[4096];
     if (rundir_path(dir, sizeof(dir), name, NULL) < 0)
@@ -75,7 +77,7 @@ static int probe(const char *name, pid_t *pid)
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    int live = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    int live = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
     if (live) {
         char buf[32] = {0};
         if (pread(fd, buf, sizeof(buf) - 1, 0) > 0)
@@ -94,7 +96,7 @@ pid_t rundir_pid(const char *name)
 static unsigned next_domid(void)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/next-id", rundir_base());
+    snprintf(path, sizeof(path), "%s/.next-id", rundir_base());
     unsigned id = 1;
     FILE *f = fopen(path, "re");
     if (f) {
@@ -127,7 +129,7 @@ int rundir_claim(const char *name, struct rundir_claim *c, char *err, size_t err
         snprintf(err, errlen, "a VM named '%s' is already running (pid %d); names are unique", name, (int)pid);
         goto out;
     }
-    rundir_remove(name);
+    remove_dir(name);
     if (mkdir(dir, 0700) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
         goto out;
@@ -135,7 +137,8 @@ int rundir_claim(const char *name, struct rundir_claim *c, char *err, size_t err
     /* Not O_CLOEXEC: nothing is exec'd, and the lock must stay with the
      * VM process after fork(). */
     c->lock_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+    /* Blocking: a probe may hold a shared lock for a moment. */
+    if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX) < 0) {
         snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
         goto out;
     }
@@ -145,7 +148,7 @@ out:
     if (ret < 0 && c->lock_fd >= 0) {
         close(c->lock_fd);
         c->lock_fd = -1;
-        rundir_remove(name);
+        remove_dir(name);
     }
     close(base);
     return ret;
@@ -154,10 +157,54 @@ out:
 int rundir_set_pid(const struct rundir_claim *c, pid_t pid)
 {
     char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+    int n = snprintf(buf, sizeof(buf), "%d %u\n", (int)pid, c->domid);
     if (ftruncate(c->lock_fd, 0) < 0 || pwrite(c->lock_fd, buf, (size_t)n, 0) != n)
         return -1;
     return 0;
+}
+
+void rundir_release(const char *name)
+{
+    char err[256];
+    int base = lock_base(err, sizeof(err));
+    remove_dir(name);
+    if (base >= 0)
+        close(base);
+}
+
+void rundir_remove_stale(const char *name)
+{
+    char err[256];
+    pid_t pid;
+    int base = lock_base(err, sizeof(err));
+    if (base < 0)
+        return;
+    /* Under the lock: a new VM may have claimed the name meanwhile. */
+    if (!probe(name, &pid))
+        remove_dir(name);
+    close(base);
+}
+
+int rundir_find_id(unsigned id, char name[72])
+{
+    char names[256][72], err[256];
+    int n = rundir_list(names, 256, err, sizeof(err));
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        unsigned pid, got;
+        if (rundir_path(path, sizeof(path), names[i], "pid") < 0)
+            continue;
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        int k = fscanf(f, "%u %u", &pid, &got);
+        fclose(f);
+        if (k == 2 && got == id) {
+            strcpy(name, names[i]);
+            return 0;
+        }
+    }
+    return -1;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -189,7 +236,7 @@ int rundir_list(char (*names)[72], int max, char *err, size_t errlen)
             continue;
         pid_t pid;
         if (!probe(e->d_name, &pid)) {
-            rundir_remove(e->d_name);   /* its process is gone (killed) */
+            remove_dir(e->d_name);   /* its process is gone (killed) */
             continue;
         }
         if (n < max)

@@ -19,6 +19,12 @@
 
 enum vmp_state { VMP_RUNNING, VMP_SHUTDOWN, VMP_CRASHED };
 
+/* A guest that crashes or reboots at once must not spin the host: more
+ * than RESTART_BURST restarts within RESTART_WINDOW_S seconds end the VM
+ * (libxl refuses restarts that come too fast likewise). */
+#define RESTART_BURST    10
+#define RESTART_WINDOW_S 60
+
 struct vmp {
     const struct vm_process_args *a;
     const struct vm_config *cfg;
@@ -38,6 +44,8 @@ struct vmp {
     struct timespec started;
     char last_stop[256];
     unsigned host_cpus;
+    cpu_set_t allowed;         /* the CPUs this process may use (online, in its cpuset) */
+    struct timespec restart_times[RESTART_BURST];   /* the last restarts, a ring */
 };
 
 static struct vm the_vm;   /* large (device config spaces): not on the stack */
@@ -199,9 +207,17 @@ static int vcpu_pin(struct vmp *p, struct json_object *req, char *err, size_t er
         snprintf(err, errlen, "vcpu-pin needs \"vcpu\" (a number or \"all\") and \"cpus\"");
         return -1;
     }
-    cpu_set_t set;
+    cpu_set_t set, usable;
     if (cpulist_parse(json_object_get_string(jc), p->host_cpus, &set, err, errlen) < 0)
         return -1;
+    CPU_AND(&usable, &set, &p->allowed);
+    if (!CPU_EQUAL(&usable, &set)) {
+        char have[256];
+        cpulist_format(&p->allowed, p->host_cpus, have, sizeof(have));
+        snprintf(err, errlen, "'%s' includes CPUs this VM process may not use (it may use %s)",
+                 json_object_get_string(jc), have);
+        return -1;
+    }
     unsigned lo = 0, hi = p->cfg->vcpus - 1;
     if (json_object_is_type(jv, json_type_int)) {
         int64_t v = json_object_get_int64(jv);
@@ -219,11 +235,11 @@ static int vcpu_pin(struct vmp *p, struct json_object *req, char *err, size_t er
         return -1;
     }
     for (unsigned i = lo; i <= hi; i++) {
-        p->affinity[i] = set;   /* kept across an in-place restart */
         if (vm_vcpu_pin(p->vm, i, &set) < 0) {
             snprintf(err, errlen, "pinning vCPU %u: %s", i, strerror(errno));
             return -1;
         }
+        p->affinity[i] = set;   /* kept across an in-place restart */
     }
     p->managed.vcpu_affinity = p->affinity;
     return 0;
@@ -231,9 +247,10 @@ static int vcpu_pin(struct vmp *p, struct json_object *req, char *err, size_t er
 
 static int running_or_err(struct vmp *p, char *err, size_t errlen)
 {
-    if (p->vm && p->state == VMP_RUNNING)
+    if (p->vm && p->state == VMP_RUNNING && !atomic_load(&p->vm->stopping))
         return 0;
-    snprintf(err, errlen, "the VM is not running (%s)", state_name(p));
+    snprintf(err, errlen, "the VM is not running (%s)",
+             p->vm && p->state == VMP_RUNNING ? "stopping" : state_name(p));
     return -1;
 }
 
@@ -253,8 +270,7 @@ static int command(void *opaque, const char *cmd, struct json_object *req, struc
         /* A guest has no ACPI "reboot button": reboot presses the power
          * button and starts the VM again once it is off (libvirt's
          * --mode acpi reboot does the same). */
-        if (!strcmp(cmd, "reboot"))
-            p->reboot_req = true;
+        p->reboot_req = !strcmp(cmd, "reboot");   /* the latest request decides */
         vm_power_button(p->vm);
     } else if (!strcmp(cmd, "destroy")) {
         p->destroy_req = true;
@@ -298,7 +314,11 @@ static int open_serial(struct vmp *p, char *err, size_t errlen)
     }
     if (p->cfg->serial == VM_SERIAL_NULL) {
         p->managed.serial_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        return p->managed.serial_fd < 0 ? -1 : 0;
+        if (p->managed.serial_fd < 0) {
+            snprintf(err, errlen, "/dev/null: %s", strerror(errno));
+            return -1;
+        }
+        return 0;
     }
     int fds[2];
     /* Non-blocking write end: a stalled main thread drops console output
@@ -317,17 +337,20 @@ static int open_serial(struct vmp *p, char *err, size_t errlen)
     return 0;
 }
 
-/* The CPUs of a config's set that this host has; -1 if none. */
+/* The CPUs of a config's set that this process may use (online, in its
+ * cpuset); -1 if none.  The rest are dropped, as taskset does. */
 static int host_cpus(const struct vmp *p, const struct vm_cpuset *want, cpu_set_t *out, const char *key,
                      const char *what, unsigned i, char *err, size_t errlen)
 {
     CPU_ZERO(out);
     for (unsigned cpu = 0; cpu < p->host_cpus; cpu++)
-        if (vm_cpuset_has(want, cpu))
+        if (vm_cpuset_has(want, cpu) && CPU_ISSET(cpu, &p->allowed))
             CPU_SET(cpu, out);
     if (CPU_COUNT(out))
         return 0;
-    snprintf(err, errlen, "%s: %s %u would run on no CPU this host has (CPUs 0-%u)", key, what, i, p->host_cpus - 1);
+    char have[256];
+    cpulist_format(&p->allowed, p->host_cpus, have, sizeof(have));
+    snprintf(err, errlen, "%s: %s %u would run on no CPU this host lets it use (CPUs %s)", key, what, i, have);
     return -1;
 }
 
@@ -347,6 +370,9 @@ static int build_params(struct vmp *p, char *err, size_t errlen)
         v->disks[i].ro = c->disks[i].readonly;
         v->disks[i].queues = c->vcpus < VBLK_MAX_QUEUES ? c->vcpus : VBLK_MAX_QUEUES;
     }
+    /* Unpinned vCPUs stay unpinned after a vcpu-pin of others and a restart. */
+    for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+        p->affinity[i] = p->allowed;
     if (c->pinned) {
         for (unsigned i = 0; i < c->vcpus; i++)
             if (host_cpus(p, &c->cpus[i], &p->affinity[i], "cpus", "vCPU", i, err, errlen) < 0)
@@ -410,6 +436,17 @@ static void preserve(struct vmp *p)
     }
 }
 
+/* false when the VM restarted too often too fast. */
+static bool restart_allowed(struct vmp *p)
+{
+    struct timespec now, *oldest = &p->restart_times[p->restarts % RESTART_BURST];
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (p->restarts >= RESTART_BURST && now.tv_sec - oldest->tv_sec < RESTART_WINDOW_S)
+        return false;
+    *oldest = now;
+    return true;
+}
+
 /* What the configuration says to do after a stop with this status. */
 static enum vm_action next_action(struct vmp *p, int status)
 {
@@ -427,17 +464,32 @@ static enum vm_action next_action(struct vmp *p, int status)
     }
 }
 
+static enum vm_action decide(struct vmp *p, int status)
+{
+    enum vm_action a = next_action(p, status);
+    if (a == VM_ACTION_RESTART && atomic_load(&p->vm->host_stopping)) {
+        vlog_info("not restarting: the process got SIGTERM (the host is shutting down)");
+        return VM_ACTION_DESTROY;
+    }
+    if (a == VM_ACTION_RESTART && !restart_allowed(p)) {
+        vlog_err("not restarting: %d restarts within %d s", RESTART_BURST, RESTART_WINDOW_S);
+        return VM_ACTION_DESTROY;
+    }
+    return a;
+}
+
 static void notify(struct vmp *p, int status, enum vm_action then)
 {
     struct json_object *ev = json_object_new_object();
     add_str(ev, "reason", p->last_stop);
     json_object_object_add(ev, "status", json_object_new_int(status));
     add_str(ev, "then", vm_action_name(then));
+    /* Sent at once (no loop turn): commands that came meanwhile wait for
+     * the next incarnation's loop, so none acts on a VM already gone. */
     ctl_server_notify_stopped(&p->ctl, ev);
     json_object_put(ev);
-    /* Let the answers leave before the process goes. */
-    event_loop_run_once(&p->outer, 0);
 }
+
 
 static int serve(struct vmp *p)
 {
@@ -465,7 +517,7 @@ static int serve(struct vmp *p)
         p->managed.start_paused = false;   /* only the first start of `create -p` */
         int status = vm_run(p->vm);
         snprintf(p->last_stop, sizeof(p->last_stop), "%s", p->vm->stop_reason);
-        enum vm_action then = next_action(p, status);
+        enum vm_action then = decide(p, status);
         notify(p, status, then);
         if (then == VM_ACTION_RESTART) {
             vm_destroy(p->vm);
@@ -495,6 +547,12 @@ int vm_process_main(const struct vm_process_args *a)
     p.ctl.listen_fd = p.ctl.timer_fd = -1;
     long n = sysconf(_SC_NPROCESSORS_CONF);
     p.host_cpus = n > 0 && n <= CPU_SETSIZE ? (unsigned)n : 1;
+    /* The kernel reports only online CPUs of our cpuset here. */
+    if (sched_getaffinity(0, sizeof(p.allowed), &p.allowed) < 0) {
+        CPU_ZERO(&p.allowed);
+        for (unsigned c = 0; c < p.host_cpus; c++)
+            CPU_SET(c, &p.allowed);
+    }
     clock_gettime(CLOCK_MONOTONIC, &p.started);
     char err[512], path[4096];
     int rc = 1;
@@ -521,7 +579,7 @@ out:
     if (p.managed.serial_fd > 0)
         close(p.managed.serial_fd);
     event_loop_destroy(&p.outer);
-    rundir_remove(p.cfg->name);
+    rundir_release(p.cfg->name);
     if (p.started_once)
         vlog_info("VM '%s' ended", p.cfg->name);
     return rc;

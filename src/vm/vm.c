@@ -364,6 +364,8 @@ static void on_signal(void *opaque, uint32_t events)
      * off, as xendomains and libvirt-guests do; SIGKILL is `destroy`. */
     if (c->vm->managed && si.ssi_signo == SIGTERM) {
         vlog_info("SIGTERM: pressing the power button");
+        atomic_store(&c->vm->host_stopping, true);
+        vm_unpause(c->vm);   /* a paused guest would never see it */
         vm_power_button(c->vm);
         return;
     }

@@ -110,6 +110,7 @@ struct vm {
     int stop_fd;               /* eventfd */
 
     const struct vm_managed *managed;
+    atomic_bool host_stopping;  /* a managed VM got SIGTERM: no restart after this stop */
     /* Pausing: vCPU threads park between KVM_RUNs while pause_req is set
      * (vm_control.c). */
     pthread_mutex_t pause_lock;

@@ -34,6 +34,12 @@ static int fake_command(void *opaque, const char *cmd, struct json_object *req, 
         json_object_object_add(reply, "name", json_object_new_string("t"));
         return 0;
     }
+    if (!strcmp(cmd, "big")) {   /* larger than any request may be */
+        static char s[3 * CTL_LINE_MAX];
+        memset(s, 'b', sizeof(s) - 1);
+        json_object_object_add(reply, "big", json_object_new_string(s));
+        return 0;
+    }
     snprintf(err, errlen, "unknown command '%s'", cmd);
     return -1;
 }
@@ -128,6 +134,10 @@ static void requests_and_errors(void **state)
     assert_non_null(r);
     assert_string_equal(get(r, "ok"), "true");
     assert_string_equal(get(r, "name"), "t");
+    json_object_put(r);
+    r = raw(e, fd, "{\"cmd\":\"big\"}\n");
+    assert_non_null(r);
+    assert_int_equal(strlen(get(r, "big")), 3 * CTL_LINE_MAX - 1);
     json_object_put(r);
     r = raw(e, fd, "{\"cmd\":\"frobnicate\"}\n");
     assert_string_equal(get(r, "ok"), "false");
@@ -274,6 +284,10 @@ static void rundir_claims(void **state)
     assert_int_equal(rundir_claim("web", &b, err, sizeof(err)), -1);
     assert_string_equal(err, "a VM named 'web' is already running (pid 4242); names are unique");
     assert_int_equal(rundir_pid("web"), 4242);
+    char found[72];
+    assert_int_equal(rundir_find_id(1, found), 0);   /* `vireo destroy 1` */
+    assert_string_equal(found, "web");
+    assert_int_equal(rundir_find_id(9, found), -1);
     assert_int_equal(rundir_claim("db", &c, err, sizeof(err)), 0);
     assert_int_equal(c.domid, 2);
     char names[8][72];
@@ -292,8 +306,8 @@ static void rundir_claims(void **state)
     assert_int_equal(b.domid, 3);   /* IDs are not reused */
     close(b.lock_fd);
     close(c.lock_fd);
-    rundir_remove("web");
-    rundir_remove("db");
+    rundir_release("web");
+    rundir_release("db");
     snprintf(path, sizeof(path), "rm -rf %s", dir);
     assert_int_equal(system(path), 0);
 }
