@@ -59,9 +59,11 @@ static int load(const char *path, char *const *over, int nover, struct vm_config
  * rest (kernel, disks) before `create` returns. */
 static int supported(const char *path, const struct vm_config *c)
 {
-    if (c->nvifs) {
-        vlog_err("%s: vif: networking (virtio-net) is not implemented in vireo yet; remove the vif line", path);
-        return -1;
+    for (unsigned i = 0; i < c->nvifs; i++) {
+        if (c->vifs[i].mtu) {
+            vlog_err("%s: vif %u: mtu= is not supported (the TAP takes its bridge's MTU)", path, i);
+            return -1;
+        }
     }
     for (unsigned i = 0; i < c->ndisks; i++) {
         if (!c->disks[i].discard) {

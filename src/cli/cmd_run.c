@@ -41,6 +41,9 @@ int cmd_run(int argc, char *const argv[])
     };
     for (unsigned i = 0; i < a.ndisks; i++)
         cfg.disks[i] = a.disks[i].o;
+    cfg.nnets = a.nnets;
+    for (unsigned i = 0; i < a.nnets; i++)
+        cfg.nets[i] = a.nets[i];
     static struct vm vm; /* large (device config spaces); keep it off the stack */
     int status = VM_STATUS_ERROR;
     if (vm_create(&vm, &cfg) == 0)

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/net_args.h"
 #include "util/size.h"
 #include "x86/layout.h"
 
 const char run_usage[] =
     "usage: vireo run --kernel BZIMAGE [--initrd FILE] [--cmdline STR]\n"
     "                 [--memory SIZE] [--vcpus N] [--disk PATH[,OPTION...]]...\n"
+    "                 [--net bridge=BR|tap=NAME[,OPTION...]]...\n"
     "  --kernel BZIMAGE  Linux x86-64 bzImage (boot protocol 2.12+)\n"
     "  --initrd FILE     initial ramdisk\n"
     "  --cmdline STR     kernel command line (default \"" RUN_DEFAULT_CMDLINE "\")\n"
@@ -30,6 +32,14 @@ const char run_usage[] =
     "                                       on hosts with 4+ CPUs, else 0; 0 never polls)\n"
     "                    serial=ID          disk serial (up to 20 characters)\n"
     "                    A comma inside PATH is written \",,\".\n"
+    "  --net bridge=BR[,OPTION...]  a virtio-net interface on a new TAP device\n"
+    "                    enslaved to bridge BR (removed when the VM ends)\n"
+    "  --net tap=NAME[,OPTION...]   ... on an existing TAP device.  Options:\n"
+    "                    mac=MAC            the guest's MAC (default: a stable locally\n"
+    "                                       administered one derived from the TAP name)\n"
+    "                    ifname=NAME        the new TAP's name (default vireoN)\n"
+    "                    queues=N           queue pairs, multiqueue TAP (default 1)\n"
+    "                    iothread=N         I/O threads (default 1; 0: the main loop)\n"
     "  --setup-only      build the VM, report its set-up cost, and exit before the\n"
     "                    first KVM_RUN (benchmarks)\n"
     "The serial console is on stdin/stdout; on a terminal, Ctrl-A x quits.\n"
@@ -64,7 +74,7 @@ int run_args_parse(int argc, char *const argv[], struct run_args *a, char *err, 
         }
         /* Options that take a value, as "--opt VALUE" or "--opt=VALUE". */
         static const char *const with_value[] = {"--kernel", "--initrd", "--cmdline", "--memory", "--vcpus",
-                                                 "--disk"};
+                                                 "--disk", "--net"};
         const char *name = NULL, *value = NULL;
         for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
             size_t n = strlen(with_value[k]);
@@ -93,6 +103,12 @@ int run_args_parse(int argc, char *const argv[], struct run_args *a, char *err, 
             if (disk_arg_parse(value, &a->disks[a->ndisks], err, errlen) < 0)
                 return -1;
             a->ndisks++;
+        } else if (!strcmp(name, "--net")) {
+            if (a->nnets == VM_MAX_NETS)
+                return fail(err, errlen, "--net: at most %d interfaces", VM_MAX_NETS);
+            if (net_arg_parse(value, &a->nets[a->nnets], err, errlen) < 0)
+                return -1;
+            a->nnets++;
         } else if (!strcmp(name, "--memory")) {
             uint64_t m;
             if (!parse_size(value, &m))

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "cli/disk_args.h"
+#include "vm/vm_nets.h"
 
 #define RUN_DEFAULT_MEMORY  (256ULL << 20)
 #define RUN_DEFAULT_CMDLINE "console=ttyS0"
@@ -21,6 +22,8 @@ struct run_args {
     uint32_t vcpus;
     unsigned ndisks;
     struct disk_arg disks[RUN_MAX_DISKS];
+    unsigned nnets;
+    struct vm_net_opts nets[VM_MAX_NETS];
     bool setup_only;
     bool help;
 };

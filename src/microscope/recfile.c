@@ -1,3 +1,4 @@
+#include "util/hex.h"
 #include "microscope/recfile.h"
 
 #include <ctype.h>
@@ -412,7 +413,7 @@ static int jstring(struct jp *p, char *out, size_t cap)
                     if (p->i >= p->n || !isxdigit((unsigned char)p->s[p->i]))
                         return -1;
                     char h = p->s[p->i++];
-                    cp = cp * 16 + (uint32_t)(isdigit((unsigned char)h) ? h - '0' : (tolower(h) - 'a' + 10));
+                    cp = cp * 16 + (uint32_t)hex_digit((unsigned char)h);
                 }
                 c = cp < 0x80 ? (char)cp : '?';
                 break;

@@ -59,6 +59,22 @@ struct json_object *vm_config_json(const struct vm_config *c)
         json_object_array_add(disks, j);
     }
     json_object_object_add(o, "disk", disks);
+    struct json_object *vifs = json_object_new_array();
+    for (unsigned i = 0; i < c->nvifs; i++) {
+        const struct vm_vif *v = &c->vifs[i];
+        struct json_object *j = json_object_new_object();
+        add_str(j, "bridge", v->bridge);
+        if (v->has_mac) {
+            char mac[18];
+            snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", v->mac[0], v->mac[1], v->mac[2], v->mac[3],
+                     v->mac[4], v->mac[5]);
+            add_str(j, "mac", mac);
+        }
+        if (v->vifname[0])
+            add_str(j, "vifname", v->vifname);
+        json_object_array_add(vifs, j);
+    }
+    json_object_object_add(o, "vif", vifs);
     json_object_object_add(o, "iothread_cpus", pins(c->iothreads_pinned, c->iothread_cpus, c->ndisks));
     add_str(o, "on_poweroff", vm_action_name(c->on_poweroff));
     add_str(o, "on_reboot", vm_action_name(c->on_reboot));

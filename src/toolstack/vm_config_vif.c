@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/hex.h"
 #include "toolstack/vm_config_impl.h"
 #include "toolstack/xl_keys.h"
 
@@ -35,7 +36,7 @@ static int parse_mac(struct vspec *d, size_t off, const char *s, size_t len, uin
     VMC_SHOW(shown, s, len);
     bool ok = len == 17;
     for (size_t i = 0; ok && i < 6; i++) {
-        int h = xlcfg_hexval((unsigned char)s[i * 3]), l = xlcfg_hexval((unsigned char)s[i * 3 + 1]);
+        int h = hex_digit((unsigned char)s[i * 3]), l = hex_digit((unsigned char)s[i * 3 + 1]);
         ok = h >= 0 && l >= 0 && (i == 5 || s[i * 3 + 2] == ':');
         mac[i] = (uint8_t)(h * 16 + l);
     }

@@ -13,6 +13,7 @@
 
 #include "toolstack/ctl_server.h"
 #include "toolstack/vm_config_json.h"
+#include "net/mac.h"
 #include "util/cpulist.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -293,7 +294,18 @@ static int command(void *opaque, const char *cmd, struct json_object *req, struc
             json_object_array_add(disks, disk_json(p, i));
         json_object_object_add(r, "disks", disks);
     } else if (!strcmp(cmd, "network-list")) {
-        json_object_object_add(r, "vifs", json_object_new_array());   /* create refuses vif= for now */
+        struct json_object *vifs = json_object_new_array();
+        for (unsigned i = 0; p->vm && i < p->vm->nnics; i++) {
+            const struct vm_nic *nic = &p->vm->nics[i];
+            struct json_object *o = json_object_new_object();
+            char mac[18];
+            mac_format(nic->mac, mac);
+            add_str(o, "bridge", p->params.nets[i].bridge);
+            add_str(o, "mac", mac);
+            add_str(o, "vifname", nic->tap.ifname);
+            json_object_array_add(vifs, o);
+        }
+        json_object_object_add(r, "vifs", vifs);
     } else {
         snprintf(err, errlen, "unknown command '%s'", cmd);
         return -1;
@@ -365,6 +377,18 @@ static int build_params(struct vmp *p, char *err, size_t errlen)
     v->initrd_path = c->ramdisk;
     v->cmdline = c->cmdline;
     v->ndisks = c->ndisks;
+    v->name = c->name;
+    v->nnets = c->nvifs;
+    for (unsigned i = 0; i < c->nvifs; i++) {
+        struct vm_net_opts *n = &v->nets[i];
+        memset(n, 0, sizeof(*n));
+        snprintf(n->bridge, sizeof(n->bridge), "%s", c->vifs[i].bridge);
+        snprintf(n->ifname, sizeof(n->ifname), "%s", c->vifs[i].vifname);
+        n->has_mac = c->vifs[i].has_mac;
+        memcpy(n->mac, c->vifs[i].mac, 6);
+        n->queues = VM_NET_DEFAULT_QUEUES;
+        n->iothreads = 1;
+    }
     for (unsigned i = 0; i < c->ndisks; i++) {
         vblk_opts_defaults(&v->disks[i], c->disks[i].target);
         v->disks[i].ro = c->disks[i].readonly;

@@ -10,6 +10,7 @@
  * strings, and xl's broken \x and octal escapes are done as C does them.
  * Keys are lexed a little wider than xl's [a-z][._0-9a-z]* so that
  * "Memory" or "on-crash" get a message that says what to write instead. */
+#include "util/hex.h"
 #include "toolstack/xlcfg_lex.h"
 
 #include <stdio.h>
@@ -22,17 +23,6 @@ static bool is_upper(int c) { return c >= 'A' && c <= 'Z'; }
 static bool is_alpha(int c) { return (c >= 'a' && c <= 'z') || is_upper(c); }
 static bool is_alnum(int c) { return is_alpha(c) || is_digit(c); }
 static int to_lower(int c) { return is_upper(c) ? c - 'A' + 'a' : c; }
-
-int xlcfg_hexval(int c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 struct lex {
     const char *b;
@@ -118,7 +108,7 @@ enum xlcfg_num xlcfg_parse_u64(const char *s, size_t len, uint64_t *out)
         return XLCFG_NUM_BAD;
     if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         for (size_t i = 2; i < len; i++) {
-            int d = xlcfg_hexval((unsigned char)s[i]);
+            int d = hex_digit((unsigned char)s[i]);
             if (d < 0)
                 return XLCFG_NUM_BAD;
             if (v > (UINT64_MAX >> 4))
@@ -305,8 +295,8 @@ static int lex_escape(struct lex *l, const struct xlcfg_loc *start, char quote, 
     case 't': v = '\t'; break;
     case 'v': v = '\v'; break;
     case 'x': {
-        int h1 = bs + 2 < l->len ? xlcfg_hexval((unsigned char)l->b[bs + 2]) : -1;
-        int h2 = bs + 3 < l->len ? xlcfg_hexval((unsigned char)l->b[bs + 3]) : -1;
+        int h1 = bs + 2 < l->len ? hex_digit((unsigned char)l->b[bs + 2]) : -1;
+        int h2 = bs + 3 < l->len ? hex_digit((unsigned char)l->b[bs + 3]) : -1;
         if (h1 < 0 || h2 < 0)
             return fail_at(l, bs, "invalid escape '\\x' in string; expected two hex digits after \\x");
         v = h1 * 16 + h2;

@@ -97,7 +97,5 @@ enum xlcfg_num { XLCFG_NUM_OK, XLCFG_NUM_BAD, XLCFG_NUM_LEADING_ZERO, XLCFG_NUM_
                  XLCFG_NUM_TOO_BIG };
 enum xlcfg_num xlcfg_parse_u64(const char *s, size_t len, uint64_t *out);
 
-/* The value of one hex digit, or -1. */
-int xlcfg_hexval(int c);
 
 #endif

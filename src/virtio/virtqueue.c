@@ -182,14 +182,29 @@ int vq_pop(struct vq *vq, struct vq_elem *e)
     return 1;
 }
 
-void vq_push(struct vq *vq, uint16_t head, uint32_t len)
+void vq_fill(struct vq *vq, unsigned off, uint16_t head, uint32_t len)
 {
-    uint8_t *slot = USED_RING(vq, vq->used_idx & (vq->size - 1));
+    uint8_t *slot = USED_RING(vq, (uint16_t)(vq->used_idx + off) & (vq->size - 1));
     struct virtq_used_elem u = {.id = head, .len = len};
     memcpy(slot, &u, sizeof(u));
-    vq->used_idx++;
-    /* The element must be visible before the index that publishes it. */
+}
+
+void vq_flush(struct vq *vq, unsigned n)
+{
+    vq->used_idx = (uint16_t)(vq->used_idx + n);
+    /* The elements must be visible before the index that publishes them. */
     __atomic_store_n((uint16_t *)USED_IDX(vq), vq->used_idx, __ATOMIC_RELEASE);
+}
+
+void vq_push(struct vq *vq, uint16_t head, uint32_t len)
+{
+    vq_fill(vq, 0, head, len);
+    vq_flush(vq, 1);
+}
+
+void vq_unpop(struct vq *vq, unsigned n)
+{
+    vq->last_avail = (uint16_t)(vq->last_avail - n);
 }
 
 static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)

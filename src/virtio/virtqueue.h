@@ -83,6 +83,14 @@ void vq_set_base(struct vq *vq, uint16_t last_avail);
 int vq_pop(struct vq *vq, struct vq_elem *e);
 /* Returns a chain to the driver with len bytes written into it. */
 void vq_push(struct vq *vq, uint16_t head, uint32_t len);
+/* The same in two steps, for a packet spread over several chains (virtio-
+ * net's mergeable buffers), which the driver must see all at once: fill
+ * the off-th element after the published ones, then publish n of them. */
+void vq_fill(struct vq *vq, unsigned off, uint16_t head, uint32_t len);
+void vq_flush(struct vq *vq, unsigned n);
+/* Gives back the last n chains taken and not yet returned: they will be
+ * taken again (a packet that did not fit waits for more buffers). */
+void vq_unpop(struct vq *vq, unsigned n);
 /* After pushes: whether the driver wants an interrupt now. */
 bool vq_should_notify(struct vq *vq);
 /* Kick suppression while the device is busy anyway. */

@@ -20,6 +20,7 @@
 #include "util/log.h"
 #include "vm/console.h"
 #include "vm/vm_disks.h"
+#include "vm/vm_nets.h"
 #include "x86/bzimage.h"
 #include "x86/cpuid.h"
 #include "x86/linux_boot.h"
@@ -300,7 +301,7 @@ int vm_create(struct vm *vm, const struct vm_params *cfg)
     vm->loop_ok = true;
     event_loop_set_owner(&vm->loop);
     if (create_platform(vm) < 0 || set_memory(vm) < 0 || create_devices(vm) < 0 ||
-        vm_disks_create(vm, cfg) < 0)
+        vm_disks_create(vm, cfg) < 0 || vm_nets_create(vm, cfg) < 0)
         goto out;
     for (unsigned i = 0; i < vm->ncpus; i++)
         if (vcpu_create(vm, &vm->vcpus[i], i) < 0)
@@ -487,6 +488,7 @@ int vm_run(struct vm *vm)
     for (unsigned i = 0; i < vm->ncpus; i++)
         vcpu_destroy(&vm->vcpus[i]);
     vm_disks_shutdown(vm);
+    vm_nets_shutdown(vm);
     console_restore(&con);
     close(sfd);
 
@@ -501,6 +503,7 @@ void vm_destroy(struct vm *vm)
             vcpu_destroy(&vm->vcpus[i]);
     /* Disks first: their requests in flight point into guest memory. */
     vm_disks_destroy(vm);
+    vm_nets_destroy(vm);
     guest_mem_free(&vm->mem);
     free(vm->cpuid);
     if (vm->routes_ok)

@@ -17,10 +17,13 @@
 #include "devices/serial.h"
 #include "iothread/event_loop.h"
 #include "kvm/irq_routes.h"
+#include "net/tap.h"
 #include "virtio/blk.h"
+#include "virtio/net.h"
 #include "virtio/memmap.h"
 #include "virtio/virtio_pci.h"
 #include "vm/guest_mem.h"
+#include "vm/vm_nets.h"
 #include "x86/layout.h"
 
 /* `vireo run` exit statuses (documented in the README). */
@@ -53,12 +56,23 @@ struct vm_params {
     bool allow_pvm;            /* for --setup-only, where no guest code runs */
     unsigned ndisks;
     struct vblk_opts disks[VM_MAX_DISKS];
+    unsigned nnets;
+    struct vm_net_opts nets[VM_MAX_NETS];
+    const char *name;                   /* the toolstack's VM name (MAC addresses derive from it) */
     const struct vm_managed *managed;   /* NULL for `vireo run` */
 };
 
 struct vm_blk {
     struct vblk *blk;
     struct vpci pci;
+};
+
+struct vm_nic {
+    struct vnet *net;
+    struct vpci pci;
+    bool pci_ok;
+    struct tap tap;
+    uint8_t mac[6];
 };
 
 struct vm;
@@ -101,6 +115,8 @@ struct vm {
     bool routes_ok;
     unsigned ndisks;
     struct vm_blk disks[VM_MAX_DISKS];
+    unsigned nnics;
+    struct vm_nic nics[VM_MAX_NETS];
 
     /* First stop request wins; the main thread is woken through stop_fd. */
     pthread_mutex_t stop_lock;

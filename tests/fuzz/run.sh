@@ -9,7 +9,7 @@ seconds=$2
 here=$(cd "$(dirname "$0")" && pwd)
 failed=0
 passed=0
-for target in fuzz_bzimage fuzz_devices fuzz_virtqueue fuzz_vhost_user fuzz_recfile fuzz_xlcfg; do
+for target in fuzz_bzimage fuzz_devices fuzz_virtqueue fuzz_vhost_user fuzz_recfile fuzz_xlcfg fuzz_virtio_net; do
     corpus=$build/corpus-$target
     mkdir -p "$corpus"
     [ -d "$here/seeds/$target" ] && cp -n "$here/seeds/$target"/* "$corpus"/ 2>/dev/null || true

@@ -101,6 +101,54 @@ static void sizes(void **state)
     assert_false(parse_size("17179869184T", &v)); /* 2^34 TiB overflows */
 }
 
+static void nets(void **state)
+{
+    (void)state;
+    struct run_args a;
+    char err[256];
+    assert_int_equal(PARSE(&a, err, "--kernel", "k", "--net", "bridge=br0", "--net=tap=tap7,mac=02:AB:cd:00:00:01,"
+                           "queues=4,iothread=0", "--net", "bridge=lan,ifname=web0,iothread=2"), 0);
+    assert_int_equal(a.nnets, 3);
+    assert_string_equal(a.nets[0].bridge, "br0");
+    assert_string_equal(a.nets[0].tap, "");
+    assert_false(a.nets[0].has_mac);
+    assert_int_equal(a.nets[0].queues, 1);
+    assert_int_equal(a.nets[0].iothreads, 1);
+    assert_string_equal(a.nets[1].tap, "tap7");
+    assert_true(a.nets[1].has_mac);
+    assert_memory_equal(a.nets[1].mac, ((uint8_t[]){2, 0xab, 0xcd, 0, 0, 1}), 6);
+    assert_int_equal(a.nets[1].queues, 4);
+    assert_int_equal(a.nets[1].iothreads, 0);
+    assert_string_equal(a.nets[2].ifname, "web0");
+    assert_int_equal(a.nets[2].iothreads, 2);
+}
+
+static void net_errors(void **state)
+{
+    (void)state;
+    struct run_args a;
+    char err[256];
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "mac=02:00:00:00:00:01"), err,
+                       "expected exactly one of bridge=BR or tap=NAME");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge=a,tap=b"), err,
+                       "expected exactly one of bridge=BR or tap=NAME");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge=br0,mac=01:00:5e:00:00:01"), err,
+                       "multicast");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge=br0,mac=02:00:00:00:00"), err,
+                       "expected six hex octets");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge=br0,queues=17"), err,
+                       "queues=17: expected 1 to 16 queue pairs");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge=a-very-long-bridge-name"), err,
+                       "expected an interface name of 1 to 15 characters");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "tap=t0,ifname=x"), err,
+                       "with tap=NAME the TAP exists already");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge=br0,model=e1000"), err,
+                       "unknown option 'model'");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge"), err, "is not KEY=VALUE");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge=a", "--net", "bridge=a", "--net", "bridge=a",
+                             "--net", "bridge=a", "--net", "bridge=a"), err, "at most 4 interfaces");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -109,6 +157,8 @@ int main(void)
         cmocka_unit_test(errors),
         cmocka_unit_test(help),
         cmocka_unit_test(sizes),
+        cmocka_unit_test(nets),
+        cmocka_unit_test(net_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

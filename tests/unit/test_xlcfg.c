@@ -253,13 +253,16 @@ static void as_json(void **state)
     struct vm_config c;
     parse_ok("name = 'j'\nkernel = '/k'\nvcpus = 2\ncpus = ['0-1,3', 'all,^0']\n"
              "disk = ['/a,raw,xvdb,r', 'vdev=xvda, no-discard, target=/b']\n"
-             "on_crash = 'preserve'\nserial = 'file:/log'\n", &c);
+             "on_crash = 'preserve'\nserial = 'file:/log'\nvif = ['mac=02:00:00:00:00:01', 'bridge=br1, vifname=web0']\n",
+             &c);
     struct json_object *j = vm_config_json(&c);
     assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
                         "{\"name\":\"j\",\"memory\":256,\"vcpus\":2,\"cpus\":[\"0-1,3\",\"1-1023\"],"
                         "\"kernel\":\"/k\",\"ramdisk\":null,\"cmdline\":\"console=ttyS0\",\"disk\":["
                         "{\"vdev\":\"xvda\",\"target\":\"/b\",\"format\":\"raw\",\"access\":\"rw\",\"discard\":false},"
                         "{\"vdev\":\"xvdb\",\"target\":\"/a\",\"format\":\"raw\",\"access\":\"r\",\"discard\":true}],"
+                        "\"vif\":[{\"bridge\":\"xenbr0\",\"mac\":\"02:00:00:00:00:01\"},"
+                        "{\"bridge\":\"br1\",\"vifname\":\"web0\"}],"
                         "\"iothread_cpus\":\"all\",\"on_poweroff\":\"destroy\",\"on_reboot\":\"restart\","
                         "\"on_crash\":\"preserve\",\"serial\":\"file\",\"serial_path\":\"/log\"}");
     json_object_put(j);

@@ -1,0 +1,317 @@
+/* virtio-net: the device as the transport sees it (features, config
+ * space, queue start and stop) and the control queue.  The data path is
+ * in net_rxtx.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "virtio/net_impl.h"
+
+#define VIRTIO_NET_S_LINK_UP 1
+
+#define VIRTIO_NET_OK  0
+#define VIRTIO_NET_ERR 1
+#define VIRTIO_NET_CTRL_MQ 4
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
+
+/* Queue numbering (5.1.2): receiveq1, transmitq1, ..., receiveqN,
+ * transmitqN, then the control queue after all max_virtqueue_pairs. */
+static unsigned ctrl_index(const struct vnet *n)
+{
+    return 2 * n->opts.pairs;
+}
+
+static unsigned offloads(uint64_t f)
+{
+    unsigned o = 0;
+    /* Without GUEST_CSUM the guest takes only complete frames. */
+    if (!(f & BIT(VIRTIO_NET_F_GUEST_CSUM)))
+        return 0;
+    o |= VNET_OFFLOAD_CSUM;
+    if (f & BIT(VIRTIO_NET_F_GUEST_TSO4))
+        o |= VNET_OFFLOAD_TSO4;
+    if (f & BIT(VIRTIO_NET_F_GUEST_TSO6))
+        o |= VNET_OFFLOAD_TSO6;
+    if (f & BIT(VIRTIO_NET_F_GUEST_ECN))
+        o |= VNET_OFFLOAD_ECN;
+    return o;
+}
+
+static void set_pairs(struct vnet *n, unsigned active)
+{
+    for (unsigned i = 0; i < n->opts.pairs; i++)
+        if (n->opts.be.enable_pair)
+            n->opts.be.enable_pair(n->opts.be.opaque, i, i < active);
+    atomic_store(&n->active_pairs, active);
+}
+
+/* ---- control queue ---- */
+
+static uint8_t ctrl_command(struct vnet *n, uint8_t cls, uint8_t cmd, const struct vq_elem *e)
+{
+    if (cls == VIRTIO_NET_CTRL_MQ && cmd == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET &&
+        (n->dev.features & BIT(VIRTIO_NET_F_MQ))) {
+        uint16_t pairs = 0;
+        if (e->out_len < 4 || iov_to_buf(e->iov, e->out_num, 2, &pairs, 2) != 2 || pairs < 1 ||
+            pairs > n->opts.pairs)
+            return VIRTIO_NET_ERR;
+        set_pairs(n, pairs);
+        return VIRTIO_NET_OK;
+    }
+    return VIRTIO_NET_ERR;   /* nothing else is offered */
+}
+
+static void ctrl_work(struct vnet *n)
+{
+    struct vnet_ctrl *c = &n->ctrl;
+    struct vq_elem *e = &c->elem;
+    bool pushed = false;
+    int r;
+    while (c->on && (r = vq_pop(&c->vq, e)) != 0) {
+        if (r < 0) {
+            n->dev.broken(n->dev.transport, c->vq.why ? c->vq.why : "bad control queue");
+            break;
+        }
+        uint8_t hdr[2], ack = VIRTIO_NET_ERR;
+        /* Command (device-readable) first, then the one-byte ack the
+         * device writes (5.1.6.5). */
+        if (e->in_len >= 1 && e->out_len >= 2 && iov_to_buf(e->iov, e->out_num, 0, hdr, 2) == 2)
+            ack = ctrl_command(n, hdr[0], hdr[1], e);
+        if (ack != VIRTIO_NET_OK)
+            c->errors++;
+        uint32_t written = 0;
+        if (e->in_len >= 1)
+            written = (uint32_t)iov_from_buf(e->iov + e->out_num, e->in_num, e->in_len - 1, &ack, 1);
+        vq_push(&c->vq, e->head, written);
+        pushed = true;
+    }
+    if (pushed && vq_should_notify(&c->vq))
+        n->dev.notify(n->dev.transport, ctrl_index(n));
+}
+
+static void on_ctrl_kick(void *opaque, uint32_t events)
+{
+    (void)events;
+    struct vnet *n = opaque;
+    uint64_t v;
+    (void)!read(n->ctrl.kick, &v, sizeof(v));
+    ctrl_work(n);
+}
+
+/* ---- transport interface ---- */
+
+struct qcall {
+    struct vnet *n;
+    unsigned q;
+    int ret;
+};
+
+static void start_on_loop(void *arg)
+{
+    struct qcall *a = arg;
+    struct vnet *n = a->n;
+    a->ret = 0;
+    if (a->q == ctrl_index(n)) {
+        a->ret = event_loop_add(n->ctrl.loop, &n->ctrl.w_kick, n->ctrl.kick, EPOLLIN, on_ctrl_kick, n);
+        n->ctrl.on = a->ret == 0;
+        if (n->ctrl.on)
+            ctrl_work(n);
+        return;
+    }
+    struct vnet_pair *p = &n->pairs[a->q / 2];
+    if (a->q % 2 == 0)
+        vnet_pair_start_rx(p);
+    else
+        vnet_pair_start_tx(p);
+    a->ret = (a->q % 2 == 0 ? p->rx_on : p->tx_on) ? 0 : -1;
+}
+
+static int net_queue_start(struct virtio_dev *d, unsigned q, const struct vq *vq, int kick_fd)
+{
+    struct vnet *n = (struct vnet *)d;
+    if (q > ctrl_index(n))
+        return -1;
+    /* The features are final now: the backend delivers what this driver
+     * accepts, and a driver without MQ uses one pair. */
+    if (!atomic_exchange(&n->offload_set, true)) {
+        if (n->opts.be.set_offload && n->opts.be.set_offload(n->opts.be.opaque, offloads(d->features)) < 0)
+            vlog_err("%s: the backend refused the guest's offloads", n->opts.name);
+        set_pairs(n, 1);
+    }
+    struct event_loop *loop;
+    if (q == ctrl_index(n)) {
+        n->ctrl.vq = *vq;
+        n->ctrl.kick = kick_fd;
+        loop = n->ctrl.loop;
+    } else {
+        struct vnet_pair *p = &n->pairs[q / 2];
+        if (q % 2 == 0) {
+            p->rxq = *vq;
+            p->rx_kick = kick_fd;
+        } else {
+            p->txq = *vq;
+            p->tx_kick = kick_fd;
+        }
+        loop = p->loop;
+    }
+    struct qcall a = {n, q, -1};
+    event_loop_call(loop, start_on_loop, &a);
+    return a.ret;
+}
+
+static void stop_on_loop(void *arg)
+{
+    struct qcall *a = arg;
+    struct vnet *n = a->n;
+    if (a->q == ctrl_index(n)) {
+        if (n->ctrl.on)
+            event_loop_del(n->ctrl.loop, &n->ctrl.w_kick);
+        n->ctrl.on = false;
+        a->ret = n->ctrl.vq.last_avail;
+        return;
+    }
+    struct vnet_pair *p = &n->pairs[a->q / 2];
+    vnet_pair_stop(p, a->q % 2 == 0);
+    a->ret = a->q % 2 == 0 ? p->rxq.last_avail : p->txq.last_avail;
+}
+
+static uint16_t net_queue_stop(struct virtio_dev *d, unsigned q)
+{
+    struct vnet *n = (struct vnet *)d;
+    struct qcall a = {n, q, 0};
+    if (q > ctrl_index(n))
+        return 0;
+    /* The next driver negotiates afresh. */
+    atomic_store(&n->offload_set, false);
+    event_loop_call(q == ctrl_index(n) ? n->ctrl.loop : n->pairs[q / 2].loop, stop_on_loop, &a);
+    return (uint16_t)a.ret;
+}
+
+static void net_config_read(struct virtio_dev *d, uint32_t off, void *buf, uint32_t len)
+{
+    struct vnet *n = (struct vnet *)d;
+    memset(buf, 0, len);
+    if (off < sizeof(n->cfg))
+        memcpy(buf, (uint8_t *)&n->cfg + off, len < sizeof(n->cfg) - off ? len : sizeof(n->cfg) - off);
+}
+
+static void net_config_write(struct virtio_dev *d, uint32_t off, const void *buf, uint32_t len)
+{
+    /* The MAC is writable only in legacy devices; nothing else is. */
+    (void)d, (void)off, (void)buf, (void)len;
+}
+
+static const struct virtio_dev_ops net_ops = {
+    .config_read = net_config_read,
+    .config_write = net_config_write,
+    .queue_start = net_queue_start,
+    .queue_stop = net_queue_stop,
+};
+
+struct vnet *vnet_new(const struct vnet_opts *opts, struct event_loop *main_loop, char *err, size_t errlen)
+{
+    if (opts->pairs < 1 || opts->pairs > VNET_MAX_PAIRS) {
+        snprintf(err, errlen, "%s: queues=%u: expected 1 to %u", opts->name, opts->pairs, VNET_MAX_PAIRS);
+        return NULL;
+    }
+    if (opts->iothreads > VNET_MAX_IOTHREADS) {
+        snprintf(err, errlen, "%s: iothread=%u: expected 0 to %u", opts->name, opts->iothreads, VNET_MAX_IOTHREADS);
+        return NULL;
+    }
+    struct vnet *n = calloc(1, sizeof(*n));
+    if (!n) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    n->opts = *opts;
+    n->niothreads = opts->iothreads < opts->pairs ? opts->iothreads : opts->pairs;
+    for (unsigned i = 0; i < n->niothreads; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "vireo-net%u", i % 100u);
+        if (iothread_start(&n->threads[i], name, 0, opts->pin_iothreads ? &opts->iothread_cpus : NULL) < 0) {
+            snprintf(err, errlen, "%s: cannot start an I/O thread: %s", opts->name, strerror(errno));
+            vnet_free(n);
+            return NULL;
+        }
+    }
+    for (unsigned i = 0; i < opts->pairs; i++) {
+        struct vnet_pair *p = &n->pairs[i];
+        p->n = n;
+        p->idx = i;
+        p->fd = opts->be.fds[i];
+        p->rx_kick = p->tx_kick = -1;
+        p->loop = n->niothreads ? &n->threads[i % n->niothreads].loop : main_loop;
+        p->pkt = malloc(VNET_HDR_LEN + VNET_MAX_FRAME);
+        if (!p->pkt) {
+            snprintf(err, errlen, "out of memory");
+            vnet_free(n);
+            return NULL;
+        }
+    }
+    n->ctrl.loop = n->pairs[0].loop;
+    n->ctrl.kick = -1;
+    memcpy(n->cfg.mac, opts->mac, 6);
+    n->cfg.status = VIRTIO_NET_S_LINK_UP;
+    n->cfg.max_virtqueue_pairs = (uint16_t)opts->pairs;
+    atomic_store(&n->active_pairs, 1);
+
+    n->dev.ops = &net_ops;
+    n->dev.device_id = VIRTIO_ID_NET;
+    n->dev.num_queues = 2 * opts->pairs + 1;
+    n->dev.queue_max = VNET_QUEUE_SIZE;
+    n->dev.config_len = sizeof(n->cfg);
+    n->dev.host_features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_INDIRECT_DESC) | BIT(VIRTIO_F_EVENT_IDX) |
+                           BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_CTRL_VQ) |
+                           BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |
+                           BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN);
+    /* Receive offloads need a backend that can deliver such frames. */
+    if (opts->be.set_offload)
+        n->dev.host_features |= BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) |
+                                BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN);
+    if (opts->pairs > 1)
+        n->dev.host_features |= BIT(VIRTIO_NET_F_MQ);
+    return n;
+}
+
+void vnet_free(struct vnet *n)
+{
+    if (!n)
+        return;
+    for (unsigned i = 0; i < n->niothreads; i++)
+        iothread_stop(&n->threads[i]);
+    for (unsigned i = 0; i < VNET_MAX_PAIRS; i++)
+        free(n->pairs[i].pkt);
+    free(n);
+}
+
+struct virtio_dev *vnet_dev(struct vnet *n)
+{
+    return &n->dev;
+}
+
+unsigned vnet_active_pairs(struct vnet *n)
+{
+    return atomic_load(&n->active_pairs);
+}
+
+void vnet_get_stats(struct vnet *n, struct vnet_stats *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (unsigned i = 0; i < n->opts.pairs; i++) {
+        struct vnet_pair *p = &n->pairs[i];
+        s->rx_packets += p->rx_packets;
+        s->rx_bytes += p->rx_bytes;
+        s->tx_packets += p->tx_packets;
+        s->tx_bytes += p->tx_bytes;
+        s->rx_dropped_too_big += p->rx_dropped_too_big;
+        s->rx_bad_buffers += p->rx_bad_buffers;
+        s->tx_bad_chain += p->tx_bad_chain;
+        s->tx_bad_header += p->tx_bad_header;
+        s->tx_backend_errors += p->tx_backend_errors;
+    }
+    s->ctrl_errors = n->ctrl.errors;
+}

@@ -1,0 +1,70 @@
+/* The virtio-net device model (virtio 1.x, 5.1): receive and transmit
+ * queue pairs served on I/O threads, the control queue (multiqueue), MAC
+ * and link status in config space, checksum and TCP segmentation offloads
+ * negotiated with the guest and passed on to the backend, mergeable
+ * receive buffers.  It knows nothing of TAP devices: the backend is one
+ * packet file descriptor per queue pair carrying frames behind a 12-byte
+ * virtio-net header (a TAP with IFF_VNET_HDR in the VMM, a socketpair in
+ * tests), plus two callbacks. */
+#ifndef VIREO_VIRTIO_NET_H
+#define VIREO_VIRTIO_NET_H
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iothread/event_loop.h"
+#include "virtio/virtio.h"
+
+#define VNET_MAX_PAIRS   16
+#define VNET_QUEUE_SIZE  256
+#define VNET_MAX_IOTHREADS 16
+
+/* Receive offloads the guest accepted; the backend should deliver such
+ * frames (TUNSETOFFLOAD), and only such. */
+#define VNET_OFFLOAD_CSUM 1
+#define VNET_OFFLOAD_TSO4 2
+#define VNET_OFFLOAD_TSO6 4
+#define VNET_OFFLOAD_ECN  8
+
+struct vnet_backend {
+    void *opaque;
+    int fds[VNET_MAX_PAIRS];          /* one per queue pair, non-blocking */
+    int (*set_offload)(void *opaque, unsigned offloads);
+    /* Whether frames for the host's side should go to pair i (multiqueue:
+     * the driver uses only some pairs). */
+    int (*enable_pair)(void *opaque, unsigned pair, bool on);
+};
+
+struct vnet_opts {
+    const char *name;                 /* for log lines: "net 0" */
+    unsigned pairs;                   /* 1..VNET_MAX_PAIRS */
+    uint8_t mac[6];
+    unsigned iothreads;               /* 0: the main loop serves the queues */
+    bool pin_iothreads;
+    cpu_set_t iothread_cpus;
+    struct vnet_backend be;
+};
+
+/* Frames dropped are counted by reason, never silently. */
+struct vnet_stats {
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+    uint64_t rx_dropped_too_big;      /* no buffers large enough (non-mergeable) */
+    uint64_t rx_bad_buffers;          /* a chain too short for the header */
+    uint64_t tx_bad_chain;            /* too short for the header, writable buffers, oversize */
+    uint64_t tx_bad_header;           /* vnet_tx_hdr_check refused it */
+    uint64_t tx_backend_errors;       /* the backend refused the frame */
+    uint64_t ctrl_errors;             /* control commands answered VIRTIO_NET_ERR */
+};
+
+struct vnet;
+
+struct vnet *vnet_new(const struct vnet_opts *opts, struct event_loop *main_loop, char *err, size_t errlen);
+void vnet_free(struct vnet *n);
+struct virtio_dev *vnet_dev(struct vnet *n);
+void vnet_get_stats(struct vnet *n, struct vnet_stats *s);
+/* Pairs the driver has enabled (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET). */
+unsigned vnet_active_pairs(struct vnet *n);
+
+#endif

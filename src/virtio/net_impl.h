@@ -1,0 +1,72 @@
+/* Shared by net.c (device, control queue) and net_rxtx.c (data path). */
+#ifndef VIREO_VIRTIO_NET_IMPL_H
+#define VIREO_VIRTIO_NET_IMPL_H
+
+#include <stdatomic.h>
+
+#include "iothread/iothread.h"
+#include "virtio/net.h"
+#include "virtio/net_hdr.h"
+#include "virtio/virtqueue.h"
+
+/* Chains one received frame may take with mergeable buffers; a driver
+ * posting buffers so small that a frame needs more breaks the rules. */
+#define VNET_MAX_MERGE 128
+
+struct vnet_pair {
+    struct vnet *n;
+    unsigned idx;
+    struct event_loop *loop;
+    int fd;
+    struct vq rxq, txq;
+    int rx_kick, tx_kick;
+    bool rx_on, tx_on;
+    struct el_watch w_rx_kick, w_tx_kick, w_fd;
+    bool fd_watched;
+    uint32_t fd_events;
+    bool rx_starved;          /* waiting for the driver to post buffers */
+    bool tx_blocked;          /* the backend is full: waiting for EPOLLOUT */
+    bool backend_gone;        /* it reported end of file */
+    uint8_t *pkt;             /* a received frame waiting for buffers */
+    size_t pkt_len;
+    bool pkt_pending;
+    struct vq_elem elem;      /* scratch: one chain */
+    struct vq_elem first;     /* the first chain of a merged frame */
+    _Atomic uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+    _Atomic uint64_t rx_dropped_too_big, rx_bad_buffers, tx_bad_chain, tx_bad_header, tx_backend_errors;
+};
+
+struct vnet_ctrl {
+    struct event_loop *loop;
+    struct vq vq;
+    int kick;
+    bool on;
+    struct el_watch w_kick;
+    struct vq_elem elem;
+    _Atomic uint64_t errors;
+};
+
+struct __attribute__((packed)) vnet_config {
+    uint8_t mac[6];
+    uint16_t status;
+    uint16_t max_virtqueue_pairs;
+};
+
+struct vnet {
+    struct virtio_dev dev;
+    struct vnet_opts opts;
+    struct vnet_config cfg;
+    unsigned niothreads;
+    struct iothread threads[VNET_MAX_IOTHREADS];
+    struct vnet_pair pairs[VNET_MAX_PAIRS];
+    struct vnet_ctrl ctrl;
+    _Atomic unsigned active_pairs;
+    atomic_bool offload_set;  /* this driver's offloads were given to the backend */
+};
+
+/* net_rxtx.c, on the pair's loop. */
+void vnet_pair_start_rx(struct vnet_pair *p);
+void vnet_pair_start_tx(struct vnet_pair *p);
+void vnet_pair_stop(struct vnet_pair *p, bool rx);
+
+#endif

@@ -1,0 +1,115 @@
+#include "vm/vm_nets.h"
+
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "net/mac.h"
+#include "net/netlink.h"
+#include "net/tap.h"
+#include "util/log.h"
+#include "vm/vm.h"
+#include "x86/layout.h"
+
+/* BARs after the disks' in the 32-bit window. */
+#define FIRST_NET_BAR (LAYOUT_PCI_MMIO32_BASE + (uint64_t)VM_MAX_DISKS * VPCI_BAR_SIZE)
+
+static int set_offload(void *opaque, unsigned off)
+{
+    struct vm_nic *nic = opaque;
+    unsigned f = 0;
+    if (off & VNET_OFFLOAD_CSUM)
+        f |= TUN_F_CSUM;
+    if (off & VNET_OFFLOAD_TSO4)
+        f |= TUN_F_TSO4;
+    if (off & VNET_OFFLOAD_TSO6)
+        f |= TUN_F_TSO6;
+    if (off & VNET_OFFLOAD_ECN)
+        f |= TUN_F_TSO_ECN;
+    return tap_set_offload(&nic->tap, f);
+}
+
+static int enable_pair(void *opaque, unsigned pair, bool on)
+{
+    return tap_enable_queue(&((struct vm_nic *)opaque)->tap, pair, on);
+}
+
+/* The TAP, new on a bridge or existing; the bridge is checked first so a
+ * missing one is reported as such, not as a TAP problem. */
+static int open_backend(struct vm_nic *nic, const struct vm_net_opts *o, char *err, size_t errlen)
+{
+    if (o->tap[0])
+        return tap_attach(&nic->tap, o->tap, o->queues, err, errlen);
+    if (nl_bridge_check(o->bridge, err, errlen) < 0)
+        return -1;
+    if (tap_create(&nic->tap, o->ifname, o->queues, err, errlen) < 0)
+        return -1;
+    return nl_attach_to_bridge(nic->tap.ifname, o->bridge, err, errlen);
+}
+
+int vm_nets_create(struct vm *vm, const struct vm_params *cfg)
+{
+    struct vpci_host host = {
+        .ctx = &vm->routes, .msi_route = irq_routes_msi, .msi_route_free = irq_routes_msi_free,
+        .irqfd = irq_routes_irqfd, .ioeventfd = irq_routes_ioeventfd,
+    };
+    for (unsigned i = 0; i < cfg->nnets; i++) {
+        const struct vm_net_opts *o = &cfg->nets[i];
+        struct vm_nic *nic = &vm->nics[i];
+        char err[512], name[16], mac[18];
+        for (unsigned k = 0; k < TAP_MAX_QUEUES; k++)
+            nic->tap.fds[k] = -1;
+        vm->nnics = i + 1;
+        snprintf(name, sizeof(name), "net %u", i);
+        if (open_backend(nic, o, err, sizeof(err)) < 0) {
+            vlog_err("%s: %s", name, err);
+            return -1;
+        }
+        if (o->has_mac)
+            memcpy(nic->mac, o->mac, 6);
+        else   /* stable for a named VM; for `vireo run`, per TAP name */
+            mac_derive(cfg->name ? cfg->name : nic->tap.ifname, i, nic->mac);
+        struct vnet_opts no = {.name = name, .pairs = o->queues, .iothreads = o->iothreads};
+        memcpy(no.mac, nic->mac, 6);
+        no.be = (struct vnet_backend){.opaque = nic, .set_offload = set_offload, .enable_pair = enable_pair};
+        for (unsigned k = 0; k < o->queues; k++)
+            no.be.fds[k] = nic->tap.fds[k];
+        nic->net = vnet_new(&no, &vm->loop, err, sizeof(err));
+        if (!nic->net) {
+            vlog_err("%s", err);
+            return -1;
+        }
+        if (vpci_init(&nic->pci, vnet_dev(nic->net), &vm->memmap, &host, FIRST_NET_BAR + i * VPCI_BAR_SIZE,
+                      name) < 0 ||
+            pci_bus_register(&vm->pci, VM_PCI_SLOT_FIRST_NET + i, &nic->pci.pci) < 0) {
+            vlog_err("%s: cannot set up its PCI function", name);
+            return -1;
+        }
+        nic->pci_ok = true;
+        mac_format(nic->mac, mac);
+        vlog_info("net %u: %s%s%s, mac %s, %u queue pair%s", i, nic->tap.ifname, o->bridge[0] ? " on bridge " : "",
+                  o->bridge, mac, o->queues, o->queues > 1 ? "s" : "");
+    }
+    return 0;
+}
+
+void vm_nets_shutdown(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->nnics; i++)
+        if (vm->nics[i].pci_ok)
+            vpci_shutdown(&vm->nics[i].pci);
+}
+
+void vm_nets_destroy(struct vm *vm)
+{
+    vm_nets_shutdown(vm);
+    for (unsigned i = 0; i < vm->nnics; i++) {
+        struct vm_nic *nic = &vm->nics[i];
+        vnet_free(nic->net);
+        if (nic->pci_ok)
+            vpci_destroy(&nic->pci);
+        tap_close(&nic->tap);
+        memset(nic, 0, sizeof(*nic));
+    }
+    vm->nnics = 0;
+}

@@ -1,0 +1,35 @@
+/* The VM's network interfaces: each a virtio-net device model
+ * (virtio/net) behind a virtio-pci function on bus 0, slots 16 and up, in
+ * --net order, with a TAP device as its backend (net/tap), created and
+ * enslaved to a bridge (net/netlink) or an existing one. */
+#ifndef VIREO_VM_VM_NETS_H
+#define VIREO_VM_VM_NETS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VM_MAX_NETS           4
+#define VM_PCI_SLOT_FIRST_NET 16
+#define VM_NET_DEFAULT_QUEUES 1     /* QEMU's default too */
+
+struct vm_net_opts {
+    char bridge[16];        /* bridge=BR: a new TAP enslaved to BR */
+    char tap[16];           /* tap=NAME: an existing TAP */
+    char ifname[16];        /* the new TAP's name; empty: vireoN */
+    bool has_mac;
+    uint8_t mac[6];         /* else derived from the VM (mac_derive) */
+    unsigned queues;        /* queue pairs, 1..VNET_MAX_PAIRS */
+    unsigned iothreads;     /* 0: the main loop serves the queues */
+};
+
+struct vm;
+struct vm_params;
+
+/* Creates the TAPs and devices; prints why and returns -1. */
+int vm_nets_create(struct vm *vm, const struct vm_params *cfg);
+/* Stops the queues: before guest memory goes away. */
+void vm_nets_shutdown(struct vm *vm);
+/* Frees the devices and closes the TAPs (a created TAP disappears). */
+void vm_nets_destroy(struct vm *vm);
+
+#endif
