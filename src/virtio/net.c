@@ -19,10 +19,11 @@
 #define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
 
 /* Queue numbering (5.1.2): receiveq1, transmitq1, ..., receiveqN,
- * transmitqN, then the control queue after all max_virtqueue_pairs. */
+ * transmitqN, then the control queue after all max_virtqueue_pairs; a
+ * driver without MQ knows one pair, and its control queue is queue 2. */
 static unsigned ctrl_index(const struct vnet *n)
 {
-    return 2 * n->opts.pairs;
+    return n->dev.features & BIT(VIRTIO_NET_F_MQ) ? 2 * n->opts.pairs : 2;
 }
 
 static unsigned offloads(uint64_t f)
@@ -41,12 +42,19 @@ static unsigned offloads(uint64_t f)
     return o;
 }
 
-static void set_pairs(struct vnet *n, unsigned active)
+/* -1 (the previous pairs restored) if the backend could not follow. */
+static int set_pairs(struct vnet *n, unsigned active)
 {
-    for (unsigned i = 0; i < n->opts.pairs; i++)
-        if (n->opts.be.enable_pair)
-            n->opts.be.enable_pair(n->opts.be.opaque, i, i < active);
+    unsigned before = atomic_load(&n->active_pairs);
+    for (unsigned i = 0; n->opts.be.enable_pair && i < n->opts.pairs; i++) {
+        if (n->opts.be.enable_pair(n->opts.be.opaque, i, i < active) < 0) {
+            for (unsigned k = 0; k <= i; k++)
+                n->opts.be.enable_pair(n->opts.be.opaque, k, k < before);
+            return -1;
+        }
+    }
     atomic_store(&n->active_pairs, active);
+    return 0;
 }
 
 /* ---- control queue ---- */
@@ -59,8 +67,7 @@ static uint8_t ctrl_command(struct vnet *n, uint8_t cls, uint8_t cmd, const stru
         if (e->out_len < 4 || iov_to_buf(e->iov, e->out_num, 2, &pairs, 2) != 2 || pairs < 1 ||
             pairs > n->opts.pairs)
             return VIRTIO_NET_ERR;
-        set_pairs(n, pairs);
-        return VIRTIO_NET_OK;
+        return set_pairs(n, pairs) < 0 ? VIRTIO_NET_ERR : VIRTIO_NET_OK;
     }
     return VIRTIO_NET_ERR;   /* nothing else is offered */
 }
@@ -71,7 +78,16 @@ static void ctrl_work(struct vnet *n)
     struct vq_elem *e = &c->elem;
     bool pushed = false;
     int r;
-    while (c->on && (r = vq_pop(&c->vq, e)) != 0) {
+    if (c->vq.broken)
+        return;   /* reported once; waits for the reset */
+    for (;;) {
+        r = c->on ? vq_pop(&c->vq, e) : 0;
+        if (r == 0) {
+            /* With EVENT_IDX the driver kicks only past avail_event. */
+            if (c->on && vq_enable_kicks(&c->vq))
+                continue;
+            break;
+        }
         if (r < 0) {
             n->dev.broken(n->dev.transport, c->vq.why ? c->vq.why : "bad control queue");
             break;
@@ -108,6 +124,8 @@ struct qcall {
     struct vnet *n;
     unsigned q;
     int ret;
+    const struct vq *vq;       /* for starts */
+    int kick;
 };
 
 static void start_on_loop(void *arg)
@@ -115,7 +133,10 @@ static void start_on_loop(void *arg)
     struct qcall *a = arg;
     struct vnet *n = a->n;
     a->ret = 0;
+    /* Queue state is the loop's: set here, not on the caller's thread. */
     if (a->q == ctrl_index(n)) {
+        n->ctrl.vq = *a->vq;
+        n->ctrl.kick = a->kick;
         a->ret = event_loop_add(n->ctrl.loop, &n->ctrl.w_kick, n->ctrl.kick, EPOLLIN, on_ctrl_kick, n);
         n->ctrl.on = a->ret == 0;
         if (n->ctrl.on)
@@ -123,10 +144,15 @@ static void start_on_loop(void *arg)
         return;
     }
     struct vnet_pair *p = &n->pairs[a->q / 2];
-    if (a->q % 2 == 0)
+    if (a->q % 2 == 0) {
+        p->rxq = *a->vq;
+        p->rx_kick = a->kick;
         vnet_pair_start_rx(p);
-    else
+    } else {
+        p->txq = *a->vq;
+        p->tx_kick = a->kick;
         vnet_pair_start_tx(p);
+    }
     a->ret = (a->q % 2 == 0 ? p->rx_on : p->tx_on) ? 0 : -1;
 }
 
@@ -138,28 +164,22 @@ static int net_queue_start(struct virtio_dev *d, unsigned q, const struct vq *vq
     /* The features are final now: the backend delivers what this driver
      * accepts, and a driver without MQ uses one pair. */
     if (!atomic_exchange(&n->offload_set, true)) {
-        if (n->opts.be.set_offload && n->opts.be.set_offload(n->opts.be.opaque, offloads(d->features)) < 0)
+        /* Frames this driver did not accept must not come: better a
+         * device that does not start than a guest fed what it refused. */
+        if (n->opts.be.set_offload && n->opts.be.set_offload(n->opts.be.opaque, offloads(d->features)) < 0) {
             vlog_err("%s: the backend refused the guest's offloads", n->opts.name);
-        set_pairs(n, 1);
-    }
-    struct event_loop *loop;
-    if (q == ctrl_index(n)) {
-        n->ctrl.vq = *vq;
-        n->ctrl.kick = kick_fd;
-        loop = n->ctrl.loop;
-    } else {
-        struct vnet_pair *p = &n->pairs[q / 2];
-        if (q % 2 == 0) {
-            p->rxq = *vq;
-            p->rx_kick = kick_fd;
-        } else {
-            p->txq = *vq;
-            p->tx_kick = kick_fd;
+            atomic_store(&n->offload_set, false);
+            return -1;
         }
-        loop = p->loop;
+        atomic_store(&n->active_pairs, n->opts.pairs);   /* so set_pairs touches every queue */
+        if (set_pairs(n, 1) < 0) {
+            vlog_err("%s: the backend cannot switch its queues", n->opts.name);
+            atomic_store(&n->offload_set, false);
+            return -1;
+        }
     }
-    struct qcall a = {n, q, -1};
-    event_loop_call(loop, start_on_loop, &a);
+    struct qcall a = {n, q, -1, vq, kick_fd};
+    event_loop_call(q == ctrl_index(n) ? n->ctrl.loop : n->pairs[q / 2].loop, start_on_loop, &a);
     return a.ret;
 }
 
@@ -182,7 +202,7 @@ static void stop_on_loop(void *arg)
 static uint16_t net_queue_stop(struct virtio_dev *d, unsigned q)
 {
     struct vnet *n = (struct vnet *)d;
-    struct qcall a = {n, q, 0};
+    struct qcall a = {n, q, 0, NULL, -1};
     if (q > ctrl_index(n))
         return 0;
     /* The next driver negotiates afresh. */
@@ -309,6 +329,7 @@ void vnet_get_stats(struct vnet *n, struct vnet_stats *s)
         s->tx_bytes += p->tx_bytes;
         s->rx_dropped_too_big += p->rx_dropped_too_big;
         s->rx_bad_buffers += p->rx_bad_buffers;
+        s->rx_dropped_offload += p->rx_dropped_offload;
         s->tx_bad_chain += p->tx_bad_chain;
         s->tx_bad_header += p->tx_bad_header;
         s->tx_backend_errors += p->tx_backend_errors;

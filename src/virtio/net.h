@@ -51,7 +51,8 @@ struct vnet_opts {
 struct vnet_stats {
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
     uint64_t rx_dropped_too_big;      /* no buffers large enough (non-mergeable) */
-    uint64_t rx_bad_buffers;          /* a chain too short for the header */
+    uint64_t rx_bad_buffers;          /* a chain too short for the header, a frame needing too many */
+    uint64_t rx_dropped_offload;      /* segmented/partial-checksum frames the driver did not accept */
     uint64_t tx_bad_chain;            /* too short for the header, writable buffers, oversize */
     uint64_t tx_bad_header;           /* vnet_tx_hdr_check refused it */
     uint64_t tx_backend_errors;       /* the backend refused the frame */

@@ -9,6 +9,35 @@ static bool has(uint64_t features, unsigned bit)
     return features & BIT(bit);
 }
 
+bool vnet_rx_hdr_fix(struct virtio_net_hdr *h, uint64_t features)
+{
+    if (!has(features, VIRTIO_NET_F_GUEST_CSUM)) {
+        if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+            return false;
+        h->flags = 0;
+    }
+    h->flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
+    uint8_t gso = h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+    bool ecn = h->gso_type & VIRTIO_NET_HDR_GSO_ECN;
+    switch (gso) {
+    case VIRTIO_NET_HDR_GSO_NONE:
+        if (ecn)
+            return false;
+        break;
+    case VIRTIO_NET_HDR_GSO_TCPV4:
+        if (!has(features, VIRTIO_NET_F_GUEST_TSO4))
+            return false;
+        break;
+    case VIRTIO_NET_HDR_GSO_TCPV6:
+        if (!has(features, VIRTIO_NET_F_GUEST_TSO6))
+            return false;
+        break;
+    default:
+        return false;
+    }
+    return !ecn || has(features, VIRTIO_NET_F_GUEST_ECN);
+}
+
 const char *vnet_tx_hdr_check(const struct virtio_net_hdr *h, size_t frame_len, uint64_t features)
 {
     if (frame_len < VNET_ETH_HLEN)

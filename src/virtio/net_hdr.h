@@ -5,6 +5,7 @@
 #ifndef VIREO_VIRTIO_NET_HDR_H
 #define VIREO_VIRTIO_NET_HDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,5 +53,12 @@ struct __attribute__((packed)) virtio_net_hdr {
  * may go to the host with header h under the negotiated features; else
  * why not, for the drop counters' log line. */
 const char *vnet_tx_hdr_check(const struct virtio_net_hdr *h, size_t frame_len, uint64_t features);
+
+/* Makes the header of a frame from the backend say only what the driver
+ * negotiated (5.1.6.4.1: no flags without GUEST_CSUM; the backend sets
+ * DATA_VALID regardless); false if the frame itself is one the driver did
+ * not accept (segmented, or with a partial checksum), which can still
+ * arrive from before the offloads changed. */
+bool vnet_rx_hdr_fix(struct virtio_net_hdr *h, uint64_t features);
 
 #endif

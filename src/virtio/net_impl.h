@@ -33,7 +33,7 @@ struct vnet_pair {
     struct vq_elem elem;      /* scratch: one chain */
     struct vq_elem first;     /* the first chain of a merged frame */
     _Atomic uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-    _Atomic uint64_t rx_dropped_too_big, rx_bad_buffers, tx_bad_chain, tx_bad_header, tx_backend_errors;
+    _Atomic uint64_t rx_dropped_too_big, rx_dropped_offload, rx_bad_buffers, tx_bad_chain, tx_bad_header, tx_backend_errors;
 };
 
 struct vnet_ctrl {

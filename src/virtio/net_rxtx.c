@@ -3,6 +3,7 @@
  * transmit queue to the backend.  Everything the guest wrote is checked
  * before use, and what cannot be used is counted and dropped. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/uio.h>
@@ -91,23 +92,26 @@ static int put_single(struct vnet_pair *p)
 
 /* The frame spread over as many chains as it needs; published only once
  * complete, so the driver never sees part of it.  Chains taken for a frame
- * that does not fit yet are given back. */
+ * that does not fit yet are given back; a frame that could never fit (it
+ * needs more chains than the ring holds, or than a frame may take) is
+ * dropped. */
 static int put_merged(struct vnet_pair *p)
 {
     size_t off = 0;
-    unsigned k = 0;
+    unsigned k = 0, limit = p->rxq.size < VNET_MAX_MERGE ? p->rxq.size : VNET_MAX_MERGE;
     while (off < p->pkt_len) {
+        if (k == limit) {
+            vq_unpop(&p->rxq, k);
+            p->rx_bad_buffers++;
+            return 1;
+        }
         struct vq_elem *e = k == 0 ? &p->first : &p->elem;
         int r = vq_pop(&p->rxq, e);
         if (r < 0)
             return -1;
-        if (r == 0 || k == VNET_MAX_MERGE) {
-            vq_unpop(&p->rxq, k + (r > 0));
-            if (r == 0)
-                return 0;
-            /* More than VNET_MAX_MERGE buffers for one frame: drop it. */
-            p->rx_bad_buffers++;
-            return 1;
+        if (r == 0) {
+            vq_unpop(&p->rxq, k);
+            return 0;
         }
         if (e->out_num) {
             p->rxq.why = "receive buffer the device may not write";
@@ -141,14 +145,21 @@ static void rx_work(struct vnet_pair *p)
     for (int budget = BUDGET; budget > 0 && p->rx_on; budget--) {
         if (!p->pkt_pending) {
             ssize_t r = read(p->fd, p->pkt, VNET_HDR_LEN + VNET_MAX_FRAME);
-            if (r == 0) {
-                p->backend_gone = true;   /* a hung-up backend would wake us forever */
+            if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                break;
+            if (r <= 0) {
+                /* A backend that hung up or failed (a TAP deleted under
+                 * the VM) stays readable for ever: stop listening. */
+                vlog_err("%s: the backend is gone: %s", p->n->opts.name, r ? strerror(errno) : "end of file");
+                p->backend_gone = true;
                 break;
             }
-            if (r < 0)
-                break;   /* EAGAIN: nothing more */
             if (r < VNET_HDR_LEN + VNET_ETH_HLEN)
                 continue;
+            if (!vnet_rx_hdr_fix((struct virtio_net_hdr *)p->pkt, p->n->dev.features)) {
+                p->rx_dropped_offload++;
+                continue;
+            }
             p->pkt_len = (size_t)r;
             p->pkt_pending = true;
         }
@@ -159,8 +170,9 @@ static void rx_work(struct vnet_pair *p)
         }
         if (r == 0) {
             /* Out of buffers: the frame waits, the backend is left alone
-             * until the driver kicks with more. */
-            if (vq_enable_kicks(&p->rxq))
+             * until the driver posts more than it has so far (chains given
+             * back do not count: the kick must come after new ones). */
+            if (vq_wait_for_more(&p->rxq))
                 continue;
             p->rx_starved = true;
             break;

@@ -246,6 +246,17 @@ bool vq_enable_kicks(struct vq *vq)
     return vq_has_work(vq);
 }
 
+bool vq_wait_for_more(struct vq *vq)
+{
+    uint16_t seen = ld16_acquire(AVAIL_IDX(vq));
+    if (vq->event_idx)
+        st16(AVAIL_EVENT(vq), seen);
+    else
+        st16(USED_FLAGS(vq), 0);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return !vq->broken && ld16_acquire(AVAIL_IDX(vq)) != seen;
+}
+
 bool vq_has_work(struct vq *vq)
 {
     return !vq->broken && ld16_acquire(AVAIL_IDX(vq)) != vq->last_avail;

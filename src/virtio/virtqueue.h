@@ -98,6 +98,10 @@ void vq_disable_kicks(struct vq *vq);
 /* Re-arms kicks; true if entries arrived meanwhile (process them, or a
  * kick may have been skipped). */
 bool vq_enable_kicks(struct vq *vq);
+/* Re-arms kicks for when the driver adds entries beyond those available
+ * now, taken or not (a device holding chains back until enough arrive);
+ * true if some arrived meanwhile. */
+bool vq_wait_for_more(struct vq *vq);
 /* Entries available but not yet taken. */
 bool vq_has_work(struct vq *vq);
 

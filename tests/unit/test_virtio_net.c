@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "virtio/net.h"
@@ -44,6 +45,8 @@ struct fx {
     struct dq q[5];            /* rx0 tx0 (rx1 tx1) ctrl */
     unsigned nq;
     int notified, broken;
+    bool event_idx;
+    bool fail_pairs;
     unsigned offloads;
     int offload_calls;
     bool pair_on[VNET_MAX_PAIRS];
@@ -77,7 +80,10 @@ static int set_offload(void *o, unsigned off)
 
 static int enable_pair(void *o, unsigned pair, bool on)
 {
-    ((struct fx *)o)->pair_on[pair] = on;
+    struct fx *f = o;
+    if (f->fail_pairs && pair > 0)
+        return -1;
+    f->pair_on[pair] = on;
     return 0;
 }
 
@@ -111,8 +117,16 @@ static uint16_t post(struct fx *f, unsigned qi, const struct seg *s, unsigned n)
     q->next_desc = (uint16_t)((head + n) % QSIZE);
     uint16_t *ring = gpa(f, q->avail + 4);
     ring[q->avail_idx % QSIZE] = head;
-    q->avail_idx++;
+    uint16_t old = q->avail_idx++;
     __atomic_store_n((uint16_t *)gpa(f, q->avail + 2), q->avail_idx, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* As Linux decides: with EVENT_IDX only when the new entries pass the
+     * device's avail_event (the word after the used ring). */
+    if (f->event_idx) {
+        uint16_t ev = __atomic_load_n((uint16_t *)gpa(f, q->used + 4 + 8 * QSIZE), __ATOMIC_ACQUIRE);
+        if ((uint16_t)(q->avail_idx - ev - 1) >= (uint16_t)(q->avail_idx - old))
+            return head;
+    }
     uint64_t one = 1;
     assert_int_equal(write(q->kick, &one, 8), 8);
     return head;
@@ -136,9 +150,10 @@ static struct virtq_used_elem used_elem(struct fx *f, unsigned qi, uint16_t i)
     return e;
 }
 
-static int setup_with(void **state, unsigned pairs, uint64_t drop_features)
+static int setup_with(void **state, unsigned pairs, uint64_t drop_features, bool event_idx)
 {
     struct fx *f = calloc(1, sizeof(*f));
+    f->event_idx = event_idx;
     f->mem = aligned_alloc(4096, MEM_SIZE);
     memset(f->mem, 0, MEM_SIZE);
     assert_int_equal(memmap_add(&f->map, MEM_GPA, MEM_SIZE, f->mem), 0);
@@ -164,7 +179,7 @@ static int setup_with(void **state, unsigned pairs, uint64_t drop_features)
         q->desc = MEM_GPA + i * 0x3000;
         q->avail = q->desc + 0x1000;
         q->used = q->desc + 0x2000;
-        assert_int_equal(vq_map(&q->vq, &f->map, QSIZE, q->desc, q->avail, q->used, false), 0);
+        assert_int_equal(vq_map(&q->vq, &f->map, QSIZE, q->desc, q->avail, q->used, event_idx), 0);
         vq_set_base(&q->vq, 0);
         q->kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         assert_int_equal(f->dev->ops->queue_start(f->dev, i, &q->vq, q->kick), 0);
@@ -174,9 +189,17 @@ static int setup_with(void **state, unsigned pairs, uint64_t drop_features)
     return 0;
 }
 
-static int setup(void **state) { return setup_with(state, 1, 0); }
-static int setup_nomrg(void **state) { return setup_with(state, 1, BIT(VIRTIO_NET_F_MRG_RXBUF)); }
-static int setup_mq(void **state) { return setup_with(state, 2, 0); }
+static int setup(void **state) { return setup_with(state, 1, 0, false); }
+static int setup_nomrg(void **state) { return setup_with(state, 1, BIT(VIRTIO_NET_F_MRG_RXBUF), false); }
+static int setup_mq(void **state) { return setup_with(state, 2, 0, false); }
+/* Kicks only where EVENT_IDX asks for them: lost wake-ups show as hangs. */
+static int setup_evidx(void **state) { return setup_with(state, 1, 0, true); }
+static int setup_mq_evidx(void **state) { return setup_with(state, 2, 0, true); }
+static int setup_no_tso(void **state)
+{
+    return setup_with(state, 1, BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) |
+                                    BIT(VIRTIO_NET_F_GUEST_CSUM), false);
+}
 
 static int teardown(void **state)
 {
@@ -440,6 +463,80 @@ static void backend_full_waits(void **state)
     assert_int_equal(s.tx_packets, (uint64_t)sent);
 }
 
+static void frame_too_big_for_the_ring_is_dropped(void **state)
+{
+    struct fx *f = *state;
+    /* The whole ring of small buffers cannot hold it: it must not block
+     * the frames behind it. */
+    for (int i = 0; i < QSIZE; i++)
+        post(f, 0, (struct seg[]){{alloc_buf(f, 100), 100, true}}, 1);
+    host_send(f, 10000, 1);
+    host_send(f, 60, 2);
+    spin(f);
+    struct vnet_stats s;
+    vnet_get_stats(f->net, &s);
+    assert_int_equal(s.rx_bad_buffers, 1);
+    assert_int_equal(s.rx_packets, 1);
+    assert_int_equal(used_idx(f, 0), 1);
+    assert_int_equal(used_elem(f, 0, 0).len, 60);
+    assert_int_equal(f->broken, 0);
+}
+
+static void rx_headers_follow_the_driver(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 4; i++)
+        post(f, 0, (struct seg[]){{alloc_buf(f, 2048), 2048, true}}, 1);
+    /* A TSO frame (left from before the offloads changed): not for this driver. */
+    uint8_t b[100] = {0};
+    struct virtio_net_hdr *h = (struct virtio_net_hdr *)b;
+    h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+    h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h->gso_size = 1448;
+    assert_int_equal(send(f->sv[1], b, sizeof(b), 0), (ssize_t)sizeof(b));
+    /* DATA_VALID, which the TAP sets anyway: cleared without GUEST_CSUM. */
+    memset(b, 0, sizeof(b));
+    h->flags = VIRTIO_NET_HDR_F_DATA_VALID;
+    assert_int_equal(send(f->sv[1], b, sizeof(b), 0), (ssize_t)sizeof(b));
+    spin(f);
+    struct vnet_stats s;
+    vnet_get_stats(f->net, &s);
+    assert_int_equal(s.rx_dropped_offload, 1);
+    assert_int_equal(s.rx_packets, 1);
+    assert_int_equal(used_idx(f, 0), 1);
+    struct virtio_net_hdr *got = gpa(f, BUF_GPA);
+    assert_int_equal(got->flags, 0);
+}
+
+static void backend_gone_goes_quiet(void **state)
+{
+    struct fx *f = *state;
+    post(f, 0, (struct seg[]){{alloc_buf(f, 2048), 2048, true}}, 1);
+    spin(f);
+    close(f->sv[1]);
+    f->sv[1] = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);   /* for the teardown's close */
+    spin(f);
+    /* A hung-up backend no longer wakes the loop: it sleeps its timeout. */
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int i = 0; i < 5; i++)
+        event_loop_run_once(&f->loop, 20);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    assert_true(ms >= 80);
+    assert_int_equal(f->broken, 0);
+}
+
+static void pairs_the_backend_refuses(void **state)
+{
+    struct fx *f = *state;
+    f->fail_pairs = true;
+    uint16_t two = 2;
+    assert_int_equal(ctrl(f, 4, 0, &two, 2), 1);   /* VIRTIO_NET_ERR */
+    assert_int_equal(vnet_active_pairs(f->net), 1);
+    assert_true(f->pair_on[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +548,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(offloads_follow_the_driver, setup, teardown),
         cmocka_unit_test_setup_teardown(control_queue_sets_pairs, setup_mq, teardown),
         cmocka_unit_test_setup_teardown(backend_full_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(rx_merges_buffers_and_waits_for_them, setup_evidx, teardown),
+        cmocka_unit_test_setup_teardown(control_queue_sets_pairs, setup_mq_evidx, teardown),
+        cmocka_unit_test_setup_teardown(tx_good_frames_reach_the_backend, setup_evidx, teardown),
+        cmocka_unit_test_setup_teardown(frame_too_big_for_the_ring_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(frame_too_big_for_the_ring_is_dropped, setup_evidx, teardown),
+        cmocka_unit_test_setup_teardown(rx_headers_follow_the_driver, setup_no_tso, teardown),
+        cmocka_unit_test_setup_teardown(backend_gone_goes_quiet, setup, teardown),
+        cmocka_unit_test_setup_teardown(pairs_the_backend_refuses, setup_mq, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
