@@ -7,3 +7,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 "$here/guest-disk.sh" "$1"
 "$here/disk-native.sh" "$1"
 "$here/setup-cost.sh" "$1"
+"$here/net.sh" "$1"

@@ -6,7 +6,7 @@ what=${1:-build}
 pkgs=(build-essential meson ninja-build pkg-config libcmocka-dev liburing-dev qemu-system-x86 busybox-static cpio
       clang bpftool libbpf-dev libjson-c-dev libmnl-dev)
 if [ "$what" = test ]; then
-    pkgs+=(acpica-tools libclang-rt-14-dev socat fio e2fsprogs sysstat iotop systemd)
+    pkgs+=(acpica-tools libclang-rt-14-dev socat fio iperf3 e2fsprogs sysstat iotop systemd)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,7 @@
 #include "cli/cmd_toolstack.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,23 +19,27 @@ static const char usage[] =
     "Stops the VM at once, like pulling the plug (the guest is not asked);\n"
     "returns when its process is gone.\n";
 
-/* Gives the process time to finish (it closes the socket a moment
- * before it exits); if it does not, SIGKILLs it.  Its directory is then
- * stale, and the next list or create removes it. */
-static int kill_hard(const char *name, int grace_ms)
+static bool alive(pid_t pid)
 {
-    for (int t = 0; t < grace_ms && rundir_pid(name); t += 20)
-        usleep(20000);
-    pid_t pid = rundir_pid(name);
-    if (!pid)
-        return 0;
-    vlog_info("destroy: VM '%s' does not answer; killing its process %d", name, (int)pid);
-    if (kill(pid, SIGKILL) < 0 && errno != ESRCH) {
-        vlog_err("destroy: kill %d: %s", (int)pid, strerror(errno));
-        return 1;
+    return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/* Gives the VM process (pid, as its run directory named it) time to exit;
+ * if it does not, SIGKILLs it.  Its directory is then stale, and is
+ * removed here or by the next list or create. */
+static int kill_hard(const char *name, pid_t pid, int grace_ms)
+{
+    for (int t = 0; t < grace_ms && alive(pid); t += 10)
+        usleep(10000);
+    if (alive(pid)) {
+        vlog_info("destroy: VM '%s' does not answer; killing its process %d", name, (int)pid);
+        if (kill(pid, SIGKILL) < 0 && errno != ESRCH) {
+            vlog_err("destroy: kill %d: %s", (int)pid, strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < 200 && alive(pid); i++)
+            usleep(10000);
     }
-    for (int i = 0; i < 100 && rundir_pid(name); i++)
-        usleep(20000);
     rundir_remove_stale(name);
     return 0;
 }
@@ -47,10 +52,11 @@ int cmd_destroy(int argc, char *const argv[])
     char buf[72];
     const char *name = vm_name_arg(argv[1], buf);
     char err[512] = "";
+    pid_t pid = rundir_pid(name);
     int fd = ctl_open(name, err, sizeof(err));
     if (fd < 0) {
-        if (rundir_pid(name))
-            return kill_hard(name, 0);
+        if (pid)
+            return kill_hard(name, pid, 0);
         vlog_err("destroy: %s", err);
         return 1;
     }
@@ -63,5 +69,6 @@ int cmd_destroy(int argc, char *const argv[])
     while ((more = ctl_recv(fd, DESTROY_WAIT_MS, err, sizeof(err))))
         json_object_put(more);
     close(fd);
-    return kill_hard(name, DESTROY_WAIT_MS);
+    /* Returns once the process is gone, not only its VM. */
+    return kill_hard(name, pid, DESTROY_WAIT_MS);
 }

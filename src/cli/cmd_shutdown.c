@@ -39,7 +39,7 @@ static void usage(FILE *f, bool reboot)
 struct target {
     const char *name;
     int fd;
-    bool done, failed;
+    bool done, failed, await_eof;
 };
 
 static long long now_ms(void)
@@ -95,7 +95,12 @@ static void wait_all(struct target *t, int n, int timeout_s)
                 continue;
             char err[256];
             struct json_object *ev = ctl_recv(p[j].fd, CTL_TIMEOUT_MS, err, sizeof(err));
-            t[idx[j]].done = true;   /* the stop event, or EOF: the process is gone */
+            /* A VM that ends with its guest is waited for until its
+             * process has gone (EOF), with its TAPs and image locks. */
+            if (ev && !strcmp(ctl_str(ev, "then", ""), "destroy"))
+                t[idx[j]].await_eof = true;
+            else
+                t[idx[j]].done = true;   /* EOF, or a VM that restarts or stays (preserve) */
             json_object_put(ev);
         }
     }

@@ -65,6 +65,9 @@ static void setiff_error(const struct tap *t, const char *name, unsigned q, unsi
     int e = errno;
     struct nl_link l;
     char ignored[8];
+    /* The kernel's "vireo%d" template is no name to show anyone. */
+    if (strchr(name, '%'))
+        name = "(a new vireoN)";
     if (e == EPERM || e == EACCES)
         snprintf(err, errlen, "cannot %s TAP %s: %s", create ? "create" : "attach to", name, NEED_CAP);
     else if (q == 0 && create && e == EBUSY && nl_link_get(name, &l, ignored, sizeof(ignored)) > 0)

@@ -278,7 +278,7 @@ int ctl_server_open(struct ctl_server *s, const char *path, struct event_loop *l
     return 0;
 }
 
-void ctl_server_close(struct ctl_server *s)
+void ctl_server_close(struct ctl_server *s, bool unlink_path)
 {
     for (int i = 0; i < CTL_MAX_CLIENTS; i++)
         if (s->clients[i].used)
@@ -286,7 +286,8 @@ void ctl_server_close(struct ctl_server *s)
     if (s->listen_fd >= 0) {
         event_loop_del(s->loop, &s->w_listen);
         close(s->listen_fd);
-        unlink(s->path);
+        if (unlink_path)
+            unlink(s->path);
     }
     if (s->timer_fd >= 0) {
         event_loop_del(s->loop, &s->w_timer);

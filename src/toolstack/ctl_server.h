@@ -59,7 +59,11 @@ struct ctl_server {
 /* Binds PATH (replacing a stale socket) and serves it on loop. */
 int ctl_server_open(struct ctl_server *s, const char *path, struct event_loop *loop,
                     const struct ctl_handlers *h, char *err, size_t errlen);
-void ctl_server_close(struct ctl_server *s);
+/* Closes every connection (clients see EOF) and the listening socket;
+ * unlinks PATH only if unlink_path (a VM process removes its whole run
+ * directory first, under the run directory's lock, and must not then
+ * unlink the socket of a new VM of the same name). */
+void ctl_server_close(struct ctl_server *s, bool unlink_path);
 /* Guest console output: kept in the buffer and sent to the console client. */
 void ctl_server_console_output(struct ctl_server *s, const uint8_t *p, size_t n);
 /* Answers every "wait" with event (which gets "ok" and "event" added). */

@@ -595,7 +595,10 @@ int vm_process_main(const struct vm_process_args *a)
     }
     rc = serve(&p);
 out:
-    ctl_server_close(&p.ctl);
+    /* The directory goes before the connections close: whoever waits for
+     * EOF (shutdown -w, destroy) then finds the name free. */
+    rundir_release(p.cfg->name);
+    ctl_server_close(&p.ctl, false);
     if (p.serial_rd >= 0) {
         event_loop_del(&p.outer, &p.w_serial);
         close(p.serial_rd);
@@ -603,7 +606,6 @@ out:
     if (p.managed.serial_fd > 0)
         close(p.managed.serial_fd);
     event_loop_destroy(&p.outer);
-    rundir_release(p.cfg->name);
     if (p.started_once)
         vlog_info("VM '%s' ended", p.cfg->name);
     return rc;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # suite.sh BUILD_DIR ASAN_BUILD_DIR [SUITE...]: Vireo's integration tests
-# (SUITEs: boot disk vhost toolstack; default all).  Runs inside the test host
+# (SUITEs: boot disk vhost toolstack net; default all).  Runs inside the test host
 # (tests/integration/run-all.sh starts it), where /dev/kvm can boot the
 # Debian kernels.  Prints `ok N - name` / `not ok N - name` per case and,
 # last, `P passed, F failed`.
@@ -21,7 +21,7 @@ export ASAN_OPTIONS=detect_leaks=1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 shift 2
-[ $# -gt 0 ] || set -- boot disk vhost toolstack
+[ $# -gt 0 ] || set -- boot disk vhost toolstack net
 for s in "$@"; do
     [ -e "$here/cases-$s.sh" ] || { echo "suite.sh: no suite '$s'" >&2; exit 2; }
     . "$here/cases-$s.sh"

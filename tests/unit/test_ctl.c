@@ -95,7 +95,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct env *e = *state;
-    ctl_server_close(&e->srv);
+    ctl_server_close(&e->srv, true);
     event_loop_destroy(&e->loop);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
