@@ -28,7 +28,7 @@ kernel=$scratch/vmlinuz
 initrd=$scratch/initramfs-net.cpio.gz
 cp "$build/guest/vmlinuz-cloud" "$kernel"
 cp "$build/guest/initramfs-net.cpio.gz" "$initrd"
-tcprr=$build/bench-net/tcprr
+tcprr=$build/bench/net/tcprr
 
 # Link-local addresses: they mean "this link only" wherever they appear.
 br=vbr0 hip=169.254.80.1 gip=169.254.80.2
