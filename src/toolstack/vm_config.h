@@ -14,6 +14,7 @@
 #ifndef VIREO_TOOLSTACK_VM_CONFIG_H
 #define VIREO_TOOLSTACK_VM_CONFIG_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,15 @@ struct vm_cpuset {
 static inline bool vm_cpuset_has(const struct vm_cpuset *s, unsigned cpu)
 {
     return cpu < VM_MAX_HOST_CPUS && (s->bits[cpu / 64] >> (cpu % 64)) & 1;
+}
+
+/* The same set as the kernel's affinity masks take it. */
+static inline void vm_cpuset_to_cpu_set(const struct vm_cpuset *s, cpu_set_t *out)
+{
+    CPU_ZERO(out);
+    for (unsigned c = 0; c < VM_MAX_HOST_CPUS && c < CPU_SETSIZE; c++)
+        if (vm_cpuset_has(s, c))
+            CPU_SET(c, out);
 }
 
 struct vm_disk {

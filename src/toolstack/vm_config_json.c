@@ -1,7 +1,7 @@
 #include "toolstack/vm_config_json.h"
 
-#include <stdio.h>
-#include <string.h>
+#include "net/mac.h"
+#include "util/cpulist.h"
 
 static void add_str(struct json_object *o, const char *k, const char *v)
 {
@@ -11,19 +11,10 @@ static void add_str(struct json_object *o, const char *k, const char *v)
 static struct json_object *cpuset_json(const struct vm_cpuset *s)
 {
     char buf[4096];
-    size_t o = 0;
-    buf[0] = 0;
-    for (unsigned c = 0; c < VM_MAX_HOST_CPUS && o < sizeof(buf) - 16; c++) {
-        if (!vm_cpuset_has(s, c))
-            continue;
-        unsigned z = c;
-        while (z + 1 < VM_MAX_HOST_CPUS && vm_cpuset_has(s, z + 1))
-            z++;
-        o += (size_t)(z == c ? snprintf(buf + o, sizeof(buf) - o, "%s%u", o ? "," : "", c)
-                             : snprintf(buf + o, sizeof(buf) - o, "%s%u-%u", o ? "," : "", c, z));
-        c = z;
-    }
-    return json_object_new_string(!strcmp(buf, "0-1023") ? "all" : buf);
+    cpu_set_t set;
+    vm_cpuset_to_cpu_set(s, &set);
+    cpulist_format(&set, VM_MAX_HOST_CPUS, buf, sizeof(buf));
+    return json_object_new_string(buf);
 }
 
 static struct json_object *pins(bool pinned, const struct vm_cpuset *sets, unsigned n)
@@ -66,8 +57,7 @@ struct json_object *vm_config_json(const struct vm_config *c)
         add_str(j, "bridge", v->bridge);
         if (v->has_mac) {
             char mac[18];
-            snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", v->mac[0], v->mac[1], v->mac[2], v->mac[3],
-                     v->mac[4], v->mac[5]);
+            mac_format(v->mac, mac);
             add_str(j, "mac", mac);
         }
         if (v->vifname[0])

@@ -354,10 +354,9 @@ static int open_serial(struct vmp *p, char *err, size_t errlen)
 static int host_cpus(const struct vmp *p, const struct vm_cpuset *want, cpu_set_t *out, const char *key,
                      const char *what, unsigned i, char *err, size_t errlen)
 {
-    CPU_ZERO(out);
-    for (unsigned cpu = 0; cpu < p->host_cpus; cpu++)
-        if (vm_cpuset_has(want, cpu) && CPU_ISSET(cpu, &p->allowed))
-            CPU_SET(cpu, out);
+    cpu_set_t w;
+    vm_cpuset_to_cpu_set(want, &w);
+    CPU_AND(out, &w, &p->allowed);
     if (CPU_COUNT(out))
         return 0;
     char have[256];
