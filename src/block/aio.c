@@ -1,20 +1,34 @@
 #include "block/aio_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+/* Larger transfers stay on the engine, where the kernel's workers can copy
+ * several at once while the loop goes on. */
+#define INLINE_MAX_LEN (128u << 10)
 
 struct aio_engine *aio_engine_new(struct event_loop *loop, enum aio_kind kind, unsigned depth,
                                   char *why, size_t why_len)
 {
     if (why_len)
         why[0] = 0;
-    if (kind != AIO_THREADS) {
-        struct aio_engine *e = aio_uring_new(loop, depth, why, why_len);
-        if (e || kind == AIO_IO_URING)
-            return e;
+    struct aio_engine *e = NULL;
+    if (kind != AIO_THREADS)
+        e = aio_uring_new(loop, depth, why, why_len);
+    if (!e && kind != AIO_IO_URING)
+        e = aio_threads_new(loop, why + strlen(why), why_len - strlen(why));
+    if (e) {
+        e->allow_inline = kind == AIO_AUTO;
+        e->inline_fd = -1;
+        e->inline_tail = &e->inline_done;
     }
-    return aio_threads_new(loop, why + strlen(why), why_len - strlen(why));
+    return e;
 }
 
 void aio_engine_free(struct aio_engine *e)
@@ -50,21 +64,82 @@ bool aio_poll_end(struct aio_engine *e)
     return e->ops->poll_end && e->ops->poll_end(e);
 }
 
+/* tmpfs and ramfs take no O_DIRECT/nowait fast path in io_uring: every
+ * request would be handed to a kernel worker thread only to copy memory,
+ * two thread wake-ups that cost more than the copy. */
+static bool fd_in_memory(int fd)
+{
+    struct statfs s;
+    return fstatfs(fd, &s) == 0 && (s.f_type == TMPFS_MAGIC || s.f_type == RAMFS_MAGIC);
+}
+
 void aio_engine_register_fd(struct aio_engine *e, int fd)
 {
     if (e->ops->register_fd)
         e->ops->register_fd(e, fd);
+    if (e->allow_inline && e->inline_fd < 0 && fd_in_memory(fd))
+        e->inline_fd = fd;
+}
+
+bool aio_engine_inline(const struct aio_engine *e)
+{
+    return e->inline_fd >= 0;
+}
+
+static int64_t run_sync(struct aio_req *r)
+{
+    switch (r->op) {
+    case AIO_READ:
+        return preadv(r->fd, r->iov, (int)r->iovcnt, (off_t)r->offset);
+    case AIO_WRITE:
+        return pwritev(r->fd, r->iov, (int)r->iovcnt, (off_t)r->offset);
+    case AIO_FDATASYNC:
+        return fdatasync(r->fd);
+    case AIO_FALLOCATE:
+        return fallocate(r->fd, r->falloc_mode, (off_t)r->offset, (off_t)r->len);
+    }
+    return -EINVAL;
 }
 
 void aio_submit(struct aio_engine *e, struct aio_req *req)
 {
     aio_req_start(req);
-    e->ops->submit(e, req);
+    if (req->fd != e->inline_fd || req->fd < 0 ||
+        ((req->op == AIO_READ || req->op == AIO_WRITE) && req->len > INLINE_MAX_LEN)) {
+        e->ops->submit(e, req);
+        return;
+    }
+    /* Done now; req->done runs from aio_flush like any completion, so the
+     * device sees the same order of events from every path. */
+    for (;;) {
+        int64_t res = run_sync(req);
+        if (res < 0 && errno == EINTR)
+            continue;
+        if (aio_req_progress(req, res < 0 ? -errno : res))
+            break;
+    }
+    req->next = NULL;
+    *e->inline_tail = req;
+    e->inline_tail = &req->next;
 }
 
 void aio_flush(struct aio_engine *e)
 {
     e->ops->flush(e);
+    /* A done() that submits and flushes again lands here nested: the outer
+     * loop takes its requests. */
+    if (e->inline_running || !e->inline_done)
+        return;
+    e->inline_running = true;
+    while (e->inline_done) {
+        struct aio_req *r = e->inline_done;
+        e->inline_done = r->next;
+        if (!e->inline_done)
+            e->inline_tail = &e->inline_done;
+        r->done(r);
+    }
+    e->inline_running = false;
+    aio_batch_end(e);
 }
 
 int aio_kind_parse(const char *s, enum aio_kind *out)

@@ -61,8 +61,12 @@ void aio_poll_begin(struct aio_engine *e);
 bool aio_poll(struct aio_engine *e);
 bool aio_poll_end(struct aio_engine *e);
 
-/* A hint: fd will carry most requests (the engine may pre-register it). */
+/* A hint: fd will carry most requests (the engine may pre-register it).
+ * Under AIO_AUTO, a file in memory (tmpfs, ramfs) is then served by plain
+ * syscalls on the loop's thread for transfers up to 128 KiB: the copy is
+ * cheaper than the hand-off to a kernel worker io_uring makes for it. */
 void aio_engine_register_fd(struct aio_engine *e, int fd);
+bool aio_engine_inline(const struct aio_engine *e);
 
 void aio_submit(struct aio_engine *e, struct aio_req *req);
 void aio_flush(struct aio_engine *e);

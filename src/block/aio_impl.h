@@ -21,6 +21,12 @@ struct aio_engine {
     struct event_loop *loop;
     void (*batch_end)(void *opaque);
     void *batch_opaque;
+    /* A memory-backed image served by plain syscalls on the loop's thread
+     * (see aio_engine_register_fd); -1 if none. */
+    bool allow_inline;
+    int inline_fd;
+    bool inline_running;
+    struct aio_req *inline_done, **inline_tail;
 };
 
 static inline void aio_batch_end(struct aio_engine *e)

@@ -551,9 +551,10 @@ void vblk_describe(const struct vblk *b, char *buf, size_t len)
                  b->niothreads > 1 ? "s" : "", b->opts.poll_us);
     else
         snprintf(where, sizeof(where), "the main loop");
-    snprintf(buf, len, "%s (%s%llu MiB, cache=%s, aio=%s, %u queue%s on %s)", b->opts.path,
+    snprintf(buf, len, "%s (%s%llu MiB, cache=%s, aio=%s%s, %u queue%s on %s)", b->opts.path,
              b->opts.ro ? "read-only, " : "", (unsigned long long)(b->file.size >> 20),
              b->opts.cache == BLK_CACHE_NONE ? "none" : "writeback", aio_engine_name(b->q[0].aio),
+             aio_engine_inline(b->q[0].aio) ? " (in memory: small requests inline)" : "",
              b->opts.queues, b->opts.queues > 1 ? "s" : "", where);
 }
 

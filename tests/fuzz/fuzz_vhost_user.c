@@ -23,16 +23,15 @@
 #include "vhost_user/backend.h"
 #include "vhost_user/protocol.h"
 #include "virtio/virtio.h"
+#include "stub_dev.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NQ       2
-#define QMAX     256
-#define CFG_LEN  16
+#define NQ       STUB_NQ
+#define CFG_LEN  STUB_CFG_LEN
 #define RAM_SIZE 0x10000u
 #define RAM_NAME "fuzz-vu-ram"
-#define HOST_FEATURES (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_EVENT_IDX) | BIT(5))
 
 static void check(bool ok)
 {
@@ -40,74 +39,24 @@ static void check(bool ok)
         __builtin_trap();
 }
 
-struct stub_dev {
-    struct virtio_dev d;       /* first: the ops get &d */
-    const struct vu_backend *b;
-    uint8_t config[CFG_LEN];
-    bool running[NQ];
-};
-
 static struct stub_dev stub;
 static struct vu_backend be;
 static int ram_fd = -1;
 
-static void stub_config_read(struct virtio_dev *d, uint32_t off, void *buf, uint32_t len)
+/* Devices may refuse to start (the back-end must then leave the ring
+ * stopped); the base set by the front-end decides here. */
+static bool refuse_start(const struct vq *vq)
 {
-    check(off <= CFG_LEN && len <= CFG_LEN - off);
-    memcpy(buf, ((struct stub_dev *)d)->config + off, len);
+    return (vq->last_avail & 0xF) == 0xF;
 }
 
-static void stub_config_write(struct virtio_dev *d, uint32_t off, const void *buf, uint32_t len)
+/* At the breach, so the stack libFuzzer prints shows the call that broke
+ * the contract. */
+static void trap(const char *what)
 {
-    check(off <= CFG_LEN && len <= CFG_LEN - off);
-    memcpy(((struct stub_dev *)d)->config + off, buf, len);
+    (void)what;
+    __builtin_trap();
 }
-
-static bool in_backend(const void *p, uint64_t len)
-{
-    const uint8_t *q = p;
-    for (unsigned i = 0; i < be.nregions; i++) {
-        const struct vu_region *r = &be.regions[i];
-        if (q >= r->host && q <= r->host + r->size && len <= (uint64_t)(r->host + r->size - q))
-            return true;
-    }
-    return false;
-}
-
-static int stub_queue_start(struct virtio_dev *d, unsigned q, const struct vq *vq, int kick_fd)
-{
-    struct stub_dev *s = (struct stub_dev *)d;
-    check(q < NQ && !s->running[q]);
-    check(kick_fd >= 0 && fcntl(kick_fd, F_GETFD) >= 0);
-    check(vq->size && vq->size <= d->queue_max && !(vq->size & (vq->size - 1)));
-    check(in_backend(vq->desc, VQ_DESC_BYTES(vq->size)));
-    check(in_backend(vq->avail, VQ_AVAIL_BYTES(vq->size)));
-    check(in_backend(vq->used, VQ_USED_BYTES(vq->size)));
-    /* What a device reads first; faults here if the mapping is bogus. */
-    volatile const uint8_t *idx = vq->avail + 2;
-    (void)*idx;
-    /* Devices may refuse to start (the back-end must then leave the
-     * ring stopped); the base set by the front-end decides here. */
-    if ((vq->last_avail & 0xF) == 0xF)
-        return -1;
-    s->running[q] = true;
-    return 0;
-}
-
-static uint16_t stub_queue_stop(struct virtio_dev *d, unsigned q)
-{
-    struct stub_dev *s = (struct stub_dev *)d;
-    check(q < NQ && s->running[q]);
-    s->running[q] = false;
-    return (uint16_t)(0x100 + q);
-}
-
-static const struct virtio_dev_ops stub_ops = {
-    .config_read = stub_config_read,
-    .config_write = stub_config_write,
-    .queue_start = stub_queue_start,
-    .queue_stop = stub_queue_stop,
-};
 
 static unsigned count_fds(void)
 {
@@ -117,19 +66,6 @@ static unsigned count_fds(void)
     while (readdir(d))
         n++;
     closedir(d);
-    return n;
-}
-
-/* Mappings of the memfd: the back-end's, as the fuzzer never maps it. */
-static unsigned count_ram_maps(void)
-{
-    FILE *fp = fopen("/proc/self/maps", "r");
-    check(fp != NULL);
-    char line[512];
-    unsigned n = 0;
-    while (fgets(line, sizeof(line), fp))
-        n += strstr(line, "memfd:" RAM_NAME) != NULL;
-    fclose(fp);
     return n;
 }
 
@@ -145,15 +81,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         check(null != NULL);
         stderr = null;
     }
-    stub.d = (struct virtio_dev){
-        .ops = &stub_ops,
-        .device_id = VIRTIO_ID_BLOCK,
-        .host_features = HOST_FEATURES,
-        .num_queues = NQ,
-        .queue_max = QMAX,
-        .config_len = CFG_LEN,
-    };
-    stub.b = &be;
+    stub_dev_init(&stub);
+    stub.vu = &be;
+    stub.stop_base = 0x100;
+    stub.refuse_start = refuse_start;
+    stub.on_breach = trap;
     /* As vu_backend_init leaves it, without the socket. */
     memset(&be, 0, sizeof(be));
     be.dev = &stub.d;
@@ -201,7 +133,8 @@ static void check_reply(const struct vhost_user_msg *m, const struct vhost_user_
     }
     switch (m->hdr.request) {
     case VHOST_USER_GET_FEATURES:
-        check(reply->hdr.size == 8 && reply->p.u64 == (HOST_FEATURES | BIT(VHOST_USER_F_PROTOCOL_FEATURES)));
+        check(reply->hdr.size == 8 &&
+              reply->p.u64 == (STUB_HOST_FEATURES | BIT(VHOST_USER_F_PROTOCOL_FEATURES)));
         break;
     case VHOST_USER_GET_QUEUE_NUM:
         check(reply->hdr.size == 8 && reply->p.u64 == NQ);
@@ -221,7 +154,7 @@ static void check_state(void)
 {
     check(be.nregions <= VHOST_USER_MAX_REGIONS);
     for (unsigned q = 0; q < NQ; q++) {
-        check(be.q[q].started == stub.running[q]);
+        check(be.q[q].started == (stub.starts[q] != stub.stops[q]));
         check(!be.q[q].started || be.q[q].kick_fd >= 0);
     }
     for (unsigned q = NQ; q < VU_MAX_QUEUES; q++)
@@ -233,8 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct vhost_user_msg m, reply;
     unsigned fds_before = count_fds();
     bool mapped = false;
-    for (unsigned i = 0; i < CFG_LEN; i++)
-        stub.config[i] = (uint8_t)(0xA0 + i);
+    stub_dev_fill_config(&stub);
 
     while (size >= sizeof(m.hdr)) {
         memcpy(&m.hdr, data, sizeof(m.hdr));
@@ -273,12 +205,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The front-end goes away: everything it gave must be let go. */
     vu_backend_reset(&be);
     check(be.nregions == 0 && be.features == 0 && be.protocol_features == 0 && stub.d.features == 0);
-    for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
+    for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
         check(!be.q[q].started && be.q[q].kick_fd < 0 && be.q[q].call_fd < 0 && be.q[q].err_fd < 0);
-        check(q >= NQ || !stub.running[q]);
-    }
+    check(stub_dev_running(&stub) == 0);
     check(count_fds() == fds_before);
-    /* Reading maps is slow under ASan: only where there can be any. */
-    check(!mapped || count_ram_maps() == 0);
+    /* Reading maps is slow under ASan: only where there can be any (the
+     * back-end's: the fuzzer never maps the memfd itself). */
+    check(!mapped || count_memfd_maps(RAM_NAME) == 0);
     return 0;
 }

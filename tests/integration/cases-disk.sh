@@ -68,8 +68,9 @@ check "disk: 2 queues on 2 I/O threads, concurrent writer per queue, data intact
 
 # 3. Write and read back through each other serving mode: the main loop
 #    (iothread=0, the design before data planes), the thread-pool engine,
-#    and O_DIRECT on a host block device (a loop device stands in for LVM)
-#    with discard punching a hole that reads back as zeroes.
+#    O_DIRECT on a host block device (a loop device stands in for LVM), and
+#    an image in tmpfs (served inline), with discard punching a hole that
+#    reads back as zeroes.
 disk_modes() {
     set -e
     local mode=$1 s=$disk_dir/modes.sh img=$disk_dir/modes-$1.img
@@ -91,6 +92,17 @@ EOF
         trap 'losetup -d "$loopdev"' EXIT
         run_guest "$s" --disk "$loopdev,cache=none"
         ;;
+    tmpfs)
+        # An image in memory: small requests are done inline on the I/O
+        # thread instead of through io_uring.
+        mnt=$disk_dir/tmpfs   # global: the EXIT trap needs it
+        mkdir -p "$mnt"
+        mount -t tmpfs -o size=64m vireo-test "$mnt"
+        trap 'umount "$mnt"' EXIT
+        img=$mnt/modes.img
+        truncate -s 32M "$img"
+        run_guest "$s" --disk "$img"
+        ;;
     esac
     local head; head=$(pattern_md5 mode-pattern 1048576)
     [ "$(head -c 1048576 "$img" | md5sum | cut -d' ' -f1)" = "$head" ] && echo "host: data before the hole intact"
@@ -105,6 +117,9 @@ check "disk: thread-pool engine (aio=threads)" 120 0 "+aio=threads" "+vireo-gues
 check "disk: block device with cache=none (O_DIRECT), discard" 120 0 "+cache=none" "+vireo-guest: readback $mode_md5" \
     "+vireo-guest: discard ok" "+vireo-guest: hole 0" "+host: data before the hole intact" "+host: hole reads zero" -- \
     bash -c 'disk_modes bdev'
+check "disk: image in tmpfs, served inline" 120 0 "+in memory: small requests inline" \
+    "+vireo-guest: readback $mode_md5" "+vireo-guest: discard ok" "+vireo-guest: hole 0" \
+    "+host: data before the hole intact" "+host: hole reads zero" -- bash -c 'disk_modes tmpfs'
 
 # 4. The same under ASan/UBSan: the data plane's threads and the transport.
 disk_asan() {

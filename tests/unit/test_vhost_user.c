@@ -26,23 +26,24 @@
 #include "vhost_user/msg.h"
 #include "vhost_user/protocol.h"
 #include "virtio/virtio.h"
+#include "stub_dev.h"
 
-#define NQ       2
-#define QMAX     256
-#define CFG_LEN  16
+#define NQ       STUB_NQ
+#define QMAX     STUB_QMAX
+#define CFG_LEN  STUB_CFG_LEN
 #define QSZ      256
 #define RAM_SIZE 0x10000u
 #define RAM_GPA  0x40000000ULL
 #define RAM_NAME "vu-test-ram"
 
-/* What the stub's queue_stop reports as the next avail index of queue q:
- * far from any base a test sets, so a reply carrying it is unmistakable. */
+/* What the stub's queue_stop is to report as the next avail index of
+ * queue q: far from any base a test sets, so a reply carrying it is
+ * unmistakable. */
 #define STOP_BASE 0x4321u
 
-/* Test-only feature bit the stub offers, so "offered" differs from "all". */
-#define F_DEV 5
-#define HOST_FEATURES (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_EVENT_IDX) | BIT(F_DEV))
-#define F_PROTO BIT(30)
+#define F_DEV         STUB_F_DEV
+#define HOST_FEATURES STUB_HOST_FEATURES
+#define F_PROTO       BIT(30)
 
 /* Protocol feature bits from the vhost-user spec, written out here rather
  * than taken from protocol.h so the numbering is checked. */
@@ -61,112 +62,6 @@
 #define AVAIL_OFF(q) (DESC_OFF(q) + 0x1000u)
 #define USED_OFF(q)  (DESC_OFF(q) + 0x2000u)
 
-/* ---- Stub device model ------------------------------------------------- */
-
-struct stub_dev {
-    struct virtio_dev d;       /* first: the ops get &d */
-    const struct vu_backend *b;
-    uint8_t config[CFG_LEN];
-    unsigned starts[NQ], stops[NQ];
-    unsigned start_calls;
-    const struct vq *vq[NQ];
-    struct vq vq_at_start[NQ];
-    int kick_fd[NQ];
-    uint64_t features_at_start;
-    unsigned config_oob;       /* accesses outside config[]: must stay 0 */
-    unsigned breaches;         /* of the virtio_dev_ops contract */
-    const char *first_breach;
-};
-
-static void stub_config_read(struct virtio_dev *d, uint32_t off, void *buf, uint32_t len)
-{
-    struct stub_dev *s = (struct stub_dev *)d;
-    if (off > CFG_LEN || len > CFG_LEN - off) {
-        s->config_oob++;
-        return;
-    }
-    memcpy(buf, s->config + off, len);
-}
-
-static void stub_config_write(struct virtio_dev *d, uint32_t off, const void *buf, uint32_t len)
-{
-    struct stub_dev *s = (struct stub_dev *)d;
-    if (off > CFG_LEN || len > CFG_LEN - off) {
-        s->config_oob++;
-        return;
-    }
-    memcpy(s->config + off, buf, len);
-}
-
-/* A cmocka assert inside a callback would longjmp out of the back-end
- * halfway through a message; breaches are recorded and checked after. */
-static void breach(struct stub_dev *s, const char *what)
-{
-    if (!s->breaches++)
-        s->first_breach = what;
-}
-
-/* Whether [p, p+len) lies inside one of the back-end's own mappings. */
-static bool in_backend(const struct vu_backend *b, const void *p, uint64_t len)
-{
-    const uint8_t *q = p;
-    for (unsigned i = 0; i < b->nregions; i++) {
-        const struct vu_region *r = &b->regions[i];
-        if (q >= r->host && q <= r->host + r->size && len <= (uint64_t)(r->host + r->size - q))
-            return true;
-    }
-    return false;
-}
-
-static int stub_queue_start(struct virtio_dev *d, unsigned q, const struct vq *vq, int kick_fd)
-{
-    struct stub_dev *s = (struct stub_dev *)d;
-    s->start_calls++;
-    if (q >= NQ || !vq || kick_fd < 0 || fcntl(kick_fd, F_GETFD) < 0) {
-        breach(s, "queue_start: bad queue, no vq or no open kick fd");
-        return -1;
-    }
-    if (!in_backend(s->b, vq->desc, VQ_DESC_BYTES(vq->size)) ||
-        !in_backend(s->b, vq->avail, VQ_AVAIL_BYTES(vq->size)) ||
-        !in_backend(s->b, vq->used, VQ_USED_BYTES(vq->size)))
-        breach(s, "queue_start: rings outside the back-end's mappings");
-    if (vq->size > d->queue_max)
-        breach(s, "queue_start: queue larger than queue_max");
-    if (s->starts[q] != s->stops[q])
-        breach(s, "queue_start: queue already started");
-    s->starts[q]++;
-    s->vq[q] = vq;
-    s->vq_at_start[q] = *vq;
-    s->kick_fd[q] = kick_fd;
-    s->features_at_start = d->features;
-    return 0;
-}
-
-static uint16_t stub_queue_stop(struct virtio_dev *d, unsigned q)
-{
-    struct stub_dev *s = (struct stub_dev *)d;
-    if (q >= NQ || s->stops[q] >= s->starts[q]) {
-        breach(s, "queue_stop: queue not started");
-        return 0;
-    }
-    s->stops[q]++;
-    return (uint16_t)(STOP_BASE + q);
-}
-
-static const struct virtio_dev_ops stub_ops = {
-    .config_read = stub_config_read,
-    .config_write = stub_config_write,
-    .queue_start = stub_queue_start,
-    .queue_stop = stub_queue_stop,
-};
-
-static void check_contract(const struct stub_dev *s)
-{
-    if (s->breaches)
-        fail_msg("%u breach(es) of the device contract, first: %s", s->breaches, s->first_breach);
-    assert_int_equal(s->config_oob, 0);
-}
-
 /* ---- Fixture ------------------------------------------------------------ */
 
 struct fx {
@@ -179,34 +74,13 @@ struct fx {
     struct vhost_user_msg m, reply;
 };
 
-/* Mappings of the test's memfd, ours and the back-end's. */
-static unsigned count_ram_maps(void)
-{
-    FILE *fp = fopen("/proc/self/maps", "r");
-    assert_non_null(fp);
-    char line[512];
-    unsigned n = 0;
-    while (fgets(line, sizeof(line), fp))
-        n += strstr(line, "memfd:" RAM_NAME) != NULL;
-    fclose(fp);
-    return n;
-}
-
 static int fx_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    f->s.d = (struct virtio_dev){
-        .ops = &stub_ops,
-        .device_id = VIRTIO_ID_BLOCK,
-        .host_features = HOST_FEATURES,
-        .num_queues = NQ,
-        .queue_max = QMAX,
-        .config_len = CFG_LEN,
-    };
-    f->s.b = &f->b;
-    for (unsigned i = 0; i < CFG_LEN; i++)
-        f->s.config[i] = (uint8_t)(0xA0 + i);
+    stub_dev_init(&f->s);
+    f->s.vu = &f->b;
+    f->s.stop_base = STOP_BASE;
 
     /* The real init, for the transport callbacks (notify, broken) it
      * installs; its socket lives in a private directory. */
@@ -232,11 +106,9 @@ static int fx_teardown(void **state)
 {
     struct fx *f = *state;
     vu_backend_destroy(&f->b);
-    unsigned running = 0;
-    for (unsigned q = 0; q < NQ; q++)
-        running += f->s.starts[q] - f->s.stops[q];
+    unsigned running = stub_dev_running(&f->s);
     struct stub_dev s = f->s;
-    unsigned maps = count_ram_maps();
+    unsigned maps = count_memfd_maps(RAM_NAME);
     event_loop_destroy(&f->loop);
     munmap(f->ram, RAM_SIZE);
     close(f->memfd);
@@ -247,7 +119,7 @@ static int fx_teardown(void **state)
     assert_int_equal(rm, 0);
     assert_int_equal(running, 0);
     assert_int_equal(maps, 1);   /* only ours: the back-end unmapped its own */
-    check_contract(&s);
+    stub_dev_check(&s);
     return 0;
 }
 
@@ -293,7 +165,7 @@ static int run(struct fx *f, const int *fds, unsigned nfds)
         memcpy(copy, fds, nfds * sizeof(int));
     memset(&f->reply, 0xEE, sizeof(f->reply));
     int r = vu_backend_handle(&f->b, &f->m, copy, nfds, &f->reply);
-    check_contract(&f->s);
+    stub_dev_check(&f->s);
     return r;
 }
 
@@ -578,10 +450,10 @@ static void mem_table(void **state)
 {
     struct fx *f = *state;
     assert_int_equal(req_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, V, PF_ALL), 0);
-    assert_int_equal(count_ram_maps(), 1);
+    assert_int_equal(count_memfd_maps(RAM_NAME), 1);
     map_ram(f);
     assert_int_equal(f->b.nregions, 1);
-    assert_int_equal(count_ram_maps(), 2);
+    assert_int_equal(count_memfd_maps(RAM_NAME), 2);
     const struct vu_region *r = &f->b.regions[0];
     assert_int_equal(r->uva, uva(f, 0));
     assert_int_equal(r->size, RAM_SIZE);
@@ -604,7 +476,7 @@ static void mem_table(void **state)
     };
     ACKED(f, req_mem(f, V_ACK, two, 2));
     assert_int_equal(f->b.nregions, 2);
-    assert_int_equal(count_ram_maps(), 3);
+    assert_int_equal(count_memfd_maps(RAM_NAME), 3);
     assert_int_equal(f->b.regions[1].uva, uva(f, 0x8000));
     assert_int_equal(f->b.regions[1].host[0x8000 - 1], 0xA5);
     assert_int_equal(f->b.regions[0].host[0x1234], 0x5A);
@@ -695,7 +567,7 @@ static void mem_table_refused(void **state)
         if (overlap_only)
             pair[0] = good;
         REFUSED(f, req_mem(f, V_ACK, pair, 2));
-        assert_int_equal(count_ram_maps(), 2);
+        assert_int_equal(count_memfd_maps(RAM_NAME), 2);
     }
     /* An fd that cannot be mapped at all. */
     {
@@ -712,7 +584,7 @@ static void mem_table_refused(void **state)
     assert_memory_equal(&f->b.regions[0], &before, sizeof(before));
     assert_memory_equal(&f->b.map, &map_before, sizeof(map_before));
     assert_int_equal(f->b.regions[0].host[0x100], 0x77);
-    assert_int_equal(count_ram_maps(), 2);
+    assert_int_equal(count_memfd_maps(RAM_NAME), 2);
 }
 
 /* ---- Rings --------------------------------------------------------------------- */
@@ -784,7 +656,7 @@ static void ring_bring_up(void **state)
     assert_closed(call2);
     assert_closed(err_fd);
     assert_int_equal(f->b.nregions, 0);
-    assert_int_equal(count_ram_maps(), 1);
+    assert_int_equal(count_memfd_maps(RAM_NAME), 1);
     assert_int_equal(f->b.features, 0);
     assert_int_equal(f->b.protocol_features, 0);
     assert_int_equal(f->s.d.features, 0);
@@ -955,7 +827,7 @@ static void mem_table_while_running(void **state)
      * keeping their place. */
     struct vhost_user_region r = whole_ram(f);
     ACKED(f, req_mem(f, V_ACK, &r, 1));
-    assert_int_equal(count_ram_maps(), 2);
+    assert_int_equal(count_memfd_maps(RAM_NAME), 2);
     for (unsigned q = 0; q < NQ; q++) {
         assert_int_equal(f->s.stops[q], 1);
         assert_int_equal(f->s.starts[q], 2);
@@ -1178,7 +1050,7 @@ static void reset_requests(void **state)
         assert_closed(rf.kick);
         assert_closed(rf.call);
         assert_int_equal(f->b.nregions, 0);
-        assert_int_equal(count_ram_maps(), 1);
+        assert_int_equal(count_memfd_maps(RAM_NAME), 1);
         assert_int_equal(f->b.features, 0);
         assert_int_equal(f->s.d.features, 0);
         assert_int_equal(f->b.q[0].num, 0);

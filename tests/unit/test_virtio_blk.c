@@ -17,7 +17,7 @@
 #include "virtio/blk.h"
 
 #define MEM_GPA   0x10000ULL
-#define MEM_SIZE  (512 * 1024)
+#define MEM_SIZE  (1024 * 1024)
 #define QSIZE     16
 #define DESC_GPA  (MEM_GPA + 0x0000)
 #define AVAIL_GPA (MEM_GPA + 0x1000)
@@ -109,6 +109,8 @@ static int setup_uring(void **state) { return setup_with(state, AIO_IO_URING, fa
 static int setup_ro(void **state) { return setup_with(state, AIO_THREADS, true, "/tmp"); }
 /* tmpfs has no FALLOC_FL_ZERO_RANGE: write-zeroes falls back to writes. */
 static int setup_tmpfs(void **state) { return setup_with(state, AIO_IO_URING, false, "/dev/shm"); }
+/* aio=auto on tmpfs: small requests are served inline, on the loop. */
+static int setup_inline(void **state) { return setup_with(state, AIO_AUTO, false, "/dev/shm"); }
 
 static int teardown(void **state)
 {
@@ -395,24 +397,68 @@ static void config_space(void **state)
     assert_int_equal(z[0], 0);
 }
 
-#define BOTH(t) cmocka_unit_test_setup_teardown(t, setup_threads, teardown), \
-                cmocka_unit_test_setup_teardown(t, setup_uring, teardown)
+static bool described_inline(struct fixture *f)
+{
+    char d[512];
+    vblk_describe(f->blk, d, sizeof(d));
+    return strstr(d, "inline") != NULL;
+}
+
+/* Inline service is for files in memory under aio=auto only: an explicit
+ * engine is taken at its word, and a disk-backed file could block the
+ * loop. */
+static void inline_only_in_memory_under_auto(void **state)
+{
+    struct fixture *f = *state;
+    assert_true(described_inline(f));
+    teardown(state);
+    setup_with(state, AIO_IO_URING, false, "/dev/shm");
+    assert_false(described_inline(*state));
+    teardown(state);
+    setup_with(state, AIO_AUTO, false, "/tmp");
+    /* /tmp may itself be a tmpfs on some hosts. */
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "stat -f -c %%T %s | grep -q tmpfs", ((struct fixture *)*state)->path);
+    assert_int_equal(described_inline(*state), system(cmd) == 0);
+}
+
+/* 256 KiB goes to the engine, 4 KiB inline; both must land. */
+static void large_and_small_transfers(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t big = alloc_buf(f, 256 * 1024), back = alloc_buf(f, 256 * 1024);
+    for (int i = 0; i < 256 * 1024; i++)
+        gpa(f, big)[i] = (uint8_t)(i * 13 + 1);
+    assert_int_equal(rw(f, VIRTIO_BLK_T_OUT, 16, big, 256 * 1024, false, NULL), VIRTIO_BLK_S_OK);
+    assert_int_equal(rw(f, VIRTIO_BLK_T_OUT, 8, big, 4096, false, NULL), VIRTIO_BLK_S_OK);
+    assert_int_equal(rw(f, VIRTIO_BLK_T_IN, 16, back, 256 * 1024, true, NULL), VIRTIO_BLK_S_OK);
+    assert_memory_equal(gpa(f, back), gpa(f, big), 256 * 1024);
+    assert_int_equal(rw(f, VIRTIO_BLK_T_IN, 8, back, 4096, true, NULL), VIRTIO_BLK_S_OK);
+    assert_memory_equal(gpa(f, back), gpa(f, big), 4096);
+    assert_int_equal(f->broken, 0);
+}
+
+#define EVERY_ENGINE(t) cmocka_unit_test_setup_teardown(t, setup_threads, teardown), \
+                cmocka_unit_test_setup_teardown(t, setup_uring, teardown), \
+                cmocka_unit_test_setup_teardown(t, setup_inline, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        BOTH(write_then_read_back),
-        BOTH(header_split_across_descriptors),
-        BOTH(out_of_range_sectors_fail),
-        BOTH(read_into_device_readable_buffer_fails),
-        BOTH(missing_status_byte_breaks_device),
-        BOTH(short_header_breaks_device),
-        BOTH(descriptor_outside_memory_breaks_device),
-        BOTH(flush_get_id_and_unknown),
-        BOTH(discard_and_write_zeroes),
-        BOTH(config_space),
+        EVERY_ENGINE(write_then_read_back),
+        EVERY_ENGINE(header_split_across_descriptors),
+        EVERY_ENGINE(out_of_range_sectors_fail),
+        EVERY_ENGINE(read_into_device_readable_buffer_fails),
+        EVERY_ENGINE(missing_status_byte_breaks_device),
+        EVERY_ENGINE(short_header_breaks_device),
+        EVERY_ENGINE(descriptor_outside_memory_breaks_device),
+        EVERY_ENGINE(flush_get_id_and_unknown),
+        EVERY_ENGINE(discard_and_write_zeroes),
+        EVERY_ENGINE(config_space),
+        EVERY_ENGINE(large_and_small_transfers),
         cmocka_unit_test_setup_teardown(read_only_disk_refuses_writes, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(discard_and_write_zeroes, setup_tmpfs, teardown),
+        cmocka_unit_test_setup_teardown(inline_only_in_memory_under_auto, setup_inline, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,22 +16,22 @@
 #include "virtio/memmap.h"
 #include "virtio/virtio.h"
 #include "virtio/virtio_pci.h"
+#include "stub_dev.h"
 
 #define SLOT      3
 #define WIN_BASE  0xC0000000ULL
 #define BAR_ADDR  0xC0010000ULL
 #define BAR_ADDR2 0xC0100000ULL
-#define NQ        2
+#define NQ        STUB_NQ
 #define NVEC      (NQ + 1)
-#define QMAX      256
-#define CFG_LEN   16
+#define QMAX      STUB_QMAX
+#define CFG_LEN   STUB_CFG_LEN
 #define RAM_GPA   0x100000ULL
 #define RAM_SIZE  0x10000ULL
 #define FIRST_GSI 24
 
-/* Test-only feature bit the stub offers, so "offered" differs from "all". */
-#define F_DEV 5
-#define HOST_FEATURES (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_EVENT_IDX) | BIT(F_DEV))
+#define F_DEV         STUB_F_DEV
+#define HOST_FEATURES STUB_HOST_FEATURES
 
 /* virtio_pci_common_cfg offsets from the spec (4.1.4.3), written out here
  * rather than taken from the implementation so the layout is checked. */
@@ -69,95 +69,6 @@
 #define S_DRV  VIRTIO_STATUS_DRIVER
 #define S_FOK  VIRTIO_STATUS_FEATURES_OK
 #define S_DOK  VIRTIO_STATUS_DRIVER_OK
-
-/* ---- Stub device model ------------------------------------------------- */
-
-struct stub_dev {
-    struct virtio_dev d;       /* first: the ops get &d */
-    uint8_t config[CFG_LEN];
-    unsigned starts[NQ], stops[NQ];
-    unsigned start_calls;
-    const struct vq *vq[NQ];
-    int kick_fd[NQ];
-    uint64_t features_at_start;
-    bool fail_start;
-    unsigned config_oob;       /* accesses outside config[]: must stay 0 */
-    unsigned breaches;         /* of the virtio_dev_ops contract */
-    const char *first_breach;
-};
-
-static void stub_config_read(struct virtio_dev *d, uint32_t off, void *buf, uint32_t len)
-{
-    struct stub_dev *s = (struct stub_dev *)d;
-    if (off > CFG_LEN || len > CFG_LEN - off) {
-        s->config_oob++;
-        return;
-    }
-    memcpy(buf, s->config + off, len);
-}
-
-static void stub_config_write(struct virtio_dev *d, uint32_t off, const void *buf, uint32_t len)
-{
-    struct stub_dev *s = (struct stub_dev *)d;
-    if (off > CFG_LEN || len > CFG_LEN - off) {
-        s->config_oob++;
-        return;
-    }
-    memcpy(s->config + off, buf, len);
-}
-
-/* The stubs run under the transport's lock: a cmocka assert there would
- * longjmp out with it held and hang the teardown, so contract breaches
- * are recorded and checked by the caller (see check_contract). */
-static void breach(struct stub_dev *s, const char *what)
-{
-    if (!s->breaches++)
-        s->first_breach = what;
-}
-
-static int stub_queue_start(struct virtio_dev *d, unsigned q, const struct vq *vq, int kick_fd)
-{
-    struct stub_dev *s = (struct stub_dev *)d;
-    s->start_calls++;
-    if (q >= NQ || !vq || !vq->desc || !vq->avail || !vq->used || kick_fd < 0) {
-        breach(s, "queue_start: bad queue, unmapped vq or no kick fd");
-        return -1;
-    }
-    /* Device models may size per-queue state by queue_max, so the guest
-     * must not get a bigger queue than that. */
-    if (vq->size > d->queue_max)
-        breach(s, "queue_start: queue larger than queue_max");
-    /* "Called with d->features final": only after FEATURES_OK stuck. */
-    if (!(d->features & BIT(VIRTIO_F_VERSION_1)))
-        breach(s, "queue_start: features not negotiated");
-    if (s->starts[q] != s->stops[q])
-        breach(s, "queue_start: queue already started");
-    if (s->fail_start)
-        return -1;
-    s->starts[q]++;
-    s->vq[q] = vq;
-    s->kick_fd[q] = kick_fd;
-    s->features_at_start = d->features;
-    return 0;
-}
-
-static uint16_t stub_queue_stop(struct virtio_dev *d, unsigned q)
-{
-    struct stub_dev *s = (struct stub_dev *)d;
-    if (q >= NQ || s->stops[q] >= s->starts[q]) {
-        breach(s, "queue_stop: queue not started");
-        return 0;
-    }
-    s->stops[q]++;
-    return s->vq[q]->last_avail;
-}
-
-static const struct virtio_dev_ops stub_ops = {
-    .config_read = stub_config_read,
-    .config_write = stub_config_write,
-    .queue_start = stub_queue_start,
-    .queue_stop = stub_queue_stop,
-};
 
 /* ---- Stub host ------------------------------------------------------------ */
 
@@ -254,16 +165,10 @@ static int fx_setup(void **state)
     memset(f->ram, 0, RAM_SIZE);
     assert_int_equal(memmap_add(&f->mem, RAM_GPA, RAM_SIZE, f->ram), 0);
 
-    f->s.d = (struct virtio_dev){
-        .ops = &stub_ops,
-        .device_id = VIRTIO_ID_BLOCK,
-        .host_features = HOST_FEATURES,
-        .num_queues = NQ,
-        .queue_max = QMAX,
-        .config_len = CFG_LEN,
-    };
-    for (unsigned i = 0; i < CFG_LEN; i++)
-        f->s.config[i] = (uint8_t)(0xA0 + i);
+    stub_dev_init(&f->s);
+    /* Queues may start only after FEATURES_OK stuck, and this modern-only
+     * transport lets it stick only with VERSION_1. */
+    f->s.start_needs = BIT(VIRTIO_F_VERSION_1);
     f->h.next_gsi = FIRST_GSI;
     struct vpci_host host = {
         .ctx = &f->h,
@@ -280,20 +185,11 @@ static int fx_setup(void **state)
     return 0;
 }
 
-static void check_contract(const struct stub_dev *s)
-{
-    if (s->breaches)
-        fail_msg("%u breach(es) of the device contract, first: %s", s->breaches, s->first_breach);
-    assert_int_equal(s->config_oob, 0);
-}
-
 static int fx_teardown(void **state)
 {
     struct fx *f = *state;
     vpci_shutdown(&f->v);
-    unsigned running = 0;
-    for (unsigned q = 0; q < NQ; q++)
-        running += f->s.starts[q] - f->s.stops[q];
+    unsigned running = stub_dev_running(&f->s);
     struct stub_dev s = f->s;
     vpci_destroy(&f->v);
     pthread_mutex_destroy(&f->bus.lock);
@@ -301,7 +197,7 @@ static int fx_teardown(void **state)
     free(f);
     /* Checked after freeing so a failure here leaks nothing under ASan. */
     assert_int_equal(running, 0);
-    check_contract(&s);
+    stub_dev_check(&s);
     return 0;
 }
 
@@ -853,6 +749,12 @@ static void queue_size_above_max(void **state)
     set_status(f, 0);
 }
 
+static bool refuse_all(const struct vq *vq)
+{
+    (void)vq;
+    return true;
+}
+
 static void bad_rings_need_reset(void **state)
 {
     struct fx *f = *state;
@@ -891,7 +793,7 @@ static void bad_rings_need_reset(void **state)
     assert_int_equal(f->s.stops[0], 0);
 
     /* A device that cannot start a queue needs reset too. */
-    f->s.fail_start = true;
+    f->s.refuse_start = refuse_all;
     assert_int_equal(negotiate(f, BIT(VIRTIO_F_VERSION_1)), S_ACK | S_DRV | S_FOK);
     setup_queue_in_ram(f, 0, 16);
     set_status(f, S_ACK | S_DRV | S_FOK | S_DOK);
@@ -899,7 +801,7 @@ static void bad_rings_need_reset(void **state)
     assert_true(status(f) & VIRTIO_STATUS_NEEDS_RESET);
     set_status(f, 0);
     assert_int_equal(f->s.stops[0], 0);   /* it never started */
-    f->s.fail_start = false;
+    f->s.refuse_start = NULL;
 }
 
 /* ---- Vectors and interrupts ------------------------------------------------- */
@@ -1275,7 +1177,7 @@ static void end_with_reset(struct fx *f)
     }
     for (unsigned i = 0; i < NVEC; i++)
         drain(f->v.vec[i].fd);
-    check_contract(&f->s);
+    stub_dev_check(&f->s);
 }
 
 static void hostile_bar_from_reset(void **state)
