@@ -9,6 +9,9 @@
 #     submitted the bios, and mscheck grades the recording.
 #  2. fio 4 KiB random reads (io_uring, QD32, O_DIRECT) on the loop device,
 #     ROUNDS times without and with a recording running; IOPS and the loss.
+#     Beside them, the floor (bench/microscope/hookcost): empty programs on
+#     the same three tracepoints, and the least accounting that can charge
+#     a task; then each program's own run time per call.
 # Needs root.  Results are also kept in BUILD_DIR/microscope-bench/.
 set -euo pipefail
 [ $# -ge 1 ] && [ $# -le 3 ] || { echo "usage: $0 BUILD_DIR [SECONDS] [ROUNDS]" >&2; exit 2; }
@@ -21,7 +24,8 @@ for t in iotop pidstat fio losetup mkfs.ext4 python3 bpftool; do
     command -v "$t" >/dev/null || { echo "microscope.sh: needs $t (make deps-test)" >&2; exit 1; }
 done
 vireo=$build/vireo iogen=$build/bench/microscope/iogen mscheck=$build/bench/microscope/mscheck
-for f in "$vireo" "$iogen" "$mscheck"; do
+hookcost=$build/bench/microscope/hookcost
+for f in "$vireo" "$iogen" "$mscheck" "$hookcost"; do
     [ -x "$f" ] || { echo "microscope.sh: missing $f (ninja -C $build)" >&2; exit 1; }
 done
 # shellcheck source=bench/microscope/loopfs.sh
@@ -195,25 +199,53 @@ others() {
     n=$(ms_progs | awk -v m=" $(echo ${mine:-}) " '$2 == "ms_rq_complete" && index(m, " " $1 " ") == 0' | wc -l)
     [ "$n" = 0 ] || echo "  WARNING: $n other microscope recorder(s) attached in round $r: not comparable" >&2
 }
-off=() on=()
+# hook_start empty|min: hookcost's programs of that kind, attached.
+hook_start() {
+    "$hookcost" "$1" "$build/bench/microscope/hookcost.bpf.o" >"$work/hook.log" 2>&1 &
+    hook_pid=$!
+    loopfs_pids+=("$hook_pid")
+    for _ in $(seq 100); do
+        grep -q attached "$work/hook.log" && return 0
+        kill -0 "$hook_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "microscope.sh: hookcost $1 did not attach:" >&2
+    cat "$work/hook.log" >&2
+    return 1
+}
+hook_stop() {
+    kill -INT "$hook_pid"
+    wait "$hook_pid"
+    loopfs_reaped "$hook_pid"
+}
+declare -A iops=()
+configs=(none empty min microscope)
 for r in $(seq "$rounds"); do
-    # alternate which goes first, so drift hits both alike
-    if [ $((r % 2)) = 1 ]; then
-        mine=; others; off+=("$(fio_iops)")
-        rec_start; on+=("$(fio_iops)"); others; rec_stop
-    else
-        rec_start; on+=("$(fio_iops)"); others; rec_stop
-        mine=; others; off+=("$(fio_iops)")
-    fi
-    echo "  round $r: without ${off[-1]} IOPS, with ${on[-1]} IOPS"
+    # rotate who goes first, so drift hits all alike
+    line="  round $r:"
+    for k in 0 1 2 3; do
+        c=${configs[$(( (k + r) % 4 ))]}
+        case $c in
+        none) mine=; others; v=$(fio_iops) ;;
+        empty|min) hook_start "$c"; v=$(fio_iops); hook_stop ;;
+        microscope) rec_start; v=$(fio_iops); others; rec_stop ;;
+        esac
+        iops[$c]+="$v "
+        line+=" $c $v"
+    done
+    echo "$line IOPS"
 done
 python3 -c '
 import statistics, sys
-off = [int(x) for x in sys.argv[1].split()]
-on = [int(x) for x in sys.argv[2].split()]
-mo, mn = statistics.median(off), statistics.median(on)
-print("median: without %d IOPS, with %d IOPS: ratio %.3f, loss %.1f %% (target <= 3 %%)"
-      % (mo, mn, mn / mo, 100 * (1 - mn / mo)))' "${off[*]}" "${on[*]}"
+names = ("none", "empty", "min", "microscope")
+runs = {n: [int(x) for x in v.split()] for n, v in zip(names, sys.argv[1:])}
+base = statistics.median(runs["none"])
+for n in names:
+    m = statistics.median(runs[n])
+    what = {"none": "nothing attached", "empty": "3 empty programs (the hooks alone)",
+            "min": "least accounting (tid + timestamp, one total)", "microscope": "vireo microscope record"}[n]
+    print("  median %-10s %8d IOPS  ratio %.3f  loss %5.1f %%   %s" % (n, m, m / base, 100 * (1 - m / base), what))
+print("  target for the microscope: loss <= 3 %")' "${iops[none]}" "${iops[empty]}" "${iops[min]}" "${iops[microscope]}"
 cp "$work/ovh.csv" "$keep/" 2>/dev/null || true
 
 # The eBPF programs' own run time per I/O (kernel.bpf_stats_enabled; one
@@ -239,5 +271,29 @@ awk -v iops="$iops" -v cpus="$(nproc)" '
             tot / ios, iops, tot / ios * iops / 1e9, cpus
     }' "$work/stats"
 echo "  the recorder process itself (draining the maps, writing the file): $(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) )) ms of CPU in the 5 s"
+# The floor under the same statistics (they add two clock reads per call
+# to every figure here, the empty programs' time is about that).
+stats_old=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+for c in empty min; do
+    hook_start "$c"
+    fio_iops >/dev/null
+    bpftool -j prog show | python3 -c '
+import json, sys
+kind = sys.argv[1] + "_"
+tot = ios = 0
+for p in json.load(sys.stdin):
+    n = p.get("name", "")
+    if n.startswith(kind) and p.get("run_cnt"):
+        print("  %-16s %10d calls %6.0f ns/call" % (n, p["run_cnt"], p["run_time_ns"] / p["run_cnt"]))
+        tot += p["run_time_ns"]
+        ios = max(ios, p["run_cnt"])
+if ios:
+    print("  %s: total %.0f ns per I/O" % (sys.argv[1], tot / ios))' "$c"
+    hook_stop
+    [ "$c" = min ] && sed 's/^/  min: /' "$work/hook.log" | grep counted || true
+done
+sysctl -qw kernel.bpf_stats_enabled="$stats_old"
+stats_old=''
 
 exit "$rc"
