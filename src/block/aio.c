@@ -86,19 +86,32 @@ bool aio_engine_inline(const struct aio_engine *e)
     return e->inline_fd >= 0;
 }
 
-static int64_t run_sync(struct aio_req *r)
+static int64_t run_syscall(struct aio_req *r)
 {
+    ssize_t n;
     switch (r->op) {
     case AIO_READ:
-        return preadv(r->fd, r->iov, (int)r->iovcnt, (off_t)r->offset);
+        n = preadv(r->fd, r->iov, (int)r->iovcnt, (off_t)r->offset);
+        break;
     case AIO_WRITE:
-        return pwritev(r->fd, r->iov, (int)r->iovcnt, (off_t)r->offset);
+        n = pwritev(r->fd, r->iov, (int)r->iovcnt, (off_t)r->offset);
+        break;
     case AIO_FDATASYNC:
-        return fdatasync(r->fd);
-    case AIO_FALLOCATE:
-        return fallocate(r->fd, r->falloc_mode, (off_t)r->offset, (off_t)r->len);
+        n = fdatasync(r->fd);
+        break;
+    default:
+        n = fallocate(r->fd, r->falloc_mode, (off_t)r->offset, (off_t)r->len);
+        break;
     }
-    return -EINVAL;
+    return n < 0 ? -errno : n;
+}
+
+void aio_req_run_sync(struct aio_req *r)
+{
+    int64_t res;
+    do
+        res = run_syscall(r);
+    while (res == -EINTR || !aio_req_progress(r, res));
 }
 
 void aio_submit(struct aio_engine *e, struct aio_req *req)
@@ -111,13 +124,7 @@ void aio_submit(struct aio_engine *e, struct aio_req *req)
     }
     /* Done now; req->done runs from aio_flush like any completion, so the
      * device sees the same order of events from every path. */
-    for (;;) {
-        int64_t res = run_sync(req);
-        if (res < 0 && errno == EINTR)
-            continue;
-        if (aio_req_progress(req, res < 0 ? -errno : res))
-            break;
-    }
+    aio_req_run_sync(req);
     req->next = NULL;
     *e->inline_tail = req;
     e->inline_tail = &req->next;

@@ -43,5 +43,8 @@ struct aio_engine *aio_threads_new(struct event_loop *loop, char *why, size_t wh
  * (iov/offset advanced). */
 bool aio_req_progress(struct aio_req *req, int64_t res);
 void aio_req_start(struct aio_req *req);
+/* Does the request with blocking syscalls until it is finished (short
+ * transfers continued, EINTR retried); the result is in req->result. */
+void aio_req_run_sync(struct aio_req *req);
 
 #endif

@@ -4,7 +4,6 @@
 #include "block/aio_impl.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,26 +28,6 @@ struct threads_engine {
     pthread_t workers[WORKERS];
 };
 
-static int64_t run_one(struct aio_req *r)
-{
-    ssize_t n;
-    switch (r->op) {
-    case AIO_READ:
-        n = preadv(r->fd, r->iov, (int)r->iovcnt, (off_t)r->offset);
-        break;
-    case AIO_WRITE:
-        n = pwritev(r->fd, r->iov, (int)r->iovcnt, (off_t)r->offset);
-        break;
-    case AIO_FDATASYNC:
-        n = fdatasync(r->fd);
-        break;
-    default:
-        n = fallocate(r->fd, r->falloc_mode, (off_t)r->offset, (off_t)r->len);
-        break;
-    }
-    return n < 0 ? -errno : n;
-}
-
 static void *worker(void *arg)
 {
     struct threads_engine *t = arg;
@@ -63,10 +42,7 @@ static void *worker(void *arg)
         if (!t->todo)
             t->todo_tail = &t->todo;
         pthread_mutex_unlock(&t->lock);
-        int64_t res;
-        do
-            res = run_one(r);
-        while (res == -EINTR || !aio_req_progress(r, res));
+        aio_req_run_sync(r);
         pthread_mutex_lock(&t->lock);
         r->next = t->done;
         t->done = r;
