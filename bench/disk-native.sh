@@ -17,10 +17,9 @@
 # order, ROUNDS times; medians of IOPS and of p50/p99 completion latency are
 # printed with ratios taken within each round.
 set -euo pipefail
-[ $# -ge 1 ] && [ $# -le 3 ] || { echo "usage: $0 BUILD_DIR [SECONDS] [ROUNDS]" >&2; exit 2; }
-build=$(cd "$1" && pwd)
-secs=${2:-5}
-rounds=${3:-3}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_args 5 3 "$@"
 for t in fio qemu-storage-daemon; do
     command -v "$t" >/dev/null || { echo "disk-native: needs $t (make deps-test)" >&2; exit 1; }
 done

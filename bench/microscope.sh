@@ -14,10 +14,9 @@
 #     a task; then each program's own run time per call.
 # Needs root.  Results are also kept in BUILD_DIR/microscope-bench/.
 set -euo pipefail
-[ $# -ge 1 ] && [ $# -le 3 ] || { echo "usage: $0 BUILD_DIR [SECONDS] [ROUNDS]" >&2; exit 2; }
-build=$(cd "$1" && pwd)
-secs=${2:-10}
-rounds=${3:-3}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_args 10 3 "$@"
 here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "microscope.sh: needs root (eBPF, losetup, mount)" >&2; exit 1; }
 for t in iotop pidstat fio losetup mkfs.ext4 python3 bpftool; do

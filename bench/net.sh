@@ -10,12 +10,9 @@
 # ROUNDS guest boots per system (default 3).  Prints a table, and the
 # ratios vireo/QEMU for each figure.
 set -euo pipefail
-[ $# -ge 1 ] && [ $# -le 3 ] || { echo "usage: $0 BUILD_DIR [SECONDS] [ROUNDS]" >&2; exit 2; }
-build=$(cd "$1" && pwd)
-secs=${2:-10}
-rounds=${3:-3}
-[[ $secs =~ ^[1-9][0-9]*$ && $rounds =~ ^[1-9][0-9]*$ ]] ||
-    { echo "net: SECONDS and ROUNDS must be positive integers" >&2; exit 2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_args 10 3 "$@"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 [ -x "$build/vireo" ] || { echo "net: no $build/vireo (build it first)" >&2; exit 1; }
