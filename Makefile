@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 20
 export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
 MESON_OPTS ?= --buildtype=debugoptimized
 
-.PHONY: all asan deps deps-test guest demo check unit unit-asan fuzz microscope-test integration bench clean
+.PHONY: all asan deps deps-test guest demo check layers unit unit-asan qcow2-test clone-test fuzz microscope-test integration systemd-test bench clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -17,7 +17,7 @@ $(BUILD)/build.ninja:
 	meson setup $(BUILD) $(MESON_OPTS)
 
 $(ASAN_BUILD)/build.ninja:
-	meson setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+	meson setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dtest_hooks=true
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dfuzz=true \
@@ -34,8 +34,18 @@ guest: deps
 	scripts/fetch-kernels.sh $(BUILD)
 	guest/mkinitramfs.sh $(BUILD)/guest/initramfs.cpio.gz $(BUILD)/guest/modules-cloud $(BUILD)/guest/modules-generic
 
-demo: deps all guest
-	scripts/demo.sh $(BUILD)
+# The build stays quiet (its log is kept) so that the demo's own lines,
+# the command it runs among them, are what a newcomer sees.
+demo:
+	@mkdir -p $(BUILD)
+	@echo "demo: installing packages and building (log: $(BUILD)/demo-build.log)"
+	@$(MAKE) --no-print-directory deps all guest >$(BUILD)/demo-build.log 2>&1 || \
+		{ tail -n 30 $(BUILD)/demo-build.log; echo "demo: the build failed; the whole log is $(BUILD)/demo-build.log"; exit 1; }
+	@scripts/demo.sh $(BUILD)
+
+# No file includes one of a higher layer (src/layers.txt); also a unit test.
+layers:
+	scripts/check-layers.sh
 
 unit: all
 	meson test -C $(BUILD) --print-errorlogs --suite unit
@@ -46,6 +56,15 @@ asan: $(ASAN_BUILD)/build.ninja
 unit-asan: asan
 	meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit
 
+# The qcow2 tests alone (also part of unit): the model, qemu-img, SIGKILL.
+qcow2-test: all
+	meson test -C $(BUILD) --print-errorlogs --suite qcow2
+
+# The clone, backup and import tests alone (also part of unit): qcow2,
+# ext4, XFS and btrfs on loop devices, LVM where there is a device mapper.
+clone-test: all
+	meson test -C $(BUILD) --print-errorlogs --suite clone
+
 # Each libFuzzer target for FUZZ_SECONDS; a crash fails the run.
 fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
@@ -55,17 +74,27 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 # machine (root, kernel BTF), not in the test host.
 microscope-test: all
 	tests/microscope/cli.sh $(BUILD)
+	tests/microscope/vm.sh $(BUILD)
 	tests/microscope/ground-truth.sh $(BUILD)
 
 integration: all asan guest
 	tests/integration/run-all.sh $(BUILD) $(ASAN_BUILD)
 
 check: deps-test
+	$(MAKE) layers
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) fuzz
 	$(MAKE) microscope-test
 	$(MAKE) integration
+
+# Opt-in (not in `check`: three systemd boots in the emulated test host take
+# longer than CI's budget allows): a Debian guest made by `vireo image
+# bootstrap`, cached under $(BUILD)/systemd-guest, booted from its disk.
+systemd-test: deps-test all guest
+	tests/integration/systemd-image.sh $(BUILD)
+	TESTHOST_QEMU=$${TESTHOST_QEMU:-backports} VIREO_BUILD=$(BUILD) tests/testhost/run --memory 3072 --timeout 2700 -- \
+		tests/integration/suite.sh $(abspath $(BUILD)) $(abspath $(ASAN_BUILD)) systemd
 
 bench: deps-test all guest
 	bench/run-all.sh $(BUILD)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # boot-to-init-inner.sh BUILD_DIR RUNS: runs inside the test host (see
 # boot-to-init.sh).  Times VMM process start -> guest's "init started" line
-# for vireo, QEMU microvm and QEMU q35, alternating, and prints medians and
-# median paired ratios.  Times are emulated: only the ratios mean anything.
+# for vireo, vireo with --seccomp=off (what confinement costs at boot), QEMU
+# microvm and QEMU q35, alternating, and prints medians and median paired
+# ratios.  Times are emulated: only the ratios mean anything.
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR RUNS" >&2; exit 2; }
 build=$1 runs=$2
@@ -17,7 +18,7 @@ qemu=(qemu-system-x86_64 -enable-kvm -cpu host -m 256 -nographic -no-reboot -nic
       -kernel "$kernel" -initrd "$initrd" -append "$cmdline")
 systems=(microvm q35)
 if [ -x "$build/vireo" ]; then
-    systems=(vireo microvm q35)
+    systems=(vireo vireo-nosec microvm q35)
 else
     echo "note: $build/vireo not built; measuring QEMU only"
 fi
@@ -28,6 +29,8 @@ measure() {
     local cmd t0 line left found=
     case $1 in
     vireo) cmd=("$build/vireo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" --memory 256M) ;;
+    vireo-nosec) cmd=("$build/vireo" run --seccomp=off --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline"
+                      --memory 256M) ;;
     microvm) cmd=("${qemu[@]}" -M microvm) ;;
     q35) cmd=("${qemu[@]}" -M q35) ;;
     esac
@@ -71,7 +74,7 @@ for ((r = 0; r < runs; r++)); do
 done
 
 # Medians per system, then per-run ratios' medians (pairs from the same run).
-awk -v systems="${systems[*]}" -v vireo="${times[vireo]:-}" -v microvm="${times[microvm]}" -v q35="${times[q35]}" '
+awk -v systems="${systems[*]}" -v vireo="${times[vireo]:-}" -v nosec="${times[vireo-nosec]:-}" -v microvm="${times[microvm]}" -v q35="${times[q35]}" '
 function median(s,   a, n, i, j, t, m) {
     delete b; n = split(s, a, " "); m = 0
     for (i = 1; i <= n; i++) if (a[i] != "fail" && a[i] != "") b[++m] = a[i] + 0
@@ -85,14 +88,15 @@ function ratios(x, y,   a, c, n, i, s) {
     return s
 }
 BEGIN {
-    t["vireo"] = vireo; t["microvm"] = microvm; t["q35"] = q35
+    t["vireo"] = vireo; t["vireo-nosec"] = nosec; t["microvm"] = microvm; t["q35"] = q35
     print "boot-to-init median (emulated ms, compare only as ratios):"
     n = split(systems, sy, " ")
     for (i = 1; i <= n; i++) {
-        m = median(t[sy[i]]); printf "  %-8s %s\n", sy[i], (m == "n/a") ? m : sprintf("%.0f ms", m)
+        m = median(t[sy[i]]); printf "  %-12s %s\n", sy[i], (m == "n/a") ? m : sprintf("%.0f ms", m)
     }
     if (vireo != "") {
         r = median(ratios(vireo, microvm)); printf "  ratio vireo/microvm: %s\n", (r == "n/a") ? r : sprintf("%.2f", r)
         r = median(ratios(vireo, q35));     printf "  ratio vireo/q35:     %s\n", (r == "n/a") ? r : sprintf("%.2f", r)
+        r = median(ratios(vireo, nosec));   printf "  ratio vireo/vireo --seccomp=off: %s\n", (r == "n/a") ? r : sprintf("%.2f", r)
     }
 }'

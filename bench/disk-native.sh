@@ -6,6 +6,10 @@
 #   vireo       `vireo disk serve` (cache=none, aio=auto, one I/O thread)
 #   vireo-ring  the same with --aio io_uring: every request through the ring
 #               (only where the image is in memory; elsewhere it is vireo)
+#   vireo-noacct  vireo with VIREO_ACCOUNTING=off: the per-request timing's
+#               cost is the v/noacct column (refusals and errors still counted)
+#   vireo-nosec vireo with --seccomp off: the system call filters' cost is
+#               the v/nosec column
 #   qsd         qemu-storage-daemon's vhost-user-blk export (iothread,
 #               aio=io_uring, cache.direct=on)
 # and fio with io_uring directly on the same file (the limit; numjobs =
@@ -54,11 +58,15 @@ wait_sock() {
 # One measurement: prints "iops p50_us p99_us".
 measure() {
     local sys=$1 rw=$2 qd=$3 q=$4 sock=$run/$1.sock pid out
+    rm -f "$sock"   # a server killed last time left it: wait_sock would not wait
     case $sys in
-    vireo|vireo-ring)
-        local aio=()
+    vireo|vireo-ring|vireo-noacct|vireo-nosec)
+        local aio=() acct=on sec=on
         [ "$sys" = vireo-ring ] && aio=(--aio io_uring)
-        "$build/vireo" disk serve --socket "$sock" --cache none --queues "$q" --iothread 1 ${aio[@]+"${aio[@]}"} \
+        [ "$sys" = vireo-noacct ] && acct=off
+        [ "$sys" = vireo-nosec ] && sec=off
+        VIREO_ACCOUNTING=$acct "$build/vireo" disk serve --socket "$sock" --cache none --queues "$q" --iothread 1 ${aio[@]+"${aio[@]}"} \
+            --seccomp "$sec" \
             "$img" 2>"$run/srv.log" &
         pid=$! ;;
     qsd)
@@ -82,15 +90,18 @@ print("%.0f %.1f %.1f" % (j[k]["iops"], p["50.000000"] / 1e3, p["99.000000"] / 1
     wait_sock "$sock"
     out=$(timeout $((secs + 30)) "$load" --socket "$sock" --rw "$rw" --qd "$qd" --queues "$q" --seconds "$secs")
     kill "$pid"
+    # qemu-storage-daemon has been seen to ignore SIGTERM for good here.
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     sed -E 's/iops=([0-9.]+) p50_us=([0-9.]+) p99_us=([0-9.]+).*/\1 \2 \3/' <<<"$out"
 }
 
 # bench MEDIUM IMG: one table.
 bench() {
-    local medium=$1 results=$run/results.$1 systems=(vireo qsd fio) n
+    local medium=$1 results=$run/results.$1 systems=(vireo vireo-noacct vireo-nosec qsd fio) n
     img=$2
-    [ "$medium" = memory ] && systems=(vireo vireo-ring qsd fio)
+    [ "$medium" = memory ] && systems=(vireo vireo-noacct vireo-nosec vireo-ring qsd fio)
     n=${#systems[@]}
     for r in $(seq "$rounds"); do
         for q in 1 2; do
@@ -115,7 +126,7 @@ for line in open(sys.argv[1]):
     key = (rw, int(qd), int(q))
     rows.setdefault(key + (sys_,), []).append((float(iops), float(p50), float(p99)))
     rounds.setdefault(key + (int(r),), {})[sys_] = (float(iops), float(p99))
-systems = [s for s in ("vireo", "vireo-ring", "qsd", "fio") if any(k[3] == s for k in rows)]
+systems = [s for s in ("vireo", "vireo-noacct", "vireo-nosec", "vireo-ring", "qsd", "fio") if any(k[3] == s for k in rows)]
 def med(key, i):
     return st.median(v[i] for v in rows[key])
 # This machine's speed drifts from minute to minute, so ratios are taken
@@ -126,7 +137,7 @@ def ratio(key, a, b, i):
 head = "%-10s %3s %2s" % ("workload", "qd", "q")
 for s in systems:
     head += " | %10s %6s %6s" % (s, "p50us", "p99us")
-print(head + " | %6s %6s %6s" % ("v/qsd", "p99v/q", "v/fio"))
+print(head + " | %6s %6s %6s %8s %8s" % ("v/qsd", "p99v/q", "v/fio", "v/noacct", "v/nosec"))
 for rw in ("randread", "randwrite"):
     for q in (1, 2):
         for qd in (1, 32):
@@ -134,10 +145,13 @@ for rw in ("randread", "randwrite"):
             line = "%-10s %3d %2d" % (rw, qd, q)
             for s in systems:
                 line += " | %10.0f %6.1f %6.1f" % (med(k + (s,), 0), med(k + (s,), 1), med(k + (s,), 2))
-            print(line + " | %6.2f %6.2f %6.2f" % (ratio(k, "vireo", "qsd", 0), ratio(k, "vireo", "qsd", 1),
-                                                 ratio(k, "vireo", "fio", 0)))
+            print(line + " | %6.2f %6.2f %6.2f %8.3f %8.3f" % (ratio(k, "vireo", "qsd", 0), ratio(k, "vireo", "qsd", 1),
+                                                       ratio(k, "vireo", "fio", 0), ratio(k, "vireo", "vireo-noacct", 0),
+                                                       ratio(k, "vireo", "vireo-nosec", 0)))
 print("IOPS and latency: medians over rounds.  Ratios: medians of per-round ratios.  v/qsd: vireo IOPS /")
-print("qemu-storage-daemon IOPS; p99v/q: vireo p99 / qsd p99; v/fio: vireo IOPS / raw io_uring IOPS")
+print("qemu-storage-daemon IOPS; p99v/q: vireo p99 / qsd p99; v/fio: vireo IOPS / raw io_uring IOPS;")
+print("v/noacct: vireo IOPS / vireo IOPS with VIREO_ACCOUNTING=off (the accounting's cost);")
+print("v/nosec: vireo IOPS / vireo IOPS with --seccomp off (the filters' cost)")
 EOF
 }
 

@@ -7,11 +7,15 @@
 #     while iotop and pidstat watch; per thread, what each saw is printed
 #     side by side, the kernel's block_bio_queue tracepoint says who really
 #     submitted the bios, and mscheck grades the recording.
-#  2. fio 4 KiB random reads (io_uring, QD32, O_DIRECT) on the loop device,
-#     ROUNDS times without and with a recording running; IOPS and the loss.
-#     Beside them, the floor (bench/microscope/hookcost): empty programs on
-#     the same three tracepoints, and the least accounting that can charge
-#     a task; then each program's own run time per call.
+#  2. its cost: fio 4 KiB random reads (io_uring, QD32, O_DIRECT), SECONDS
+#     each, in ROUNDS rotated rounds, on the loop device (memory: fio and
+#     the probes share the CPUs) and on a file on the build directory's
+#     disk (the device is the limit), with nothing attached, the floor
+#     (bench/microscope/hookcost: empty programs, the least accounting,
+#     and a per-request ring-buffer stream), vireo microscope record, and
+#     its peers: bpftrace equivalents of biotop and biosnoop
+#     (bench/microscope/*.bt); medians of per-round ratios, their range,
+#     eBPF time and tool CPU time per I/O; then the issue's targets.
 # Needs root.  Results are also kept in BUILD_DIR/microscope-bench/.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -19,7 +23,7 @@ set -euo pipefail
 bench_args 10 3 "$@"
 here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "microscope.sh: needs root (eBPF, losetup, mount)" >&2; exit 1; }
-for t in iotop pidstat fio losetup mkfs.ext4 python3 bpftool; do
+for t in iotop pidstat fio losetup mkfs.ext4 python3 bpftool bpftrace; do
     command -v "$t" >/dev/null || { echo "microscope.sh: needs $t (make deps-test)" >&2; exit 1; }
 done
 vireo=$build/vireo iogen=$build/bench/microscope/iogen mscheck=$build/bench/microscope/mscheck
@@ -31,9 +35,10 @@ done
 . "$here/microscope/loopfs.sh"
 # A tracefs instance of our own: its events and buffer are separate from
 # the global trace, and removing it undoes everything.
-tinst='' stats_old='' tracefs_mounted=''
+tinst='' stats_old='' tracefs_mounted='' fio_made=''
 cleanup() {
     loopfs_cleanup
+    [ -z "$fio_made" ] || rm -f "$fio_made"
     [ -z "$stats_old" ] || sysctl -qw kernel.bpf_stats_enabled="$stats_old"
     if [ -n "$tinst" ] && [ -d "$tinst" ]; then
         echo 0 >"$tinst/events/block/block_bio_queue/enable" 2>/dev/null || true
@@ -139,160 +144,215 @@ rc=0
 "$mscheck" -l "$work/io.csv" "$work/truth.csv" "$work/rec.csv" || rc=$?
 
 echo
-echo "== overhead: fio randread 4k QD32 io_uring O_DIRECT on $loopdev, ${rounds}x5 s each way =="
+# ---------------------------------------------------------------------------
+# The cost, side by side with the floor and the peers.  Configurations:
+#   none        nothing attached
+#   empty       hookcost empty: three programs that return at once (the hooks)
+#   min         hookcost min: the least accounting that charges a task (the
+#               floor the targets are stated against)
+#   stream      hookcost stream: the other design, a record per issue and per
+#               completion through a ring buffer, aggregated in user space
+#               (in-service counts, shares, rows per bucket), no file written
+#   microscope  vireo microscope record
+#   biotop      bpftrace bench/microscope/biotop.bt (requests, bytes per thread)
+#   biosnoop    bpftrace bench/microscope/biosnoop.bt (one line per request)
+# Each round runs fio once per configuration, in an order rotated from round
+# to round, each run paired with one with nothing attached right before or
+# after it; a configuration's figure is the median over rounds of its IOPS
+# divided by its pair's (a noisy, shared host moves throughput within
+# minutes), shown with the smallest and largest of those ratios.  Then one
+# more pass with kernel.bpf_stats_enabled: each configuration's eBPF run
+# time per I/O (fio's I/O count), and the CPU time its user-space process
+# used per I/O.
+echo
 umount "$work/mnt"
 dd if=/dev/urandom of="$loopdev" bs=1M count=256 oflag=direct status=none
-fio_iops() {
-    timeout -k 5 60 fio --name=ovh --filename="$loopdev" --ioengine=io_uring --rw=randread --bs=4k \
-        --direct=1 --iodepth=32 --size=256M --time_based --runtime=5 --output-format=json \
+configs=(none empty min stream microscope biotop biosnoop)
+# fio_run FILE SIZE: 4 KiB random reads, QD32, io_uring, O_DIRECT, SECS s;
+# prints "IOPS IOS" (IOPS, and I/Os done)
+fio_run() {
+    timeout -k 5 $((secs + 60)) fio --name=ovh --filename="$1" --ioengine=io_uring --rw=randread --bs=4k \
+        --direct=1 --iodepth=32 --size="$2" --time_based --runtime="$secs" --output-format=json \
         --output="$work/fio.json" >/dev/null
-    python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["jobs"][0]["read"]["iops"]))' "$work/fio.json"
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["jobs"][0]["read"]; print(int(r["iops"]), r["total_ios"])' \
+        "$work/fio.json"
 }
-# "id name run_time_ns run_cnt" of every loaded microscope program (ours
-# are those that appear after we start a recorder).
-ms_progs() {
-    bpftool -j prog show 2>/dev/null | python3 -c '
-import json, sys
-for p in json.load(sys.stdin):
-    if p.get("name", "").startswith("ms_"):
-        print(p["id"], p["name"], p.get("run_time_ns", 0), p.get("run_cnt", 0))' || true
+# "id run_time_ns run_cnt" of every loaded eBPF program (the statistics
+# are there only while kernel.bpf_stats_enabled is on)
+progs() {
+    bpftool prog show 2>/dev/null | awk '/^[0-9]+:/ {
+        t = c = 0
+        for (i = 2; i < NF; i++) { if ($i == "run_time_ns") t = $(i + 1); if ($i == "run_cnt") c = $(i + 1) }
+        print substr($1, 1, length($1) - 1), t, c }'
 }
-# A recorder running while fio runs (not `record -- fio`: attaching must
-# not eat into fio's 5 s).  Sets rec_pid and mine (our program ids).
-rec_start() {
-    local before
-    before=$(ms_progs | awk '{print $1}')
-    timeout -k 5 120 "$vireo" microscope record -o "$work/ovh.csv" --duration 100 >/dev/null 2>"$work/ovh.err" &
-    rec_pid=$!
-    loopfs_pids+=("$rec_pid")
-    mine=
-    for _ in $(seq 100); do
-        # Programs appear one by one while the recorder loads: wait for
-        # the last one it attaches, not just the first.
-        local new
-        new=$(ms_progs | awk -v b=" $(echo $before) " 'index(b, " " $1 " ") == 0')
-        mine=$(echo "$new" | awk '{print $1}')
-        echo "$new" | grep -q ' ms_rq_complete ' && [ "$(echo "$new" | wc -l)" -ge 6 ] && return 0
-        kill -0 "$rec_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "microscope.sh: the recorder did not attach within 10 s:" >&2
-    cat "$work/ovh.err" >&2
-    return 1
-}
-rec_stop() {
-    kill -INT "$rec_pid" # timeout passes it on; the recorder writes its trailer
-    wait "$rec_pid"
-    loopfs_reaped "$rec_pid"
-    # The kernel frees programs a little after their last user is gone;
-    # the next round without a recorder must not still run ours.
-    for _ in $(seq 50); do
-        ms_progs | awk -v m=" $(echo $mine) " 'index(m, " " $1 " ") { f = 1 } END { exit !f }' || break
-        sleep 0.1
-    done
-}
-# Another recorder attached at the same time (someone else's run) pays
-# the same tracepoints: the numbers would be wrong.  Say so.
-others() {
-    local n
-    n=$(ms_progs | awk -v m=" $(echo ${mine:-}) " '$2 == "ms_rq_complete" && index(m, " " $1 " ") == 0' | wc -l)
-    [ "$n" = 0 ] || echo "  WARNING: $n other microscope recorder(s) attached in round $r: not comparable" >&2
-}
-# hook_start empty|min: hookcost's programs of that kind, attached.
-hook_start() {
-    "$hookcost" "$1" "$build/bench/microscope/hookcost.bpf.o" >"$work/hook.log" 2>&1 &
-    hook_pid=$!
-    loopfs_pids+=("$hook_pid")
-    for _ in $(seq 100); do
-        grep -q attached "$work/hook.log" && return 0
-        kill -0 "$hook_pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "microscope.sh: hookcost $1 did not attach:" >&2
-    cat "$work/hook.log" >&2
-    return 1
-}
-hook_stop() {
-    kill -INT "$hook_pid"
-    wait "$hook_pid"
-    loopfs_reaped "$hook_pid"
-}
-declare -A iops=()
-configs=(none empty min microscope)
-for r in $(seq "$rounds"); do
-    # rotate who goes first, so drift hits all alike
-    line="  round $r:"
-    for k in 0 1 2 3; do
-        c=${configs[$(( (k + r) % 4 ))]}
+# cfg_start CONFIG: attaches it and waits until its programs run; sets
+# cfg_pid (the process to stop, whose CPU time is the tool's user space)
+# and cfg_new (ids of the programs it loaded).
+cfg_start() {
+    local c=$1 before n want=1 log=$work/cfg.log
+    before=" $(progs | awk '{print $1}' | tr '\n' ' ') "
+    cfg_pid='' cfg_new=''
+    : >"$log"
+    rm -f "$work/$c.out"
+    case $c in
+    none) return 0 ;;
+    empty|min|stream)
+        "$hookcost" "$c" "$build/bench/microscope/hookcost.bpf.o" >"$log" 2>&1 &
+        want=2 ;;
+    microscope)
+        timeout -k 5 600 "$vireo" microscope record -o "$work/ovh.csv" --duration 500 >/dev/null 2>"$log" &
+        want=3 ;;
+    biotop|biosnoop)
+        timeout -k 5 600 bpftrace -o "$work/$c.out" "$here/microscope/$c.bt" >"$log" 2>&1 &
+        want=2 ;;
+    esac
+    cfg_pid=$!
+    loopfs_pids+=("$cfg_pid")
+    for _ in $(seq 600); do
         case $c in
-        none) mine=; others; v=$(fio_iops) ;;
-        empty|min) hook_start "$c"; v=$(fio_iops); hook_stop ;;
-        microscope) rec_start; v=$(fio_iops); others; rec_stop ;;
+        empty|min|stream) grep -q attached "$log" && break ;;
+        microscope) grep -q 'measuring since' "$log" && break ;;
+        *) n=$(progs | awk -v b="$before" 'index(b, " " $1 " ") == 0' | wc -l)
+           # with -o, bpftrace says "Attaching N probes..." in its output file
+           [ "$n" -ge "$want" ] && grep -q Attaching "$work/$c.out" 2>/dev/null && { sleep 0.5; break; } ;;
         esac
-        iops[$c]+="$v "
-        line+=" $c $v"
+        kill -0 "$cfg_pid" 2>/dev/null || { echo "microscope.sh: $c did not start:" >&2; cat "$log" >&2; return 1; }
+        sleep 0.1
     done
-    echo "$line IOPS"
-done
-python3 -c '
+    cfg_new=$(progs | awk -v b="$before" 'index(b, " " $1 " ") == 0 { print $1 }' | tr '\n' ' ')
+    [ -n "$cfg_new" ] || { echo "microscope.sh: $c attached no programs:" >&2; cat "$log" >&2; return 1; }
+}
+cfg_stop() {
+    [ -n "$cfg_pid" ] || return 0
+    kill -INT "$cfg_pid" 2>/dev/null || true
+    wait "$cfg_pid" 2>/dev/null || true
+    loopfs_reaped "$cfg_pid"
+    # the kernel frees programs a little after their last user has gone:
+    # the next configuration must not still pay for these
+    local ids=" $cfg_new " _
+    for _ in $(seq 50); do
+        progs | awk -v m="$ids" 'index(m, " " $1 " ") { f = 1 } END { exit !f }' || break
+        sleep 0.1
+    done
+    cfg_pid=''
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# the tool's process whose CPU time counts: the recorder is vireo under timeout
+tool_pid() {
+    local p
+    p=$(pgrep -P "$cfg_pid" | head -1)
+    echo "${p:-$cfg_pid}"
+}
+
+# overhead NAME FILE SIZE: the rotated rounds, then the statistics pass.
+# A busy shared host moves throughput by a factor of two within minutes,
+# and attaching a tool takes seconds: so each configuration's run is paired
+# with a run with nothing attached right next to it (before it in one
+# round, after it in the next), and its ratio is taken within the pair.
+overhead() {
+    local name=$1 file=$2 size=$3 r k c v w line
+    local cfgs=("${configs[@]:1}")
+    declare -gA ratio=() iops=() nsio=() usio=()
+    echo "== $name: fio 4 KiB random reads, QD32, io_uring, O_DIRECT on $file, ${rounds} rounds of ${secs} s each =="
+    echo "   load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    for c in "${configs[@]}"; do ratio[$c]='' iops[$c]=''; done
+    for r in $(seq "$rounds"); do
+        line="  round $r:"
+        for k in $(seq 0 $((${#cfgs[@]} - 1))); do
+            c=${cfgs[$(( (k + r) % ${#cfgs[@]} ))]}
+            if (( (r + k) % 2 )); then
+                w=$(fio_run "$file" "$size")
+                cfg_start "$c"
+                v=$(fio_run "$file" "$size")
+                cfg_stop
+            else
+                cfg_start "$c"
+                v=$(fio_run "$file" "$size")
+                cfg_stop
+                w=$(fio_run "$file" "$size")
+            fi
+            iops[$c]+="${v% *} "
+            iops[none]+="${w% *} "
+            ratio[$c]+="$(python3 -c "print(${v% *} / ${w% *})") "
+            ratio[none]+="1 "
+            line+=" $c ${v% *}/${w% *}"
+        done
+        echo "$line"
+    done
+    echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    # one more pass, under kernel.bpf_stats_enabled (which costs a little itself)
+    stats_old=$(sysctl -n kernel.bpf_stats_enabled)
+    sysctl -qw kernel.bpf_stats_enabled=1
+    for c in "${configs[@]}"; do
+        [ "$c" = none ] && continue
+        cfg_start "$c"
+        local t0 t1 tp
+        tp=$(tool_pid)
+        t0=$(cpu_ticks "$tp")
+        v=$(fio_run "$file" "$size")
+        t1=$(cpu_ticks "$tp")
+        nsio[$c]=$(progs | awk -v m=" $cfg_new " -v ios="${v#* }" 'index(m, " " $1 " ") { t += $2 } END { printf "%.0f", t / ios }')
+        usio[$c]=$(python3 -c "print(round(($t1 - $t0) * 1e9 / $(getconf CLK_TCK) / ${v#* }))")
+        cfg_stop
+        if [ "$c" = stream ]; then grep counted "$work/cfg.log" | sed 's/^/   stream: /' || true; fi
+    done
+    sysctl -qw kernel.bpf_stats_enabled="$stats_old"
+    stats_old=''
+    python3 - "$name" "${configs[*]}" <<EOF
 import statistics, sys
-names = ("none", "empty", "min", "microscope")
-runs = {n: [int(x) for x in v.split()] for n, v in zip(names, sys.argv[1:])}
-base = statistics.median(runs["none"])
-for n in names:
-    m = statistics.median(runs[n])
-    what = {"none": "nothing attached", "empty": "3 empty programs (the hooks alone)",
-            "min": "least accounting (tid + timestamp, one total)", "microscope": "vireo microscope record"}[n]
-    print("  median %-10s %8d IOPS  ratio %.3f  loss %5.1f %%   %s" % (n, m, m / base, 100 * (1 - m / base), what))
-print("  target for the microscope: loss <= 3 %")' "${iops[none]}" "${iops[empty]}" "${iops[min]}" "${iops[microscope]}"
+name, configs = sys.argv[1], sys.argv[2].split()
+ratio = {$(for c in "${configs[@]}"; do printf '"%s": [%s], ' "$c" "$(echo ${ratio[$c]} | tr ' ' ',')"; done)}
+iops = {$(for c in "${configs[@]}"; do printf '"%s": [%s], ' "$c" "$(echo ${iops[$c]} | tr ' ' ',')"; done)}
+nsio = {$(for c in "${configs[@]}"; do [ -n "${nsio[$c]:-}" ] && printf '"%s": %s, ' "$c" "${nsio[$c]}"; done)}
+usio = {$(for c in "${configs[@]}"; do [ -n "${usio[$c]:-}" ] && printf '"%s": %s, ' "$c" "${usio[$c]}"; done)}
+print("  %-11s %9s %7s %15s %10s %12s" % ("", "IOPS", "loss", "ratio range", "eBPF/IO", "process/IO"))
+for c in configs:
+    m = statistics.median(ratio[c])
+    print("  %-11s %9d %6.1f%% %7.3f-%-7.3f %8s %12s" % (c, statistics.median(iops[c]), 100 * (1 - m), min(ratio[c]),
+          max(ratio[c]), "%d ns" % nsio[c] if c in nsio else "-", "%d ns" % usio[c] if c in usio else "-"))
+n = iops["none"]
+print("  noise: nothing attached, %d to %d IOPS over the runs (%.0f %% spread); ratios are taken within" % (min(n),
+      max(n), 100 * (max(n) - min(n)) / statistics.median(n)))
+print("  pairs of neighbouring runs (with/without, IOPS above as tool/none per round)")
+loss = {c: 1 - statistics.median(ratio[c]) for c in configs}
+sys.stdout.flush()
+open("$work/loss-" + name.split()[0], "w").write("%f %f %s %s %f %f %f\n" % (loss["microscope"], loss["min"],
+    nsio.get("microscope", 0), nsio.get("min", 0), (max(n) - min(n)) / statistics.median(n),
+    min(ratio["microscope"]), max(ratio["microscope"])))
+EOF
+}
+
+dd if=/dev/urandom of="$loopdev" bs=1M count=256 oflag=direct status=none
+overhead "memory (CPU-bound: a loop device on tmpfs)" "$loopdev" 256M
+echo
+# A file on the build directory's file system: the device is the limit.
+fiofile=$build/microscope-bench/fio-file
+fio_made=$fiofile
+dd if=/dev/urandom of="$fiofile" bs=1M count=1024 status=none conv=fsync
+overhead "disk (device-bound: a file on $(df --output=source "$build" | tail -1))" "$fiofile" 1G
+rm -f "$fiofile"
+fio_made=''
+
+echo
+echo "targets (issue 15 section 5):"
+read -r lm lmin nm nmin sm rml rmh <"$work/loss-memory"
+read -r ld _ _ _ sd rdl rdh <"$work/loss-disk"
+python3 - "$lm" "$lmin" "$nm" "$nmin" "$sm" "$rml" "$rmh" "$ld" "$sd" "$rdl" "$rdh" <<'EOF'
+import sys
+lm, lmin, nm, nmin, sm, rml, rmh, ld, sd, rdl, rdh = map(float, sys.argv[1:])
+def verdict(ok): return "met" if ok else "NOT met"
+def noisy(spread, lo, hi):
+    # a loss of a few per cent cannot be told apart when runs differ by more than 20 %
+    if spread > 0.2:
+        return ("; but the runs with nothing attached spread %.0f %% and the microscope's ratios ranged"
+                " %.2f-%.2f: too noisy to decide" % (100 * spread, lo, hi))
+    return ""
+print("  fio loss <= 2x the floor's (memory): microscope %.1f %%, min %.1f %% -> %s%s" % (100 * lm, 100 * lmin,
+      verdict(lm <= 2 * max(lmin, 0)), noisy(sm, rml, rmh)))
+print("  eBPF time per I/O <= 2x the floor's: microscope %.0f ns, min %.0f ns (%.2fx) -> %s" % (nm, nmin,
+      nm / nmin if nmin else 0, verdict(nmin and nm <= 2 * nmin)))
+print("  throughput loss <= 3 %% on the device-bound workload: %.1f %% -> %s%s" % (100 * ld, verdict(ld <= 0.03),
+      noisy(sd, rdl, rdh)))
+EOF
 cp "$work/ovh.csv" "$keep/" 2>/dev/null || true
-
-# The eBPF programs' own run time per I/O (kernel.bpf_stats_enabled; one
-# more round, since the statistics themselves cost a little): a figure
-# that other work on the host does not move.
-echo "eBPF run time (one more 5 s round, kernel.bpf_stats_enabled=1):"
-stats_old=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -qw kernel.bpf_stats_enabled=1
-rec_start
-vpid=$(pgrep -P "$rec_pid" -x vireo)
-cpu0=$(awk '{print $14 + $15}' "/proc/$vpid/stat")
-iops=$(fio_iops)
-ms_progs | awk -v m=" $(echo $mine) " 'index(m, " " $1 " ")' >"$work/stats"
-cpu1=$(awk '{print $14 + $15}' "/proc/$vpid/stat")
-rec_stop
-sysctl -qw kernel.bpf_stats_enabled="$stats_old"
-stats_old=''
-awk -v iops="$iops" -v cpus="$(nproc)" '
-    { ns[$2] += $3; cnt[$2] += $4; if ($2 == "ms_rq_complete") ios += $4 }
-    END {
-        for (p in ns) if (cnt[p]) { printf "  %-16s %10d calls %6.0f ns/call\n", p, cnt[p], ns[p] / cnt[p]; tot += ns[p] }
-        if (ios) printf "  total %.0f ns per I/O: at %d IOPS, %.2f of the host'\''s %d CPUs\n",
-            tot / ios, iops, tot / ios * iops / 1e9, cpus
-    }' "$work/stats"
-echo "  the recorder process itself (draining the maps, writing the file): $(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) )) ms of CPU in the 5 s"
-# The floor under the same statistics (they add two clock reads per call
-# to every figure here, the empty programs' time is about that).
-stats_old=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -qw kernel.bpf_stats_enabled=1
-for c in empty min; do
-    hook_start "$c"
-    fio_iops >/dev/null
-    bpftool -j prog show | python3 -c '
-import json, sys
-kind = sys.argv[1] + "_"
-tot = ios = 0
-for p in json.load(sys.stdin):
-    n = p.get("name", "")
-    if n.startswith(kind) and p.get("run_cnt"):
-        print("  %-16s %10d calls %6.0f ns/call" % (n, p["run_cnt"], p["run_time_ns"] / p["run_cnt"]))
-        tot += p["run_time_ns"]
-        ios = max(ios, p["run_cnt"])
-if ios:
-    print("  %s: total %.0f ns per I/O" % (sys.argv[1], tot / ios))' "$c"
-    hook_stop
-    [ "$c" = min ] && sed 's/^/  min: /' "$work/hook.log" | grep counted || true
-done
-sysctl -qw kernel.bpf_stats_enabled="$stats_old"
-stats_old=''
-
 exit "$rc"

@@ -8,3 +8,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 "$here/disk-native.sh" "$1"
 "$here/setup-cost.sh" "$1"
 "$here/net.sh" "$1"
+"$here/clone.sh" "$1"

@@ -40,7 +40,7 @@ cp "$here/init" "$root/init"
 # button turns the ACPI power button (what `vireo shutdown` and QEMU's
 # system_powerdown press) into an input device, and evdev gives it the
 # /dev/input/event node that busybox acpid reads (vireo.action=wait).
-modules=(virtio_pci virtio_blk virtio_net button evdev)
+modules=(virtio_pci virtio_blk virtio_net virtio_balloon button evdev)
 for moddir in "$@"; do
     moddir=$(readlink -f "$moddir")
     kdir=$root/lib/modules/$(basename "$moddir")

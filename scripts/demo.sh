@@ -14,6 +14,7 @@ vireo_args=(--kernel "$build/guest/vmlinuz-cloud" --initrd "$build/guest/initram
 # /dev/kvm we may open.
 if { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; } &&
    [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+    echo "demo: $build/vireo run ${vireo_args[*]} --cmdline '$cmdline'"
     exec "$build/vireo" run "${vireo_args[@]}" --cmdline "$cmdline"
 fi
 if [ -d /sys/module/kvm_pvm ]; then
@@ -26,5 +27,6 @@ fi
 echo "demo: $why, so the demo runs inside the test host (QEMU TCG + nested SVM; slower; Ctrl-A x quits)"
 # Under double emulation these skip calibrations that take ~25 s otherwise.
 cmdline="$cmdline no_timer_check tsc=reliable lpj=5000000"
+echo "demo: tests/testhost/run -- $build/vireo run ${vireo_args[*]} --cmdline '$cmdline'"
 VIREO_BUILD=$build TESTHOST_QUIET=1 exec "$repo/tests/testhost/run" -- \
     "$build/vireo" run "${vireo_args[@]}" --cmdline "$cmdline"

@@ -5,6 +5,10 @@
  * One thread per queue keeps --qd 4 KiB requests in flight at random
  * aligned offsets for --seconds, then prints one line:
  *   iops=N p50_us=N p99_us=N ios=N errors=N
+ * With --shrink it plays a hostile front-end instead (the tests use it):
+ * it posts one request, truncates its memfd to nothing and kicks, so the
+ * back-end's next touch of the rings is a SIGBUS; it exits 0 once the
+ * back-end has dropped the connection.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -209,6 +213,34 @@ static void *run_queue(void *arg)
     return NULL;
 }
 
+/* Posts one request on queue q, shrinks the shared memory under the
+ * back-end and kicks; the back-end must hang up on us (within 10 s). */
+static int shrink_and_kick(struct qctx *q, int memfd)
+{
+    struct virtq_desc d[3] = {
+        {q->gpa + OFF_HDR, 16, VIRTQ_DESC_F_NEXT, 1},
+        {q->gpa + OFF_DATA, BS, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2},
+        {q->gpa + OFF_STATUS, 1, VIRTQ_DESC_F_WRITE, 0},
+    };
+    memcpy(q->base + OFF_DESC, d, sizeof(d));
+    uint64_t t0;
+    submit(q, 0, &t0);
+    /* From here on our own mapping faults too: touch nothing in it. */
+    if (ftruncate(memfd, 0) < 0)
+        die("ftruncate");
+    uint64_t one = 1;
+    if (write(q->kick, &one, 8) != 8)
+        die("kick");
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    char c;
+    if (poll(&p, 1, 10000) == 1 && recv(sock, &c, 1, 0) == 0) {
+        printf("vu-load: the back-end dropped the connection\n");
+        return 0;
+    }
+    fprintf(stderr, "vu-load: still connected 10 s after shrinking the memory\n");
+    return 1;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -219,12 +251,13 @@ int main(int argc, char **argv)
 {
     const char *path = NULL;
     int write_mode = -1;
+    bool shrink = false;
     unsigned qd = 1, nq = 1;
     double seconds = 5;
     static const struct option opts[] = {
         {"socket", required_argument, 0, 's'}, {"rw", required_argument, 0, 'r'},
         {"qd", required_argument, 0, 'q'},     {"queues", required_argument, 0, 'n'},
-        {"seconds", required_argument, 0, 't'}, {0, 0, 0, 0},
+        {"seconds", required_argument, 0, 't'}, {"shrink", no_argument, 0, 'x'}, {0, 0, 0, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -234,12 +267,13 @@ int main(int argc, char **argv)
         case 'q': qd = (unsigned)atoi(optarg); break;
         case 'n': nq = (unsigned)atoi(optarg); break;
         case 't': seconds = atof(optarg); break;
+        case 'x': shrink = true; write_mode = write_mode < 0 ? 0 : write_mode; break;
         default: return 2;
         }
     }
     if (!path || write_mode < 0 || qd < 1 || qd > MAX_QD || nq < 1 || nq > MAX_Q || seconds <= 0) {
         fprintf(stderr, "usage: vu-load --socket PATH --rw randread|randwrite [--qd 1-%d] [--queues 1-%d] "
-                        "[--seconds S]\n", MAX_QD, MAX_Q);
+                        "[--seconds S]\n       vu-load --socket PATH --shrink\n", MAX_QD, MAX_Q);
         return 2;
     }
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -256,6 +290,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "vu-load: back-end lacks features 0x%llx\n", (unsigned long long)(want & ~r.p.u64));
         return 1;
     }
+    /* As Linux's driver does: a back-end offering FLUSH keeps its write
+     * cache (without it, write-through). */
+    want |= r.p.u64 & BIT(VIRTIO_BLK_F_FLUSH);
     request(VHOST_USER_GET_PROTOCOL_FEATURES, NULL, 0, NULL, 0, &r);
     uint64_t pf = r.p.u64 & (BIT(VHOST_USER_PROTOCOL_F_MQ) | BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |
                              BIT(VHOST_USER_PROTOCOL_F_CONFIG));
@@ -310,6 +347,8 @@ int main(int argc, char **argv)
         struct vhost_user_state en = {i, 1};
         request(VHOST_USER_SET_VRING_ENABLE, &en, sizeof(en), NULL, 0, NULL);
     }
+    if (shrink)
+        return shrink_and_kick(&q[0], memfd);
     pthread_t th[MAX_Q];
     double t = now_s();
     for (unsigned i = 0; i < nq; i++)
@@ -328,6 +367,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < nq; i++) {
         memcpy(all + k, q[i].lat_ns, q[i].nlat * sizeof(*all));
         k += q[i].nlat;
+        free(q[i].lat_ns);
     }
     qsort(all, n, sizeof(*all), cmp_u32);
     printf("iops=%.0f p50_us=%.1f p99_us=%.1f ios=%zu errors=%lu\n", n / t, n ? all[n / 2] / 1e3 : 0,
@@ -338,5 +378,6 @@ int main(int argc, char **argv)
         request(VHOST_USER_GET_VRING_BASE, &st, sizeof(st), NULL, 0, &r);
     }
     close(sock);
+    free(all);
     return errors ? 1 : 0;
 }

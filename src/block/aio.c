@@ -9,6 +9,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "util/iov.h"
+
 /* Larger transfers stay on the engine, where the kernel's workers can copy
  * several at once while the loop goes on. */
 #define INLINE_MAX_LEN (128u << 10)
@@ -86,15 +88,40 @@ bool aio_engine_inline(const struct aio_engine *e)
     return e->inline_fd >= 0;
 }
 
-static int64_t run_syscall(struct aio_req *r)
+void aio_engine_set_max_transfer(struct aio_engine *e, size_t bytes)
+{
+    e->max_transfer = bytes;
+}
+
+/* The first cap bytes of iov (all of it if cap is 0) in out. */
+static unsigned iov_head(const struct iovec *iov, unsigned n, size_t cap, struct iovec *out)
+{
+    unsigned k = 0;
+    for (size_t left = cap; k < n && k < AIO_MAX_IOV && left; k++) {
+        out[k] = iov[k];
+        if (out[k].iov_len > left)
+            out[k].iov_len = left;
+        left -= out[k].iov_len;
+    }
+    return k;
+}
+
+static int64_t run_syscall(struct aio_req *r, size_t cap)
 {
     ssize_t n;
+    struct iovec head[AIO_MAX_IOV];
+    const struct iovec *iov = r->iov;
+    int cnt = (int)r->iovcnt;
+    if (cap && (r->op == AIO_READ || r->op == AIO_WRITE)) {
+        cnt = (int)iov_head(r->iov, r->iovcnt, cap, head);
+        iov = head;
+    }
     switch (r->op) {
     case AIO_READ:
-        n = preadv(r->fd, r->iov, (int)r->iovcnt, (off_t)r->offset);
+        n = preadv2(r->fd, iov, cnt, (off_t)r->offset, r->rw_flags);
         break;
     case AIO_WRITE:
-        n = pwritev(r->fd, r->iov, (int)r->iovcnt, (off_t)r->offset);
+        n = pwritev2(r->fd, iov, cnt, (off_t)r->offset, r->rw_flags);
         break;
     case AIO_FDATASYNC:
         n = fdatasync(r->fd);
@@ -106,25 +133,37 @@ static int64_t run_syscall(struct aio_req *r)
     return n < 0 ? -errno : n;
 }
 
-void aio_req_run_sync(struct aio_req *r)
+static void run_sync(struct aio_req *r, size_t cap)
 {
     int64_t res;
     do
-        res = run_syscall(r);
+        res = run_syscall(r, cap);
     while (res == -EINTR || !aio_req_progress(r, res));
+}
+
+void aio_req_run_sync(struct aio_req *r)
+{
+    run_sync(r, 0);
+}
+
+void aio_run_sync(struct aio_req *req)
+{
+    aio_req_start(req);
+    aio_req_run_sync(req);
 }
 
 void aio_submit(struct aio_engine *e, struct aio_req *req)
 {
     aio_req_start(req);
-    if (req->fd != e->inline_fd || req->fd < 0 ||
-        ((req->op == AIO_READ || req->op == AIO_WRITE) && req->len > INLINE_MAX_LEN)) {
+    if (!e->max_transfer &&
+        (req->fd != e->inline_fd || req->fd < 0 ||
+         ((req->op == AIO_READ || req->op == AIO_WRITE) && req->len > INLINE_MAX_LEN))) {
         e->ops->submit(e, req);
         return;
     }
     /* Done now; req->done runs from aio_flush like any completion, so the
      * device sees the same order of events from every path. */
-    aio_req_run_sync(req);
+    run_sync(req, e->max_transfer);
     req->next = NULL;
     *e->inline_tail = req;
     e->inline_tail = &req->next;
@@ -164,26 +203,8 @@ void aio_req_start(struct aio_req *req)
 {
     req->transferred = 0;
     req->result = 0;
-    if (req->op == AIO_READ || req->op == AIO_WRITE) {
-        req->len = 0;
-        for (unsigned i = 0; i < req->iovcnt; i++)
-            req->len += req->iov[i].iov_len;
-    }
-}
-
-static void iov_advance(struct aio_req *req, uint64_t n)
-{
-    while (n && req->iovcnt) {
-        if (n >= req->iov->iov_len) {
-            n -= req->iov->iov_len;
-            req->iov++;
-            req->iovcnt--;
-        } else {
-            req->iov->iov_base = (uint8_t *)req->iov->iov_base + n;
-            req->iov->iov_len -= n;
-            n = 0;
-        }
-    }
+    if (req->op == AIO_READ || req->op == AIO_WRITE)
+        req->len = iov_size(req->iov, req->iovcnt);
 }
 
 bool aio_req_progress(struct aio_req *req, int64_t res)
@@ -208,12 +229,11 @@ bool aio_req_progress(struct aio_req *req, int64_t res)
         }
         /* Reading past the end of a file that shrank under us: zeroes,
          * as a sparse file's hole would read. */
-        for (unsigned i = 0; i < req->iovcnt; i++)
-            memset(req->iov[i].iov_base, 0, req->iov[i].iov_len);
+        iov_memset0(req->iov, req->iovcnt);
         req->result = (int64_t)req->len;
         return true;
     }
-    iov_advance(req, (uint64_t)res);
+    iov_advance(&req->iov, &req->iovcnt, (size_t)res);
     req->offset += (uint64_t)res;
     return false;
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "iothread/event_loop.h"
+#include "eventloop/event_loop.h"
 
 enum aio_kind {
     AIO_AUTO,       /* io_uring, else threads */
@@ -35,6 +35,7 @@ struct aio_req {
     uint64_t offset;
     uint64_t len;              /* AIO_FALLOCATE: length; else filled in */
     int falloc_mode;
+    int rw_flags;              /* AIO_READ/AIO_WRITE: RWF_* (RWF_DSYNC: write-through) */
     int64_t result;            /* bytes transferred, or -errno */
     void (*done)(struct aio_req *req);
     uint64_t transferred;      /* internal */
@@ -68,7 +69,16 @@ bool aio_poll_end(struct aio_engine *e);
 void aio_engine_register_fd(struct aio_engine *e, int fd);
 bool aio_engine_inline(const struct aio_engine *e);
 
+/* For tests: caps each read and write syscall at bytes, so that transfers
+ * come back short as a file system may return them; such requests are
+ * done on the loop's thread.  0 lifts the cap. */
+void aio_engine_set_max_transfer(struct aio_engine *e, size_t bytes);
+
 void aio_submit(struct aio_engine *e, struct aio_req *req);
+/* Does req now with blocking syscalls on the calling thread (short
+ * transfers continued, EINTR retried, reads past the end of the file
+ * zero-filled); the result is in req->result and done is not called. */
+void aio_run_sync(struct aio_req *req);
 void aio_flush(struct aio_engine *e);
 
 /* Parses "io_uring" / "threads" (QEMU's aio= names); -1 if neither. */

@@ -27,6 +27,7 @@ struct aio_engine {
     int inline_fd;
     bool inline_running;
     struct aio_req *inline_done, **inline_tail;
+    size_t max_transfer;       /* tests: short transfers (aio_engine_set_max_transfer) */
 };
 
 static inline void aio_batch_end(struct aio_engine *e)
@@ -36,6 +37,10 @@ static inline void aio_batch_end(struct aio_engine *e)
 }
 
 struct aio_engine *aio_uring_new(struct event_loop *loop, unsigned depth, char *why, size_t why_len);
+/* For tests: whether the engine's ring carries IORING_REGISTER_RESTRICTIONS,
+ * and the result (cqe->res) of one submission of an opcode on it. */
+bool aio_uring_restricted(const struct aio_engine *e);
+int aio_uring_try_opcode(struct aio_engine *e, unsigned opcode);
 struct aio_engine *aio_threads_new(struct event_loop *loop, char *why, size_t why_len);
 
 /* Accounts a completed syscall's result: true if the request is finished

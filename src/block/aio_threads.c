@@ -13,6 +13,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "confine/seccomp.h"
+
 #define WORKERS 4
 
 struct threads_engine {
@@ -31,6 +33,7 @@ struct threads_engine {
 static void *worker(void *arg)
 {
     struct threads_engine *t = arg;
+    confine_thread(CONFINE_AIO_WORKER, "vireo-aio");
     pthread_mutex_lock(&t->lock);
     for (;;) {
         while (!t->todo && !t->stop)
@@ -129,13 +132,17 @@ struct aio_engine *aio_threads_new(struct event_loop *loop, char *why, size_t wh
         free(t);
         return NULL;
     }
+    /* The loop's thread takes the signals; the workers only their own
+     * faults and the seccomp filter's SIGSYS. */
     sigset_t all, old;
     sigfillset(&all);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGSYS);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     for (unsigned i = 0; i < WORKERS; i++) {
         if (pthread_create(&t->workers[i], NULL, worker, t) != 0)
             break;
-        pthread_setname_np(t->workers[i], "vireo-aio");
         t->nworkers++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "util/log.h"
 
 struct uring_engine {
     struct aio_engine base;
@@ -17,9 +20,11 @@ struct uring_engine {
     int efd;
     struct el_watch watch;
     unsigned queued;                  /* prepared, not yet submitted */
+    bool restricted;                  /* IORING_REGISTER_RESTRICTIONS in force */
     int fixed_fd;                     /* registered as fixed file 0, or -1 */
     bool reaping;
     struct aio_req *overflow, **overflow_tail;  /* waiting for SQ space */
+    struct vlog_ratelimit log;        /* a failing ring fails again at every guest kick */
 };
 
 static bool prep(struct uring_engine *u, struct aio_req *r)
@@ -29,10 +34,10 @@ static bool prep(struct uring_engine *u, struct aio_req *r)
         return false;
     switch (r->op) {
     case AIO_READ:
-        io_uring_prep_readv(sqe, r->fd, r->iov, r->iovcnt, r->offset);
+        io_uring_prep_readv2(sqe, r->fd, r->iov, r->iovcnt, r->offset, r->rw_flags);
         break;
     case AIO_WRITE:
-        io_uring_prep_writev(sqe, r->fd, r->iov, r->iovcnt, r->offset);
+        io_uring_prep_writev2(sqe, r->fd, r->iov, r->iovcnt, r->offset, r->rw_flags);
         break;
     case AIO_FDATASYNC:
         io_uring_prep_fsync(sqe, r->fd, IORING_FSYNC_DATASYNC);
@@ -61,7 +66,7 @@ static void do_submit(struct uring_engine *u)
             /* The prepared entries stay in the ring and go with the next
              * flush (EBUSY/EAGAIN clear once completions are reaped). */
             if (n != -EBUSY && n != -EAGAIN)
-                fprintf(stderr, "vireo: io_uring_submit: %s\n", strerror(-n));
+                vlog_ratelimited(&u->log, "io_uring_submit: %s", strerror(-n));
             return;
         }
         u->queued -= (unsigned)n < u->queued ? (unsigned)n : u->queued;
@@ -197,6 +202,90 @@ static const struct aio_engine_ops uring_ops = {
     .register_fd = uring_register_fd,
 };
 
+/* io_uring submissions are no system calls: seccomp never sees them, and
+ * a ring can open files, connect sockets, send messages.  So each ring is
+ * created disabled, told the only operations it carries (vectored reads
+ * and writes, fsync, fallocate, on a registered file or not) and the only
+ * registrations it takes from now on (the image's file, and dropping it),
+ * then enabled: anything else completes with -EACCES.  Its eventfd is
+ * registered before.  Kernels before 5.10 refuse disabled rings: the ring
+ * is then unrestricted, and the log says so once. */
+/* liburing 2.3 declares io_uring_register_restrictions() and
+ * io_uring_enable_rings() but Debian's library does not export them: the
+ * system call itself. */
+static int ring_register(struct io_uring *ring, unsigned op, const void *arg, unsigned n)
+{
+    return syscall(__NR_io_uring_register, ring->ring_fd, op, arg, n) < 0 ? -errno : 0;
+}
+
+static int ring_init(struct uring_engine *u, unsigned depth)
+{
+    struct io_uring_params p = {.flags = IORING_SETUP_R_DISABLED};
+    int err = io_uring_queue_init_params(depth, &u->ring, &p);
+    if (err == -EINVAL) {
+        static bool said;
+        if (!said)
+            vlog_info("io_uring: this kernel cannot restrict a ring's operations (Linux 5.10+); rings are "
+                      "unrestricted");
+        said = true;
+        return io_uring_queue_init(depth, &u->ring, 0);
+    }
+    if (err < 0)
+        return err;
+    static const struct io_uring_restriction allowed[] = {
+        {.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READV},
+        {.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_WRITEV},
+        {.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FSYNC},
+        {.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FALLOCATE},
+        {.opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = IOSQE_FIXED_FILE},
+        {.opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_REGISTER_FILES},
+        {.opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_UNREGISTER_FILES},
+    };
+    u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (u->efd < 0 || (err = io_uring_register_eventfd(&u->ring, u->efd)) < 0 ||
+        (err = ring_register(&u->ring, IORING_REGISTER_RESTRICTIONS, allowed,
+                             sizeof(allowed) / sizeof(allowed[0]))) < 0 ||
+        (err = ring_register(&u->ring, IORING_REGISTER_ENABLE_RINGS, NULL, 0)) < 0) {
+        if (u->efd < 0)
+            err = -errno;
+        else
+            close(u->efd);
+        u->efd = -1;
+        io_uring_queue_exit(&u->ring);
+        return err;
+    }
+    u->restricted = true;
+    return 0;
+}
+
+int aio_uring_try_opcode(struct aio_engine *e, unsigned opcode)
+{
+    struct uring_engine *u = (struct uring_engine *)e;
+    if (e->ops != &uring_ops)
+        return -EINVAL;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    if (!sqe)
+        return -EBUSY;
+    io_uring_prep_nop(sqe);
+    sqe->opcode = (uint8_t)opcode;
+    sqe->fd = -1;
+    io_uring_sqe_set_data64(sqe, 0);
+    int r = io_uring_submit(&u->ring);
+    struct io_uring_cqe *cqe;
+    if (r >= 0)
+        r = io_uring_wait_cqe(&u->ring, &cqe);
+    if (r < 0)
+        return r;
+    int res = cqe->res;
+    io_uring_cqe_seen(&u->ring, cqe);
+    return res;
+}
+
+bool aio_uring_restricted(const struct aio_engine *e)
+{
+    return e->ops == &uring_ops && ((const struct uring_engine *)e)->restricted;
+}
+
 struct aio_engine *aio_uring_new(struct event_loop *loop, unsigned depth, char *why, size_t why_len)
 {
     struct uring_engine *u = calloc(1, sizeof(*u));
@@ -208,14 +297,16 @@ struct aio_engine *aio_uring_new(struct event_loop *loop, unsigned depth, char *
         depth = 8;
     if (depth > 4096)
         depth = 4096;
-    int err = io_uring_queue_init(depth, &u->ring, 0);
+    u->efd = -1;
+    int err = ring_init(u, depth);
     if (err < 0) {
         snprintf(why, why_len, "io_uring unavailable (%s); ", strerror(-err));
         free(u);
         return NULL;
     }
-    u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (u->efd < 0 || io_uring_register_eventfd(&u->ring, u->efd) < 0 ||
+    if (u->efd < 0)   /* an unrestricted ring, whose eventfd comes now */
+        u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (u->efd < 0 || (!u->restricted && io_uring_register_eventfd(&u->ring, u->efd) < 0) ||
         event_loop_add(loop, &u->watch, u->efd, EPOLLIN, reap, u) < 0) {
         snprintf(why, why_len, "io_uring eventfd setup failed (%s); ", strerror(errno));
         if (u->efd >= 0)

@@ -15,11 +15,6 @@
 
 #define DETACH 0x1d   /* Ctrl-], as xl console and virsh console */
 
-static const char usage[] =
-    "usage: vireo console NAME\n"
-    "Attaches to the VM's serial console: the output kept while nobody was\n"
-    "attached first, then live.  Ctrl-] detaches; the VM keeps running.\n";
-
 static int write_all(int fd, const char *p, size_t n)
 {
     while (n) {
@@ -80,15 +75,11 @@ int console_attach(const char *name)
         vlog_err("console: %s", err);
         return 1;
     }
-    struct json_object *r = NULL, *ok, *e;
-    if (ctl_send(fd, "console", NULL) < 0 || !(r = ctl_recv(fd, CTL_TIMEOUT_MS, err, sizeof(err)))) {
+    struct json_object *r = NULL;
+    if (ctl_send(fd, CTL_CONSOLE, NULL) == 0)
+        r = ctl_reply_ok(CTL_CONSOLE, ctl_recv(fd, CTL_TIMEOUT_MS, err, sizeof(err)), err, sizeof(err));
+    if (!r) {
         vlog_err("console: %s", err[0] ? err : strerror(errno));
-        close(fd);
-        return 1;
-    }
-    if (!json_object_object_get_ex(r, "ok", &ok) || !json_object_get_boolean(ok)) {
-        vlog_err("console: %s", json_object_object_get_ex(r, "error", &e) ? json_object_get_string(e) : "refused");
-        json_object_put(r);
         close(fd);
         return 1;
     }
@@ -103,10 +94,10 @@ int console_attach(const char *name)
     return rc;
 }
 
-int cmd_console(int argc, char *const argv[])
+int cmd_console(const struct cli_cmd *self, int argc, char *const argv[])
 {
     int status;
-    if (cli_operands_only(argc, argv, 1, usage, &status))
+    if (cli_operands_only(self, &argc, &argv, 1, &status))
         return status;
     char buf[72];
     return console_attach(vm_name_arg(argv[1], buf));

@@ -14,11 +14,6 @@
 
 #define DESTROY_WAIT_MS 10000
 
-static const char usage[] =
-    "usage: vireo destroy NAME\n"
-    "Stops the VM at once, like pulling the plug (the guest is not asked);\n"
-    "returns when its process is gone.\n";
-
 static bool alive(pid_t pid)
 {
     return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
@@ -44,10 +39,10 @@ static int kill_hard(const char *name, pid_t pid, int grace_ms)
     return 0;
 }
 
-int cmd_destroy(int argc, char *const argv[])
+int cmd_destroy(const struct cli_cmd *self, int argc, char *const argv[])
 {
     int status;
-    if (cli_operands_only(argc, argv, 1, usage, &status))
+    if (cli_operands_only(self, &argc, &argv, 1, &status))
         return status;
     char buf[72];
     const char *name = vm_name_arg(argv[1], buf);
@@ -61,7 +56,7 @@ int cmd_destroy(int argc, char *const argv[])
         return 1;
     }
     struct json_object *r = NULL;
-    if (ctl_send(fd, "destroy", NULL) == 0)
+    if (ctl_send(fd, self->ctl, NULL) == 0)
         r = ctl_recv(fd, DESTROY_WAIT_MS, err, sizeof(err));
     json_object_put(r);
     /* The process ends right after the VM: wait for the connection to close. */

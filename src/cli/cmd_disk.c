@@ -8,16 +8,22 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "confine/seccomp.h"
 #include "util/log.h"
 #include "util/size.h"
 #include "vhost_user/backend.h"
+#include "util/suggest.h"
+#include "util/mclock.h"
 
 const char disk_usage[] =
     "usage: vireo disk serve --socket PATH [OPTIONS] IMAGE\n"
-    "Serves IMAGE (a raw file or block device) as a vhost-user-blk back-end on the\n"
-    "UNIX socket PATH, for QEMU (-chardev socket,path=PATH -device vhost-user-blk-pci)\n"
-    "or another VMM.  Runs in the foreground until SIGTERM or SIGINT.\n"
-    "  --socket PATH      where to listen (a stale socket file there is replaced)\n"
+    "Serves IMAGE (a raw file or block device, or a qcow2 image) as a vhost-user-blk\n"
+    "back-end on the UNIX socket PATH, for QEMU (-chardev socket,path=PATH -device\n"
+    "vhost-user-blk-pci) or another VMM.  Runs in the foreground until SIGTERM or SIGINT.\n"
+    "  --socket PATH      where to listen: a new socket file, mode 0600 (a socket file\n"
+    "                     nobody listens on is replaced; a live one is refused)\n"
+    "  --format raw|qcow2 the image's format (default raw; never guessed)\n"
+    "  --backing on|off   whether a qcow2 image may name a backing file (default on)\n"
     "  --ro               read-only disk\n"
     "  --queues N         virtqueues, 1-16 (default 1)\n"
     "  --iothread N       I/O threads serving the queues, 0-16 (default 1; 0 serves\n"
@@ -26,27 +32,53 @@ const char disk_usage[] =
     "  --aio io_uring|threads   I/O engine (default io_uring, else threads)\n"
     "  --poll-us N        I/O threads busy-poll up to N us before sleeping, adapted\n"
     "                     to the load (default 32 on hosts with 4+ CPUs, else 0)\n"
-    "  --serial ID        disk serial (up to 20 characters)\n";
+    "  --serial ID        disk serial (up to 20 characters)\n"
+    "  --seccomp on|off   the per-thread system call filters (default on; off is\n"
+    "                     for debugging)\n";
 
 int disk_serve_args_parse(int argc, char *const argv[], struct disk_serve_args *a, char *err, size_t errlen)
 {
     memset(a, 0, sizeof(*a));
+    disk_opts_defaults(&a->disk.o, a->disk.path);
+    a->disk.o.ro_hint = "--ro";
     const char *image = NULL;
-    /* The options are --disk's, so they are checked by the same parser. */
-    char opts[512] = "";
+    bool operands = false;      /* after "--": the IMAGE, whatever it looks like */
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
+        if (!operands && !strcmp(arg, "--")) {
+            operands = true;
+            continue;
+        }
+        if (operands) {
+            if (image) {
+                snprintf(err, errlen, "one IMAGE only ('%s' and '%s')", image, arg);
+                return -1;
+            }
+            image = arg;
+            continue;
+        }
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
             a->help = true;
             return 0;
         }
         if (!strcmp(arg, "--ro")) {
-            strncat(opts, ",ro", sizeof(opts) - strlen(opts) - 1);
+            a->disk.o.ro = true;
             continue;
         }
+        if (!strcmp(arg, "--seccomp") || !strncmp(arg, "--seccomp=", 10)) {
+            const char *v = arg[9] == '=' ? arg + 10 : i + 1 < argc ? argv[++i] : NULL;
+            if (!v || (strcmp(v, "on") && strcmp(v, "off"))) {
+                snprintf(err, errlen, "--seccomp '%s': expected on or off", v ? v : "");
+                return -1;
+            }
+            a->seccomp_off = !strcmp(v, "off");
+            continue;
+        }
+        /* The options are --disk's, set through the same function. */
         static const char *const with_value[][2] = {
             {"--socket", NULL}, {"--queues", "queues"}, {"--iothread", "iothread"},
             {"--cache", "cache"}, {"--aio", "aio"}, {"--serial", "serial"}, {"--poll-us", "poll-us"},
+            {"--format", "format"}, {"--backing", "backing"},
         };
         size_t k = 0, nopts = sizeof(with_value) / sizeof(with_value[0]);
         for (; k < nopts; k++)
@@ -54,7 +86,14 @@ int disk_serve_args_parse(int argc, char *const argv[], struct disk_serve_args *
                 break;
         if (k == nopts) {
             if (arg[0] == '-') {
-                snprintf(err, errlen, "unknown option '%s'", arg);
+                static const char *const names[] = {"--socket", "--queues", "--iothread", "--cache", "--aio",
+                                                    "--serial", "--poll-us", "--format", "--backing", "--ro",
+                                                    "--seccomp", "--help"};
+                const char *hint = suggest_word(arg, names, sizeof(names) / sizeof(names[0]), NULL);
+                if (hint)
+                    snprintf(err, errlen, "unknown option '%s'; did you mean '%s'?", arg, hint);
+                else
+                    snprintf(err, errlen, "unknown option '%s'", arg);
                 return -1;
             }
             if (image) {
@@ -69,15 +108,10 @@ int disk_serve_args_parse(int argc, char *const argv[], struct disk_serve_args *
             return -1;
         }
         const char *v = argv[++i];
-        if (!with_value[k][1]) {
+        if (!with_value[k][1])
             a->socket = v;
-        } else if (strchr(v, ',') || strlen(opts) + strlen(v) + 16 >= sizeof(opts)) {
-            snprintf(err, errlen, "%s '%s': bad value", arg, v);
+        else if (disk_opt_set(&a->disk.o, with_value[k][1], v, err, errlen) < 0)
             return -1;
-        } else {
-            size_t n = strlen(opts);
-            snprintf(opts + n, sizeof(opts) - n, ",%s=%s", with_value[k][1], v);
-        }
     }
     if (!a->socket || !a->socket[0]) {
         snprintf(err, errlen, "--socket PATH is required");
@@ -87,23 +121,11 @@ int disk_serve_args_parse(int argc, char *const argv[], struct disk_serve_args *
         snprintf(err, errlen, "IMAGE is required");
         return -1;
     }
-    char spec[sizeof(a->disk.path) + sizeof(opts)];
-    /* The image path goes in with its commas doubled, as --disk wants. */
-    size_t n = 0;
-    for (const char *p = image; *p && n + 2 < sizeof(spec) - sizeof(opts); p++) {
-        if (*p == ',')
-            spec[n++] = ',';
-        spec[n++] = *p;
-    }
-    spec[n] = 0;
-    strcat(spec, opts);
-    char derr[512];
-    if (disk_arg_parse(spec, &a->disk, derr, sizeof(derr)) < 0) {
-        /* Report in this command's terms, not --disk's. */
-        const char *why = strstr(derr, "': ");
-        snprintf(err, errlen, "%s", why ? why + 3 : derr);
+    if (strlen(image) >= sizeof(a->disk.path)) {
+        snprintf(err, errlen, "IMAGE path too long");
         return -1;
     }
+    snprintf(a->disk.path, sizeof(a->disk.path), "%s", image);
     if (!a->disk.o.queues)
         a->disk.o.queues = 1;
     return 0;
@@ -140,19 +162,35 @@ static int serve(const struct disk_serve_args *a)
     }
     event_loop_set_owner(&loop);
     char err[512];
-    struct vblk *blk = vblk_new(&a->disk.o, &loop, err, sizeof(err));
-    if (!blk) {
+    /* Before the I/O threads start: each loads its filter as it starts. */
+    /* The request clock reads /sys to decide (TSC or not): before the
+     * filters, which allow no open. */
+    mclock_init();
+    struct confine_policy pol = {.process = CONFINE_PROCESS_DISK_SERVE, .proc_fd = -1};
+    if (!a->seccomp_off && confine_seccomp_prepare(&pol, err, sizeof(err)) < 0) {
+        vlog_err("%s", err);
+        return 1;
+    }
+    static struct disk disk;
+    if (disk_open(&disk, &a->disk.o, &loop, err, sizeof(err)) < 0) {
         vlog_err("%s", err);
         return 1;
     }
     static struct vu_backend be;
-    if (vu_backend_init(&be, vblk_dev(blk), &loop, a->socket, err, sizeof(err)) < 0) {
+    if (vu_backend_init(&be, vblk_dev(disk.blk), &loop, a->socket, err, sizeof(err)) < 0) {
         vlog_err("%s", err);
-        vblk_free(blk);
+        disk_close(&disk);
+        return 1;
+    }
+    /* The image and the socket are open: main's filter from here on. */
+    if (!a->seccomp_off && confine_seccomp_enter_main(err, sizeof(err)) < 0) {
+        vlog_err("%s", err);
+        vu_backend_destroy(&be);
+        disk_close(&disk);
         return 1;
     }
     char desc[512];
-    vblk_describe(blk, desc, sizeof(desc));
+    disk_describe(&disk, desc, sizeof(desc));
     vlog_info("serving %s as vhost-user-blk on %s", desc, a->socket);
     struct el_watch w;
     struct stop_signal sig = {.fd = sfd};
@@ -163,8 +201,7 @@ static int serve(const struct disk_serve_args *a)
     vlog_info("stopping on signal %u (%s)", sig.si.ssi_signo, strsignal((int)sig.si.ssi_signo));
     event_loop_del(&loop, &w);
     vu_backend_destroy(&be);
-    unlink(a->socket);
-    vblk_free(blk);
+    disk_close(&disk);
     event_loop_destroy(&loop);
     close(sfd);
     return 0;
@@ -178,14 +215,14 @@ int cmd_disk(int argc, char *const argv[])
             return 0;
         }
         vlog_err("disk: expected a subcommand: serve");
-        fputs(disk_usage, stderr);
+        fputs("Try 'vireo disk --help'.\n", stderr);
         return 2;
     }
     static struct disk_serve_args a;
     char err[512];
     if (disk_serve_args_parse(argc - 1, argv + 1, &a, err, sizeof(err)) < 0) {
         vlog_err("disk serve: %s", err);
-        fputs(disk_usage, stderr);
+        fputs("Try 'vireo disk --help'.\n", stderr);
         return 2;
     }
     if (a.help) {

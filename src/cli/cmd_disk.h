@@ -10,6 +10,7 @@ struct disk_serve_args {
     const char *socket;
     struct disk_arg disk;      /* image path and the --disk options */
     bool help;
+    bool seccomp_off;          /* --seccomp off */
 };
 
 extern const char disk_usage[];

@@ -6,26 +6,23 @@
 #include "toolstack/host_check.h"
 #include "util/log.h"
 
-static const char usage[] =
-    "usage: vireo host-check [--json]\n"
-    "Checks this host for running VMs: hardware virtualization, the KVM module\n"
-    "(and PVM mode), /dev/kvm, nested virtualization, tun/bridge/vhost-net,\n"
-    "io_uring, memory and huge pages, kernel BTF for the microscope; each\n"
-    "finding with its fix.  Exits 1 if a check failed.\n";
-
-int cmd_host_check(int argc, char *const argv[])
+int cmd_host_check(const struct cli_cmd *self, int argc, char *const argv[])
 {
     bool json = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) {
             json = true;
+        } else if (!strcmp(argv[i], "--") && i + 1 == argc) {
+            /* The end of the options; host-check takes no operands. */
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(usage, stdout);
+            cli_usage(stdout, self);
             return 0;
         } else {
-            vlog_err("host-check: unknown argument '%s'", argv[i]);
-            fputs(usage, stderr);
-            return 2;
+            static const char *const opts[] = {"--json", "--help", NULL};
+            const char *hint = cli_suggest_option(argv[i], opts);
+            if (hint)
+                return cli_usage_error(self->name, "unknown argument '%s'; did you mean '%s'?", argv[i], hint);
+            return cli_usage_error(self->name, "unknown argument '%s'", argv[i]);
         }
     }
     struct hc_result r[HC_MAX_RESULTS];

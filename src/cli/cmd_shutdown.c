@@ -15,27 +15,6 @@
 #include "toolstack/rundir.h"
 #include "util/log.h"
 
-#define DEFAULT_WAIT_S 300   /* libvirt-guests' SHUTDOWN_TIMEOUT */
-
-static const char usage_fmt[] =
-    "usage: vireo %s [-w] [-t SECONDS] NAME...\n"
-    "       vireo %s -a [-w] [-t SECONDS]\n"
-    "%s"
-    "  -a  every running VM, in parallel\n"
-    "  -w  wait until the guests have %s; with -t at most SECONDS\n"
-    "      (default %d), then name those that did not and exit 1\n";
-
-static void usage(FILE *f, bool reboot)
-{
-    const char *cmd = reboot ? "reboot" : "shutdown";
-    fprintf(f, usage_fmt, cmd, cmd,
-            reboot ? "Presses the ACPI power button; once the guest is off the VM starts again\n"
-                     "in place (the guest sees no reset button: this is libvirt's ACPI reboot).\n"
-                   : "Presses the ACPI power button: the guest shuts down if it listens (acpid,\n"
-                     "systemd-logind); on_poweroff= then says what happens to the VM.\n",
-            reboot ? "powered off (the VM then restarts)" : "powered off", DEFAULT_WAIT_S);
-}
-
 struct target {
     const char *name;
     int fd;
@@ -51,7 +30,7 @@ static long long now_ms(void)
 
 /* Sends the request (after "wait" when waiting, so the stop cannot be
  * missed) and reads its answer. */
-static void request(struct target *t, const char *cmd, bool wait, bool all)
+static void request(struct target *t, enum ctl_cmd cmd, bool wait, bool all)
 {
     char err[512] = "";
     t->fd = ctl_open(t->name, err, sizeof(err));
@@ -59,17 +38,14 @@ static void request(struct target *t, const char *cmd, bool wait, bool all)
         t->done = true;   /* it ended between the listing and now: nothing to do */
         return;
     }
-    struct json_object *r = NULL, *ok, *e;
-    if (t->fd >= 0 && (!wait || ctl_send(t->fd, "wait", NULL) == 0) && ctl_send(t->fd, cmd, NULL) == 0)
-        r = ctl_recv(t->fd, CTL_TIMEOUT_MS, err, sizeof(err));
-    if (r && json_object_object_get_ex(r, "ok", &ok) && json_object_get_boolean(ok)) {
+    struct json_object *r = NULL;
+    if (t->fd >= 0 && (!wait || ctl_send(t->fd, CTL_WAIT, NULL) == 0) && ctl_send(t->fd, cmd, NULL) == 0)
+        r = ctl_reply_ok(cmd, ctl_recv(t->fd, CTL_TIMEOUT_MS, err, sizeof(err)), err, sizeof(err));
+    if (r) {
         json_object_put(r);
         return;
     }
-    if (r && json_object_object_get_ex(r, "error", &e))
-        snprintf(err, sizeof(err), "%s", json_object_get_string(e));
     vlog_err("%s: %s", t->name, err[0] ? err : strerror(errno));
-    json_object_put(r);
     t->failed = true;
 }
 
@@ -106,16 +82,18 @@ static void wait_all(struct target *t, int n, int timeout_s)
     }
 }
 
-int cmd_shutdown(int argc, char *const argv[])
+/* shutdown and reboot. */
+int cmd_shutdown(const struct cli_cmd *self, int argc, char *const argv[])
 {
-    bool reboot = !strcmp(argv[0], "reboot");
     bool all = false, wait = false;
-    int timeout_s = DEFAULT_WAIT_S, opt;
+    int timeout_s = SHUTDOWN_DEFAULT_WAIT_S, opt;
     static const struct option longopts[] = {{"all", no_argument, NULL, 'a'}, {"wait", no_argument, NULL, 'w'},
                                              {"timeout", required_argument, NULL, 't'},
                                              {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    static const char optstring[] = "awt:h";
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+awt:h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         char *end;
         switch (opt) {
         case 'a': all = true; break;
@@ -123,19 +101,15 @@ int cmd_shutdown(int argc, char *const argv[])
         case 't':
             timeout_s = (int)strtol(optarg, &end, 10);
             if (*end || end == optarg || timeout_s < 1 || timeout_s > 86400) {
-                vlog_err("%s: -t %s: expected seconds, 1 to 86400", argv[0], optarg);
-                return 2;
+                return cli_usage_error(self->name, "-t %s: expected seconds, 1 to 86400", optarg);
             }
             break;
-        case 'h': usage(stdout, reboot); return 0;
-        default: usage(stderr, reboot); return 2;
+        case 'h': cli_usage(stdout, self); return 0;
+        default: return cli_bad_option(self->name, argv, optstring, longopts);
         }
     }
-    if (all == (optind < argc)) {
-        vlog_err("%s: expected VM names or -a (not both)", argv[0]);
-        usage(stderr, reboot);
-        return 2;
-    }
+    if (all == (optind < argc))
+        return cli_usage_error(self->name, "expected VM names or -a (not both)");
     static char names[VM_NAMES_MAX][72];
     int n = vm_names_select(argc - optind, argv + optind, all, 0, names);
     if (n < 0)
@@ -143,7 +117,7 @@ int cmd_shutdown(int argc, char *const argv[])
     static struct target t[VM_NAMES_MAX];
     for (int i = 0; i < n; i++) {
         t[i] = (struct target){.name = names[i], .fd = -1};
-        request(&t[i], reboot ? "reboot" : "shutdown", wait, all);
+        request(&t[i], self->ctl, wait, all);
     }
     if (wait)
         wait_all(t, n, timeout_s);

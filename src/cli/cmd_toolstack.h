@@ -1,17 +1,16 @@
-/* The xl-style commands (toolstack/ has what they share). */
+/* The xl-style commands (toolstack/ has what they share).  Each is a row
+ * of cli_cmds (commands.c), which holds its help; commands serving two
+ * rows (shutdown and reboot, pause and unpause, block-list and
+ * network-list) act on self->ctl. */
 #ifndef VIREO_CLI_CMD_TOOLSTACK_H
 #define VIREO_CLI_CMD_TOOLSTACK_H
 
-int cmd_create(int argc, char *const argv[]);
-int cmd_list(int argc, char *const argv[]);
-int cmd_console(int argc, char *const argv[]);
-int cmd_shutdown(int argc, char *const argv[]);   /* also reboot */
-int cmd_destroy(int argc, char *const argv[]);
-int cmd_pause(int argc, char *const argv[]);      /* also unpause */
-int cmd_vcpu_list(int argc, char *const argv[]);
-int cmd_vcpu_pin(int argc, char *const argv[]);
-int cmd_block_list(int argc, char *const argv[]); /* also network-list */
-int cmd_info(int argc, char *const argv[]);
+#include "cli/commands.h"
+
+#define SHUTDOWN_DEFAULT_WAIT_S 300   /* libvirt-guests' SHUTDOWN_TIMEOUT */
+
+cli_fn cmd_create, cmd_list, cmd_console, cmd_shutdown, cmd_destroy, cmd_pause, cmd_vcpu_list, cmd_vcpu_pin,
+    cmd_block_list, cmd_info, cmd_clone, cmd_backup, cmd_mem;
 
 /* Attaches the terminal to VM NAME's console until Ctrl-] or the VM's
  * end; returns an exit status. */

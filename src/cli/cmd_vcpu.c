@@ -9,30 +9,24 @@
 #include "toolstack/ctl_client.h"
 #include "util/log.h"
 
-static const char list_usage[] =
-    "usage: vireo vcpu-list [NAME...]\n"
-    "Each vCPU of the named (default: all) VMs: the host CPU it last ran on,\n"
-    "its state (r running, b blocked, p paused), the CPU time it used and\n"
-    "the host CPUs it may run on.\n";
-static const char pin_usage[] =
-    "usage: vireo vcpu-pin NAME VCPU|all CPUS\n"
-    "Restricts vCPU VCPU (or every vCPU) to host CPUS: 'all', '2', '0-3,6',\n"
-    "'^1' (all but CPU 1).  Kept across an in-place restart.\n";
-
-int cmd_vcpu_list(int argc, char *const argv[])
+int cmd_vcpu_list(const struct cli_cmd *self, int argc, char *const argv[])
 {
     int status;
-    if (cli_operands_only(argc, argv, -1, list_usage, &status))
+    static const char *const flags[] = {"--json", NULL};
+    bool json = cli_leading_flags(&argc, &argv, flags);
+    if (cli_operands_only(self, &argc, &argv, -1, &status))
         return status;
     static char names[VM_NAMES_MAX][72];
     int n = vm_names_select(argc - 1, argv + 1, 0, 1, names), rc = 0;
     if (n < 0)
         return 1;
-    printf("Name                                ID  VCPU   CPU State   Time(s) Affinity\n");
+    struct json_object *rows = json ? json_object_new_array() : NULL;
+    if (!json)
+        printf("Name                                ID  VCPU   CPU State   Time(s) Affinity\n");
     for (int i = 0; i < n; i++) {
         char err[512];
-        struct json_object *info = ctl_call(names[i], "info", NULL, err, sizeof(err));
-        struct json_object *r = info ? ctl_call(names[i], "vcpu-list", NULL, err, sizeof(err)) : NULL;
+        struct json_object *info = ctl_call(names[i], CTL_INFO, NULL, err, sizeof(err));
+        struct json_object *r = info ? ctl_call(names[i], self->ctl, NULL, err, sizeof(err)) : NULL;
         struct json_object *arr, *id;
         if (!r || !json_object_object_get_ex(r, "vcpus", &arr) || !json_object_object_get_ex(info, "id", &id)) {
             if (argc > 1) {
@@ -54,19 +48,35 @@ int cmd_vcpu_list(int argc, char *const argv[])
             const char *s = ctl_str(v, "state", "-");
             if (*s == 'r' || *s == 'b' || *s == 'p')
                 state[*s == 'r' ? 0 : *s == 'b' ? 1 : 2] = *s;
+            if (json) {
+                /* The table's columns; cpu and cpu_time null where it shows '-'. */
+                struct json_object *o = json_object_new_object();
+                json_object_object_add(o, "name", json_object_new_string(names[i]));
+                json_object_object_add(o, "id", json_object_new_int(json_object_get_int(id)));
+                json_object_object_add(o, "vcpu", json_object_new_int64((int64_t)k));
+                json_object_object_add(o, "cpu", *cpus != '-' ? json_object_new_int(json_object_get_int(cpu)) : NULL);
+                json_object_object_add(o, "state", json_object_new_string(state));
+                json_object_object_add(o, "cpu_time", *time != '-' ? json_object_new_double(json_object_get_double(t))
+                                                                   : NULL);
+                json_object_object_add(o, "affinity", json_object_new_string(ctl_str(v, "affinity", "")));
+                json_object_array_add(rows, o);
+                continue;
+            }
             printf("%-32s %5d %5zu %5s   %s %9s %s\n", names[i], json_object_get_int(id), k, cpus, state, time,
                    ctl_str(v, "affinity", "-"));
         }
         json_object_put(info);
         json_object_put(r);
     }
+    if (json)
+        cli_print_json(rows);
     return rc;
 }
 
-int cmd_vcpu_pin(int argc, char *const argv[])
+int cmd_vcpu_pin(const struct cli_cmd *self, int argc, char *const argv[])
 {
     int status;
-    if (cli_operands_only(argc, argv, 3, pin_usage, &status))
+    if (cli_operands_only(self, &argc, &argv, 3, &status))
         return status;
     struct json_object *args = json_object_new_object();
     if (!strcmp(argv[2], "all")) {
@@ -84,7 +94,7 @@ int cmd_vcpu_pin(int argc, char *const argv[])
     json_object_object_add(args, "cpus", json_object_new_string(argv[3]));
     char err[512];
     char buf[72];
-    struct json_object *r = ctl_call(vm_name_arg(argv[1], buf), "vcpu-pin", args, err, sizeof(err));
+    struct json_object *r = ctl_call(vm_name_arg(argv[1], buf), self->ctl, args, err, sizeof(err));
     json_object_put(args);
     if (!r) {
         vlog_err("vcpu-pin: %s", err);

@@ -20,6 +20,7 @@ struct microscope_args {
     char *const *command;   /* record -- COMMAND..., NULL-terminated */
     const char *input;      /* report FILE */
     bool json;
+    bool by_vm;             /* live/report --by vm */
     const char *svg;
     struct ms_report_opts rep;
     unsigned top;

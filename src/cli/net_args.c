@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "eventloop/iothread_group.h"
 #include "net/mac.h"
 #include "util/size.h"
 #include "virtio/net.h"
@@ -63,9 +64,9 @@ int net_arg_parse(const char *spec, struct vm_net_opts *n, char *err, size_t err
             }
             n->queues = (unsigned)v;
         } else if (!strcmp(item, "iothread")) {
-            if (!parse_uint(val, 0, VNET_MAX_IOTHREADS, &v)) {
+            if (!parse_uint(val, 0, IOTHREAD_GROUP_MAX, &v)) {
                 snprintf(err, errlen, "--net '%s': iothread=%s: expected 0 (serve on the main loop) to %d", spec,
-                         val, VNET_MAX_IOTHREADS);
+                         val, IOTHREAD_GROUP_MAX);
                 return -1;
             }
             n->iothreads = (unsigned)v;

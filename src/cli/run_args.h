@@ -7,25 +7,29 @@
 #include <stdint.h>
 
 #include "cli/disk_args.h"
+#include "vm/vm_limits.h"
 #include "vm/vm_nets.h"
 
 #define RUN_DEFAULT_MEMORY  (256ULL << 20)
 #define RUN_DEFAULT_CMDLINE "console=ttyS0"
-#define RUN_MIN_MEMORY      (4ULL << 20)
-#define RUN_MAX_DISKS       8
 
 struct run_args {
     const char *kernel;
     const char *initrd;
-    const char *cmdline;
+    const char *cmdline;       /* with --boot disk: added to the entry's; NULL: none */
+    bool boot_disk;            /* --boot disk[=N]: the kernel comes from disk N's boot loader config */
+    unsigned boot_disk_index;
     uint64_t memory;
     uint32_t vcpus;
     unsigned ndisks;
-    struct disk_arg disks[RUN_MAX_DISKS];
+    struct disk_arg disks[VM_MAX_DISKS];
     unsigned nnets;
     struct vm_net_opts nets[VM_MAX_NETS];
+    bool balloon;              /* --balloon */
     bool setup_only;
     bool help;
+    const char *user;          /* --user: whom the VM runs as once set up; NULL: the default */
+    bool seccomp_off;          /* --seccomp=off */
 };
 
 extern const char run_usage[];

@@ -22,21 +22,45 @@ const char *vm_name_arg(const char *arg, char buf[72])
     return rundir_find_id((unsigned)id, buf) == 0 ? buf : arg;
 }
 
-bool cli_operands_only(int argc, char *const argv[], int nargs, const char *usage, int *status)
+bool cli_operands_only(const struct cli_cmd *self, int *argcp, char *const **argvp, int nargs, int *status)
 {
+    int argc = *argcp;
+    char *const *argv = *argvp;
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        fputs(usage, stdout);
+        cli_usage(stdout, self);
         *status = 0;
         return true;
     }
-    bool ok = nargs < 0 || argc - 1 == nargs;
-    for (int i = 1; i < argc; i++)
-        ok = ok && argv[i][0] != '-';
-    if (!ok) {
-        fputs(usage, stderr);
-        *status = 2;
+    bool options = true;
+    if (argc > 1 && !strcmp(argv[1], "--")) {
+        /* argv[0] becomes the "--": the operands stay at argv[1...]. */
+        *argcp = --argc;
+        *argvp = ++argv;
+        options = false;
     }
-    return !ok;
+    for (int i = 1; options && i < argc; i++) {
+        if (argv[i][0] != '-')
+            continue;
+        *status = cli_usage_error(self->name, "unknown option '%s' (this command takes %s)", argv[i],
+                                  nargs == 0 ? "no arguments" : "VM names only");
+        return true;
+    }
+    if (nargs >= 0 && argc - 1 != nargs) {
+        /* The operands of the synopsis: its option groups ("[-l|--json] ") left out. */
+        const char *want = self->synopsis + strlen(self->name);
+        want += *want == ' ';
+        while (!strncmp(want, "[-", 2) && strchr(want, ']'))
+            want = strchr(want, ']') + 1 + (strchr(want, ']')[1] == ' ');
+        if (nargs == 0)
+            *status = cli_usage_error(self->name, "expected no arguments, got '%s'", argv[1]);
+        else if (argc - 1 < nargs)
+            *status = cli_usage_error(self->name, "expected %d argument%s (%s), got %d", nargs, nargs == 1 ? "" : "s",
+                                      want, argc - 1);
+        else
+            *status = cli_usage_error(self->name, "unexpected argument '%s' (expected %s)", argv[nargs + 1], want);
+        return true;
+    }
+    return false;
 }
 
 int vm_names_select(int argc, char *const argv[], int all, int all_if_none, char (*names)[72])

@@ -18,7 +18,7 @@ static int commit(struct irq_routes *r)
     memcpy(t->entries, r->e, r->count * sizeof(r->e[0]));
     int ret = ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, t);
     if (ret < 0)
-        vlog_err("KVM_SET_GSI_ROUTING: %s", strerror(errno));
+        vlog_ratelimited(&r->log, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
     free(t);
     return ret;
 }
@@ -70,7 +70,7 @@ int irq_routes_msi(void *ctx, int gsi, uint64_t addr, uint32_t data)
             g++;
         if (g >= r->max_gsi || r->count == IRQ_ROUTES_MAX) {
             pthread_mutex_unlock(&r->lock);
-            vlog_err("out of interrupt routes (%u)", r->max_gsi);
+            vlog_ratelimited(&r->log, "out of interrupt routes (%u)", r->max_gsi);
             return -1;
         }
         e = &r->e[r->count++];
@@ -103,7 +103,7 @@ int irq_routes_irqfd(void *ctx, int fd, int gsi, bool assign)
     struct irq_routes *r = ctx;
     struct kvm_irqfd a = {.fd = (uint32_t)fd, .gsi = (uint32_t)gsi, .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN};
     if (ioctl(r->vm_fd, KVM_IRQFD, &a) < 0) {
-        vlog_err("KVM_IRQFD (%s GSI %d): %s", assign ? "assign" : "deassign", gsi, strerror(errno));
+        vlog_ratelimited(&r->log, "KVM_IRQFD (%s GSI %d): %s", assign ? "assign" : "deassign", gsi, strerror(errno));
         return -1;
     }
     return 0;
@@ -119,8 +119,8 @@ int irq_routes_ioeventfd(void *ctx, int fd, uint64_t addr, bool assign)
         .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
     };
     if (ioctl(r->vm_fd, KVM_IOEVENTFD, &a) < 0) {
-        vlog_err("KVM_IOEVENTFD (%s 0x%llx): %s", assign ? "assign" : "deassign",
-                 (unsigned long long)addr, strerror(errno));
+        vlog_ratelimited(&r->log, "KVM_IOEVENTFD (%s 0x%llx): %s", assign ? "assign" : "deassign",
+                         (unsigned long long)addr, strerror(errno));
         return -1;
     }
     return 0;

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/log.h"
+
 #define IRQ_ROUTES_MAX   1024
 #define IRQ_ROUTES_FIRST_MSI_GSI 24   /* above the IOAPIC's pins */
 
@@ -20,6 +22,9 @@ struct irq_routes {
     bool ioeventfd_any_len;
     unsigned count;
     struct kvm_irq_routing_entry e[IRQ_ROUTES_MAX];
+    /* The guest drives every update (MSI-X programming, BAR moves), so
+     * their failures are rate-limited. */
+    struct vlog_ratelimit log;
 };
 
 /* Installs the default routes (GSI 0-23 to the IOAPIC, 0-15 to the PICs). */

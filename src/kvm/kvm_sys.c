@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,18 @@
 
 #include "util/log.h"
 
+void kvm_access_advice(const struct stat *st, const char *group, char *buf, size_t len)
+{
+    bool group_rw = (st->st_mode & (S_IRGRP | S_IWGRP)) == (S_IRGRP | S_IWGRP);
+    if (group_rw && st->st_gid != 0 && group)
+        snprintf(buf, len, "add the user to group '%s' (usermod -aG %s USER, then log in again) or run as root", group,
+                 group);
+    else
+        snprintf(buf, len, "it is mode %04o, group %s: only root can open it; run as root, or let a group open it "
+                 "(a udev rule: KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0660\")", (unsigned)(st->st_mode & 07777),
+                 group ? group : "(none)");
+}
+
 int kvm_open(void)
 {
     int fd = open(KVM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
@@ -20,9 +33,15 @@ int kvm_open(void)
         if (e == ENOENT)
             vlog_err("no %s: KVM is not available on this host (load kvm_intel or kvm_amd, "
                      "and enable virtualization in the firmware)", KVM_DEVICE_PATH);
-        else if (e == EACCES || e == EPERM)
-            vlog_err("no permission to open %s: run as root or join the group that owns it "
-                     "(usually 'kvm')", KVM_DEVICE_PATH);
+        else if (e == EACCES || e == EPERM) {
+            char advice[256] = "run as root";
+            struct stat st;
+            if (stat(KVM_DEVICE_PATH, &st) == 0) {
+                struct group *g = getgrgid(st.st_gid);
+                kvm_access_advice(&st, g ? g->gr_name : NULL, advice, sizeof(advice));
+            }
+            vlog_err("no permission to open %s: %s", KVM_DEVICE_PATH, advice);
+        }
         else
             vlog_err("cannot open %s: %s", KVM_DEVICE_PATH, strerror(e));
         return -1;

@@ -5,11 +5,19 @@
 
 #include <linux/kvm.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #define KVM_DEVICE_PATH "/dev/kvm"
 
 /* Opens /dev/kvm and checks the API version; prints why on failure. */
 int kvm_open(void);
+
+struct stat;
+
+/* What to do about an EACCES on /dev/kvm, from its owner and mode (st)
+ * and its group's name (NULL if it has none): join that group only where
+ * the group may open it; a root:root 0600 node needs root or a udev rule. */
+void kvm_access_advice(const struct stat *st, const char *group, char *buf, size_t len);
 
 /* KVM in PVM mode (kvm_pvm loaded, no kvm_intel/kvm_amd) runs only guests
  * built for PVM; ordinary kernels hit its instruction emulator. sysfs_root

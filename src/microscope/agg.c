@@ -1,5 +1,6 @@
 #include "microscope/agg.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,14 +46,14 @@ static int grow_index(struct ms_agg *a)
     return 0;
 }
 
-static struct ms_series *series_for(struct ms_agg *a, const struct ms_sample *smp)
+static struct ms_series *series_for(struct ms_agg *a, uint32_t tid, uint32_t dev, uint32_t kind)
 {
     if ((a->nseries + 1) * 2 > a->index_cap && grow_index(a) < 0)
         return NULL;
-    size_t k = slot_of(smp->tid, smp->dev, smp->kind, a->index_cap);
+    size_t k = slot_of(tid, dev, kind, a->index_cap);
     while (a->index[k] != UINT32_MAX) {
         struct ms_series *s = &a->series[a->index[k]];
-        if (s->tid == smp->tid && s->dev == smp->dev && s->kind == smp->kind)
+        if (s->tid == tid && s->dev == dev && s->kind == kind)
             return s;
         k = (k + 1) & (a->index_cap - 1);
     }
@@ -66,18 +67,40 @@ static struct ms_series *series_for(struct ms_agg *a, const struct ms_sample *sm
     }
     struct ms_series *s = &a->series[a->nseries];
     memset(s, 0, sizeof(*s));
-    s->tid = smp->tid;
-    s->dev = smp->dev;
-    s->kind = smp->kind;
+    s->tid = tid;
+    s->dev = dev;
+    s->kind = kind;
     a->index[k] = (uint32_t)a->nseries++;
     return s;
 }
 
+static struct ms_point *new_point(struct ms_series *s)
+{
+    if (s->npts == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        struct ms_point *p = realloc(s->pts, cap * sizeof(*p));
+        if (!p)
+            return NULL;
+        s->pts = p;
+        s->cap = cap;
+    }
+    return &s->pts[s->npts++];
+}
+
+static void span_add(struct ms_agg *a, uint64_t t_ns)
+{
+    if (!a->first_ns || t_ns < a->first_ns)
+        a->first_ns = t_ns;
+    if (t_ns + a->bucket_ns > a->last_ns)
+        a->last_ns = t_ns + a->bucket_ns;
+}
+
 int ms_agg_add(struct ms_agg *a, const struct ms_sample *smp)
 {
-    struct ms_series *s = series_for(a, smp);
+    struct ms_series *s = series_for(a, smp->tid, smp->dev, smp->kind);
     if (!s)
         return -1;
+    s->threads = 1;
     /* The latest name wins: a task that exec()s keeps its tid. */
     if (smp->comm[0] && strcmp(smp->comm, "?"))
         memcpy(s->comm, smp->comm, sizeof(s->comm));
@@ -88,15 +111,9 @@ int ms_agg_add(struct ms_agg *a, const struct ms_sample *smp)
     if (smp->cgroup)
         s->cgroup = smp->cgroup;
     ms_val_add(&s->total, &smp->v);
-    if (s->npts == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        struct ms_point *p = realloc(s->pts, cap * sizeof(*p));
-        if (!p)
-            return -1;
-        s->pts = p;
-        s->cap = cap;
-    }
-    struct ms_point *p = &s->pts[s->npts++];
+    struct ms_point *p = new_point(s);
+    if (!p)
+        return -1;
     p->t_ns = smp->t_ns;
     p->rd_bytes = smp->v.rd_bytes;
     p->wr_bytes = smp->v.wr_bytes;
@@ -104,10 +121,32 @@ int ms_agg_add(struct ms_agg *a, const struct ms_sample *smp)
     p->inflight_ns = smp->v.inflight_ns;
     p->share_ns = smp->v.share_ns;
     p->ops = smp->v.rd_ops + smp->v.wr_ops + smp->v.other_ops;
-    if (!a->first_ns || smp->t_ns < a->first_ns)
-        a->first_ns = smp->t_ns;
-    if (smp->t_ns + a->bucket_ns > a->last_ns)
-        a->last_ns = smp->t_ns + a->bucket_ns;
+    span_add(a, smp->t_ns);
+    return 0;
+}
+
+int ms_agg_merge(struct ms_agg *a, const struct ms_series *s, uint32_t tid, const char *vm)
+{
+    struct ms_series *d = series_for(a, tid, s->dev, s->kind);
+    if (!d)
+        return -1;
+    if (!d->threads) { /* new */
+        d->pid = vm ? tid : s->pid;
+        d->cgroup = s->cgroup;
+        memcpy(d->comm, s->comm, sizeof(d->comm));
+        memcpy(d->devname, s->devname, sizeof(d->devname));
+        if (vm)
+            snprintf(d->vm, sizeof(d->vm), "%s", vm);
+    }
+    d->threads += s->threads ? s->threads : 1;
+    ms_val_add(&d->total, &s->total);
+    for (size_t i = 0; i < s->npts; i++) {
+        struct ms_point *p = new_point(d);
+        if (!p)
+            return -1;
+        *p = s->pts[i];
+        span_add(a, p->t_ns);
+    }
     return 0;
 }
 

@@ -23,9 +23,12 @@ struct ms_point {
 struct ms_series {
     uint32_t tid, pid, dev, kind;
     uint64_t cgroup;
-    char comm[16];
+    char comm[64];
     char devname[32];
-    struct ms_val total;
+    char vm[MS_VM_NAME];  /* a VM's threads put together (--by vm), else "" */
+    uint32_t threads;     /* rows merged into this one (1 for a task) */
+    struct ms_val total;  /* with threads > 1, inflight_ns is only the sum of
+                           * the threads' busy times, not their union */
     struct ms_point *pts; /* sorted by t_ns after ms_agg_finish */
     size_t npts, cap;
 };
@@ -43,6 +46,9 @@ struct ms_agg {
 void ms_agg_init(struct ms_agg *a, uint64_t bucket_ns);
 void ms_agg_free(struct ms_agg *a);
 int ms_agg_add(struct ms_agg *a, const struct ms_sample *s);
+/* Adds series s to a, as the row (tid, s's device and kind), named vm
+ * when not NULL: the points are appended, the totals added. */
+int ms_agg_merge(struct ms_agg *a, const struct ms_series *s, uint32_t tid, const char *vm);
 /* Sorts points and merges duplicates (the same bucket drained twice). */
 void ms_agg_finish(struct ms_agg *a);
 

@@ -5,9 +5,12 @@
  * writeback, where each folio is charged to the task that dirtied it
  * (remembered from the writeback_dirty_folio tracepoint).  Owners travel
  * bio -> request (merged at issue) -> completion, where bytes, latency and
- * device time are added to a per-CPU hash keyed by (bucket, tid, dev, kind).
- * Two such maps alternate (agg_outer[gen & 1]) so user space can drain one
- * while the other fills.
+ * device time are added to rows keyed by (bucket, tid, dev, kind).  The
+ * completion program keeps the rows it is filling in a per-CPU cache
+ * (direct-mapped, two generations so user space can drain one while the
+ * other fills); a row leaves the cache for a ring buffer when its slot is
+ * needed for another key (usually: the next bucket), and user space adds
+ * up what it reads.  No hash map is touched per request.
  *
  * Device time at queue depth > 1 is defined two ways, both exact:
  *  - share_ns: while n requests are in service, each one accrues dt/n
@@ -33,25 +36,31 @@ char LICENSE[] SEC("license") = "GPL";
 #define VSHIFT 10       /* fixed point of the processor-sharing clock */
 
 const volatile __u64 bucket_ns = 1000000;
-const volatile __u64 start_ns = 0;
+/* Set by user space once every program is attached: measuring starts
+ * there, so a recording's time is all measured time.  Until then nothing
+ * is charged (requests already in flight are followed, and charged if
+ * they complete after it). */
+__u64 start_ns = ~0ULL;
 __u32 gen = 0;
 
-struct agg_inner {
-    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
-    __uint(max_entries, 16384);
-    __type(key, struct ms_key);
-    __type(value, struct ms_val);
-} agg0 SEC(".maps"), agg1 SEC(".maps");
-
+/* The completion program's open rows: per CPU, ROW_SLOTS per generation
+ * (gen & 1), two-way set-associative by (tid, dev, kind).  Only ms_rq_complete uses
+ * them, and a program never nests into itself on one CPU, so plain adds
+ * are safe.  User space reads and clears the other generation's slots
+ * after flipping gen. */
+#define ROW_SLOTS 256
 struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-    __uint(max_entries, 2);
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 2 * ROW_SLOTS);
     __type(key, __u32);
-    __array(values, struct agg_inner);
-} agg_outer SEC(".maps") = {
-    .values = {&agg0, &agg1},
-};
+    __type(value, struct ms_row);
+} rows SEC(".maps");
+
+/* Rows on their way to user space (size set by the loader). */
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 16 << 20);
+} ring SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -92,7 +101,8 @@ struct bio_info {
     __u64 queue_ts;
     __u64 expect_sector; /* a bio resubmitted after a split keeps its owners */
     __u32 expect_size;
-    __u32 n;
+    __u16 n;
+    __u16 pad;
     struct owner o[OWNERS];
 };
 
@@ -115,16 +125,18 @@ struct {
     __type(value, struct bio_info);
 } scratch_bio SEC(".maps");
 
+/* Laid out so that in a slot (below) everything a single-owner request
+ * touches, o[0] included, is in the slot's first cache line. */
 struct rq_info {
     __u64 queue_ts;
     __u64 issue_ts;
     __u64 v0;
-    __u64 total;
+    __u32 sector; /* low bits of the sector at the last issue: tells a stale entry from this request */
+    __u32 total;
     __u32 dev;
-    __u32 op;
-    __u32 n;
-    __u32 fresh; /* from block_io_start: owners not resolved yet */
-    __u64 sector; /* at the last issue: tells a stale entry from this request */
+    __u16 n;
+    __u8 op;
+    __u8 fresh;   /* from block_io_start: owners not resolved yet */
     struct owner o[OWNERS];
 };
 
@@ -150,19 +162,28 @@ struct {
  * key and released at completion; a request whose slot is taken by another
  * live request falls back to the hash map above.  Array lookups are inlined
  * by the verifier, hash updates and deletes are not, and they were most of
- * the cost per request. */
+ * the cost per request.  The slot's cache line is the one a request's
+ * programs wait for (it was last written on another CPU): 128-byte slots
+ * in an mmapable array, whose values start on a page, make that one line,
+ * not the three a slot straddled at the array's usual offset. */
 #define RQ_SLOTS 16384
 struct rq_slot {
     __u64 key;
     struct rq_info ri;
+    __u32 ident;  /* queue, hardware queue and tag it was claimed for */
+    __u8 pad[12];
 };
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
     __uint(max_entries, RQ_SLOTS);
     __type(key, __u32);
     __type(value, struct rq_slot);
 } rq_slots SEC(".maps");
+
+_Static_assert(sizeof(struct rq_slot) == 128, "two cache lines, the first holding a single-owner request");
+_Static_assert(__builtin_offsetof(struct rq_slot, ri.o[1]) == 64, "o[0] in the first line");
 
 /* One slot per program: a completion in an interrupt may run inside the
  * issue program on the same CPU, and must not overwrite its number. */
@@ -186,59 +207,73 @@ static __always_inline __u64 addr_of(const void *p, __u32 slot)
     return *v;
 }
 
-static __always_inline struct rq_slot *rq_slot_of(__u64 key)
+/* A request: its address (what identifies it) and its slot.  The slot
+ * comes from its tag (the driver's, or the scheduler's while there is
+ * one), which stays the same from start to completion and is dense: a
+ * device's requests in flight share a few cache lines that stay warm,
+ * where slots picked by a hash of the address were each a cache miss
+ * (most of these programs' time on a busy host).  The queue's address and
+ * the hardware queue spread devices and queues over the table; a slot
+ * taken by another request (tags of two devices meeting) sends the
+ * request to the hash map.  Requests are told apart by key, never by
+ * slot. */
+struct rqref {
+    __u64 key;
+    __u32 idx, ident; /* ident: idx before the mask */
+};
+
+static __always_inline struct rqref rq_ref(struct request *rq, __u32 slot)
 {
-    __u32 idx = (__u32)((key * 0x9E3779B97F4A7C15ull) >> 50) & (RQ_SLOTS - 1);
-    return bpf_map_lookup_elem(&rq_slots, &idx);
+    struct rqref r = {.key = addr_of(rq, slot)};
+    int tag = rq->internal_tag;
+    if (tag < 0)
+        tag = rq->tag;
+    struct blk_mq_hw_ctx *hctx = rq->mq_hctx;
+    __u32 hq = hctx ? hctx->queue_num : 0;
+    __u64 q = addr_of(rq->q, slot);
+    r.ident = (__u32)((q * 0x9E3779B97F4A7C15ull) >> 40) + (hq << 8) + (__u32)tag;
+    r.idx = r.ident & (RQ_SLOTS - 1);
+    return r;
 }
 
-static __always_inline struct rq_info *rq_get(__u64 key)
+static __always_inline struct rq_slot *rq_slot_of(struct rqref r)
 {
-    struct rq_slot *sl = rq_slot_of(key);
-    if (sl && sl->key == key)
-        return &sl->ri;
-    return bpf_map_lookup_elem(&rqs, &key);
+    return bpf_map_lookup_elem(&rq_slots, &r.idx);
 }
 
-/* This address's state left from an earlier request, if any.  Only where
- * rq_put would store the new one: the slot, or the hash when the slot
- * holds another request (a free slot takes the new request, and a stale
- * hash entry then stays until user space prunes it). */
-static __always_inline struct rq_info *rq_stale(__u64 key)
+static __always_inline struct rq_info *rq_get(struct rqref r)
 {
-    struct rq_slot *sl = rq_slot_of(key);
-    if (sl && sl->key == key)
+    struct rq_slot *sl = rq_slot_of(r);
+    if (sl && sl->key == r.key)
         return &sl->ri;
-    if (sl && sl->key == 0)
-        return NULL;
-    return bpf_map_lookup_elem(&rqs, &key);
+    return bpf_map_lookup_elem(&rqs, &r.key);
 }
 
 /* Stores a new request's state; NULL if both places are full. */
-static __always_inline struct rq_info *rq_put(__u64 key, struct rq_info *n)
+static __always_inline struct rq_info *rq_put(struct rqref r, struct rq_info *n)
 {
-    struct rq_slot *sl = rq_slot_of(key);
+    struct rq_slot *sl = rq_slot_of(r);
     if (sl) {
-        __u64 old = __sync_val_compare_and_swap(&sl->key, 0, key);
-        if (old == 0 || old == key) {
+        __u64 old = __sync_val_compare_and_swap(&sl->key, 0, r.key);
+        if (old == 0 || old == r.key) {
+            sl->ident = r.ident;
             sl->ri = *n;
             return &sl->ri;
         }
     }
-    if (bpf_map_update_elem(&rqs, &key, n, BPF_ANY))
+    if (bpf_map_update_elem(&rqs, &r.key, n, BPF_ANY))
         return NULL;
-    return bpf_map_lookup_elem(&rqs, &key);
+    return bpf_map_lookup_elem(&rqs, &r.key);
 }
 
-static __always_inline void rq_del(__u64 key)
+static __always_inline void rq_del(struct rqref r)
 {
-    struct rq_slot *sl = rq_slot_of(key);
-    if (sl && sl->key == key)
+    struct rq_slot *sl = rq_slot_of(r);
+    if (sl && sl->key == r.key)
         *(volatile __u64 *)&sl->key = 0; /* this request owns the slot: a store releases it */
     else
-        bpf_map_delete_elem(&rqs, &key);
+        bpf_map_delete_elem(&rqs, &r.key);
 }
-
 
 struct state_key {
     __u32 tid;
@@ -289,27 +324,98 @@ static __always_inline struct ms_busy *busy_get(__u32 tid, __u32 dev, __u32 kind
     return s;
 }
 
-static __always_inline __u32 bucket_of(__u64 t)
+/* The bucket a time falls in.  A 64-bit division costs as much as a
+ * dozen other instructions, and nearly every event falls in the bucket
+ * the previous one on this CPU did: that bucket is remembered, in one word
+ * (a program nested into another on this CPU reads the old or the new
+ * value, both valid).  bucket_div() for the rare times far from now. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} bucket_cursor SEC(".maps");
+
+static __always_inline __u32 bucket_div(__u64 t)
 {
     return t > start_ns ? (__u32)((t - start_ns) / bucket_ns) : 0;
 }
 
-static __always_inline struct ms_val *agg_get(__u32 bucket, __u32 tid, __u32 dev, __u32 kind)
+static __always_inline __u64 bucket_start(__u32 b)
 {
-    __u32 g = gen & 1;
-    void *inner = bpf_map_lookup_elem(&agg_outer, &g);
-    if (!inner)
-        return NULL;
-    struct ms_key k = {.bucket = bucket, .tid = tid, .dev = dev, .kind = kind};
-    struct ms_val *v = bpf_map_lookup_elem(inner, &k);
-    if (v)
-        return v;
-    struct ms_val zero = {};
-    bpf_map_update_elem(inner, &k, &zero, BPF_NOEXIST);
-    v = bpf_map_lookup_elem(inner, &k);
-    if (!v)
+    return start_ns + (__u64)b * bucket_ns;
+}
+
+static __always_inline __u32 bucket_of(__u64 t)
+{
+    if (t <= start_ns)
+        return 0;
+    __u32 zero = 0;
+    __u64 *cur = bpf_map_lookup_elem(&bucket_cursor, &zero);
+    if (!cur)
+        return bucket_div(t);
+    __u64 bs = start_ns + *cur * bucket_ns;
+    if (t >= bs && t - bs < bucket_ns)
+        return (__u32)*cur;
+    __u32 b = bucket_div(t);
+    *cur = b;
+    return b;
+}
+
+/* A row for user space outside the cache: parts of busy time or share
+ * for buckets other than the current one, and charges from programs that
+ * do not own the cache (issue, requeue).  These are rare: at most once
+ * per bucket and owner. */
+static __always_inline void row_emit(__u32 bucket, __u32 tid, __u32 dev, __u32 kind, __u64 inflight, __u64 share)
+{
+    struct ms_row *r = bpf_ringbuf_reserve(&ring, sizeof(*r), 0);
+    if (!r) {
         count(MS_C_AGG_FULL);
-    return v;
+        return;
+    }
+    __builtin_memset(r, 0, sizeof(*r));
+    r->key.bucket = bucket;
+    r->key.tid = tid;
+    r->key.dev = dev;
+    r->key.kind = kind;
+    r->val.inflight_ns = inflight;
+    r->val.share_ns = share;
+    bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline int row_is(const struct ms_row *r, __u32 bucket, __u32 tid, __u32 dev, __u32 kind)
+{
+    return r->key.bucket == bucket && r->key.tid == tid && r->key.dev == dev && r->key.kind == kind;
+}
+
+/* The completion program's row for (bucket, tid, dev, kind), from its
+ * per-CPU cache: two ways per set, so a task's row and its device's (or
+ * two busy tasks) meeting in one set do not push each other out on every
+ * request.  The row a way held before, the older of the two, goes to the
+ * ring.  User space is never woken: it drains on its own schedule. */
+static __always_inline struct ms_val *row_get(__u32 g, __u32 bucket, __u32 tid, __u32 dev, __u32 kind)
+{
+    __u32 h = (__u32)(((__u64)tid * 0x9E3779B97F4A7C15ull ^ (__u64)dev * 0xC2B2AE3D27D4EB4Full ^ kind) >> 40);
+    __u32 idx = (g & 1) * ROW_SLOTS + (h & (ROW_SLOTS - 2)), idx2 = idx + 1;
+    struct ms_row *a = bpf_map_lookup_elem(&rows, &idx);
+    if (!a)
+        return NULL;
+    if (row_is(a, bucket, tid, dev, kind))
+        return &a->val;
+    struct ms_row *b = bpf_map_lookup_elem(&rows, &idx2);
+    if (!b)
+        return NULL;
+    if (row_is(b, bucket, tid, dev, kind))
+        return &b->val;
+    struct ms_row *r = !a->key.dev ? a : !b->key.dev ? b : a->key.bucket <= b->key.bucket ? a : b;
+    if (r->key.dev && bpf_ringbuf_output(&ring, r, sizeof(*r), BPF_RB_NO_WAKEUP))
+        count(MS_C_AGG_FULL);
+    r->key.bucket = bucket;
+    r->key.tid = tid;
+    r->key.dev = dev;
+    r->key.kind = kind;
+    __builtin_memset(&r->val, 0, sizeof(r->val));
+    return &r->val;
 }
 
 static __always_inline __u32 lat_slot(__u64 ns)
@@ -376,18 +482,15 @@ static long split_cb(__u32 i, void *p)
     __u64 hi = c->to < be ? c->to : be;
     if (hi <= lo)
         return 1;
-    struct ms_val *v = agg_get(b, c->tid, c->dev, c->kind);
     if (!c->amount) {
-        if (v)
-            __sync_fetch_and_add(&v->inflight_ns, hi - lo);
+        row_emit(b, c->tid, c->dev, c->kind, hi - lo, 0);
         return 0;
     }
     __u64 part = hi == c->to ? c->left : c->amount * (hi - lo) / (c->to - c->from);
     if (part > c->left)
         part = c->left;
     c->left -= part;
-    if (v)
-        __sync_fetch_and_add(&v->share_ns, part);
+    row_emit(b, c->tid, c->dev, c->kind, 0, part);
     return 0;
 }
 
@@ -399,15 +502,13 @@ __noinline int charge_interval(__u32 tid, __u32 dev, __u32 kind, __u64 from, __u
         from = start_ns;
     if (to <= from)
         return 0;
-    struct split_ctx c = {.from = from, .to = to, .b0 = bucket_of(from), .tid = tid, .dev = dev, .kind = kind};
-    __u32 nb = bucket_of(to - 1) - c.b0 + 1;
+    struct split_ctx c = {.from = from, .to = to, .b0 = bucket_div(from), .tid = tid, .dev = dev, .kind = kind};
+    __u32 nb = bucket_div(to - 1) - c.b0 + 1;
     if (nb > MAX_SPLIT) {
         /* the part that does not fit goes to the last bucket it reaches */
         count(MS_C_SPLIT_TRUNC);
         __u64 cut = start_ns + (__u64)(c.b0 + MAX_SPLIT) * bucket_ns;
-        struct ms_val *v = agg_get(c.b0 + MAX_SPLIT - 1, tid, dev, kind);
-        if (v)
-            __sync_fetch_and_add(&v->inflight_ns, to - cut);
+        row_emit(c.b0 + MAX_SPLIT - 1, tid, dev, kind, to - cut, 0);
         c.to = cut;
         nb = MAX_SPLIT;
     }
@@ -418,8 +519,9 @@ __noinline int charge_interval(__u32 tid, __u32 dev, __u32 kind, __u64 from, __u
 /* A request's device share, spread over its time in service in proportion
  * to time (exact when the queue depth was constant meanwhile): charged at
  * completion only, a long request would put more than a bucket's worth of
- * share into one bucket.  v is the completion bucket's row, used as is in
- * the usual case of a request that began in that bucket. */
+ * share into one bucket.  v is the completion bucket's row (from the
+ * cache), used as is in the usual case of a request that began in that
+ * bucket. */
 static __always_inline void spread_share(struct ms_val *v, __u32 tid, __u32 dev, __u32 kind, __u64 from,
                                          __u64 to, __u64 share)
 {
@@ -427,15 +529,30 @@ static __always_inline void spread_share(struct ms_val *v, __u32 tid, __u32 dev,
         return;
     if (from < start_ns)
         from = start_ns;
-    __u32 b1 = bucket_of(to);
-    if (to <= from || bucket_of(from) == b1 || b1 - bucket_of(from) >= MAX_SPLIT) {
+    __u32 b1 = bucket_of(to), b0;
+    if (to <= from || from >= bucket_start(b1) || b1 - (b0 = bucket_div(from)) >= MAX_SPLIT) {
         if (v)
-            __sync_fetch_and_add(&v->share_ns, share);
+            v->share_ns += share;
         return;
     }
-    struct split_ctx c = {.from = from, .to = to, .amount = share, .left = share, .b0 = bucket_of(from),
+    struct split_ctx c = {.from = from, .to = to, .amount = share, .left = share, .b0 = b0,
                           .tid = tid, .dev = dev, .kind = kind};
     bpf_loop(b1 - c.b0 + 1, split_cb, &c, 0);
+}
+
+/* Busy time [from, to) of a row whose completion-bucket row v the caller
+ * holds: added to v when it lies in that bucket (the usual case), else
+ * split over the buckets it covers. */
+static __always_inline void charge_span(struct ms_val *v, __u32 bucket, __u32 tid, __u32 dev, __u32 kind,
+                                        __u64 from, __u64 to)
+{
+    if (to <= from)
+        return;
+    __u64 bs = bucket_start(bucket);
+    if (v && from >= bs && to <= bs + bucket_ns)
+        v->inflight_ns += to - from;
+    else
+        charge_interval(tid, dev, kind, from, to);
 }
 
 /* A task's in-service state on a device is guarded by that device's lock
@@ -447,10 +564,10 @@ static __always_inline void spread_share(struct ms_val *v, __u32 tid, __u32 dev,
  * a long busy period is charged bucket by bucket as it goes, never as one
  * burst of rows (a device busy for a minute at 100 us buckets would be
  * 600000 rows at once). */
-static __always_inline void owner_update(struct ms_busy *o, int delta, __u64 now, __u64 *from, __u64 *to)
+static __always_inline void owner_update(struct ms_busy *o, int delta, __u64 now, __u64 cut, __u64 *from,
+                                         __u64 *to)
 {
     if (o->n > 0 && now > start_ns) {
-        __u64 cut = start_ns + (now - start_ns) / bucket_ns * bucket_ns;
         if (cut > o->since) {
             *from = o->since;
             *to = cut;
@@ -476,20 +593,27 @@ __noinline int owner_step(__u32 tid, __u32 dev, __u32 kind, int delta, __u64 now
     struct ms_busy *os = busy_get(tid, dev, kind);
     if (!ds || !os)
         return 0;
-    __u64 from = 0, to = 0;
+    __u64 from = 0, to = 0, cut = bucket_start(bucket_of(now)); /* no map lookups under the lock */
     bpf_spin_lock(&ds->lock);
-    owner_update(os, delta, now, &from, &to);
+    owner_update(os, delta, now, cut, &from, &to);
     bpf_spin_unlock(&ds->lock);
     if (to > from)
         charge_interval(tid, dev, kind, from, to);
     return 0;
 }
 
+/* Busy intervals of the device and of the request's first owner that a
+ * serve_step() closed, for the completion program to charge to its rows. */
+struct spans {
+    __u64 dfrom, dto, ofrom, oto;
+};
+
 /* The request enters (delta 1) or leaves (-1) service at `now`: the
  * device's processor-sharing clock advances, the device's and the owners'
  * in-service counts change, and whoever goes idle has its busy interval
- * charged.  Returns the device clock. */
-static __always_inline __u64 serve_step(struct rq_info *ri, int delta, __u64 now)
+ * charged (or, with sp, handed back for the device and the first owner).
+ * Returns the device clock. */
+static __always_inline __u64 serve_step(struct rq_info *ri, int delta, __u64 now, struct spans *sp)
 {
     __u32 dev = ri->dev;
     struct ms_busy *ds = busy_get(0, dev, MS_DEVICE);
@@ -497,21 +621,28 @@ static __always_inline __u64 serve_step(struct rq_info *ri, int delta, __u64 now
         return 0;
     __u32 tid0 = ri->o[0].tid, kind0 = ri->o[0].kind, n = ri->n < OWNERS ? ri->n : OWNERS;
     struct ms_busy *os = n ? busy_get(tid0, dev, kind0) : NULL;
-    __u64 dfrom = 0, dto = 0, ofrom = 0, oto = 0, v;
+    __u64 dfrom = 0, dto = 0, ofrom = 0, oto = 0, v, cut = bucket_start(bucket_of(now));
     bpf_spin_lock(&ds->lock);
     if (ds->n && now > ds->last)
         ds->v += ((now - ds->last) << VSHIFT) / ds->n;
     if (now > ds->last)
         ds->last = now;
-    owner_update(ds, delta, now, &dfrom, &dto);
+    owner_update(ds, delta, now, cut, &dfrom, &dto);
     if (os)
-        owner_update(os, delta, now, &ofrom, &oto);
+        owner_update(os, delta, now, cut, &ofrom, &oto);
     v = ds->v;
     bpf_spin_unlock(&ds->lock);
-    if (dto > dfrom)
-        charge_interval(0, dev, MS_DEVICE, dfrom, dto);
-    if (oto > ofrom)
-        charge_interval(tid0, dev, kind0, ofrom, oto);
+    if (sp) {
+        sp->dfrom = dfrom;
+        sp->dto = dto;
+        sp->ofrom = ofrom;
+        sp->oto = oto;
+    } else {
+        if (dto > dfrom)
+            charge_interval(0, dev, MS_DEVICE, dfrom, dto);
+        if (oto > ofrom)
+            charge_interval(tid0, dev, kind0, ofrom, oto);
+    }
 #pragma unroll
     for (int i = 1; i < OWNERS; i++)
         if (i < n)
@@ -521,7 +652,7 @@ static __always_inline __u64 serve_step(struct rq_info *ri, int delta, __u64 now
 
 /* ---- owners ---- */
 
-static __always_inline void owner_add(struct owner *o, __u32 *n, __u32 tid, __u32 kind, __u64 bytes)
+static __always_inline void owner_add(struct owner *o, __u16 *n, __u32 tid, __u32 kind, __u64 bytes)
 {
 #pragma unroll
     for (int i = 0; i < OWNERS; i++) {
@@ -531,7 +662,7 @@ static __always_inline void owner_add(struct owner *o, __u32 *n, __u32 tid, __u3
         }
     }
     if (*n < OWNERS) {
-        __u32 i = *n;
+        __u16 i = *n;
         if (i < OWNERS) {
             o[i].tid = tid;
             o[i].kind = kind;
@@ -717,7 +848,7 @@ int BPF_PROG(ms_split, struct bio *split, unsigned int new_sector)
 static __always_inline void retire_unseen(struct rq_info *ri)
 {
     count(MS_C_UNSEEN_DONE);
-    serve_step(ri, -1, ri->issue_ts);
+    serve_step(ri, -1, ri->issue_ts, NULL);
     ri->issue_ts = 0;
 }
 
@@ -744,22 +875,54 @@ int BPF_PROG(ms_io_start, struct request *rq)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
-    __u64 key = addr_of(rq, SLOT_IO_START);
-    struct rq_info n = {
-        .queue_ts = bpf_ktime_get_ns(),
-        .dev = rq_dev(rq),
-        .op = rq->cmd_flags & REQ_OP_MASK_,
-        .n = 1,
-        .fresh = 1,
-    };
-    n.o[0].tid = tid;
-    n.o[0].kind = MS_OWN;
+    struct rqref ref = rq_ref(rq, SLOT_IO_START);
+    __u64 key = ref.key;
+    __u64 now = bpf_ktime_get_ns();
     note_task(tid, id >> 32);
-    struct rq_info *stale = rq_stale(key);
-    if (stale && stale->issue_ts)
-        retire_unseen(stale);
-    if (!rq_put(key, &n))
-        count(MS_C_RQ_FULL);
+    /* Built in place in the request's slot (claimed by compare-and-swap),
+     * the usual case; only a taken slot goes through the hash. */
+    struct rq_slot *sl = rq_slot_of(ref);
+    struct rq_info *ri = NULL;
+    if (sl) {
+        __u64 old = sl->key;
+        if (old == key) {
+            ri = &sl->ri;
+            if (ri->issue_ts)
+                retire_unseen(ri);
+        } else if (old == 0 && __sync_val_compare_and_swap(&sl->key, 0, key) == 0) {
+            ri = &sl->ri;
+        } else if (old && sl->ident == ref.ident && __sync_val_compare_and_swap(&sl->key, old, key) == old) {
+            /* Held for our own queue and tag: that request's tag was
+             * freed, so it ended without its completion reaching us. */
+            ri = &sl->ri;
+            if (ri->issue_ts)
+                retire_unseen(ri);
+        }
+        if (ri)
+            sl->ident = ref.ident;
+    }
+    if (!ri) {
+        struct rq_info *stale = bpf_map_lookup_elem(&rqs, &key);
+        if (stale && stale->issue_ts)
+            retire_unseen(stale);
+        struct rq_info n = {};
+        if (bpf_map_update_elem(&rqs, &key, &n, BPF_ANY) || !(ri = bpf_map_lookup_elem(&rqs, &key))) {
+            count(MS_C_RQ_FULL);
+            return 0;
+        }
+    }
+    ri->queue_ts = now;
+    ri->issue_ts = 0;
+    ri->v0 = 0;
+    ri->total = 0;
+    ri->dev = rq_dev(rq);
+    ri->op = rq->cmd_flags & REQ_OP_MASK_;
+    ri->n = 1;
+    ri->fresh = 1;
+    ri->sector = 0;
+    ri->o[0].tid = tid;
+    ri->o[0].kind = MS_OWN;
+    ri->o[0].bytes = 0;
     return 0;
 }
 
@@ -856,7 +1019,7 @@ SEC("tp_btf/block_rq_issue")
 int BPF_PROG(ms_rq_issue, struct request *rq)
 {
     __u64 now = bpf_ktime_get_ns();
-    __u64 key = addr_of(rq, SLOT_ISSUE);
+    struct rqref key = rq_ref(rq, SLOT_ISSUE);
     struct rq_info *ri = rq_get(key);
     if (ri && ri->issue_ts) {
         /* Issued and never completed as far as we saw: a requeue would
@@ -895,8 +1058,8 @@ int BPF_PROG(ms_rq_issue, struct request *rq)
         resolve_owners(rq, ri);
     }
     ri->issue_ts = now;
-    ri->sector = rq->__sector;
-    ri->v0 = serve_step(ri, 1, now);
+    ri->sector = (__u32)rq->__sector;
+    ri->v0 = serve_step(ri, 1, now, NULL);
     return 0;
 }
 
@@ -904,11 +1067,11 @@ SEC("tp_btf/block_rq_requeue")
 int BPF_PROG(ms_rq_requeue, struct request *rq)
 {
     __u64 now = bpf_ktime_get_ns();
-    __u64 key = addr_of(rq, SLOT_REQUEUE);
+    struct rqref key = rq_ref(rq, SLOT_REQUEUE);
     struct rq_info *ri = rq_get(key);
     if (!ri || !ri->issue_ts)
         return 0;
-    serve_step(ri, -1, now);
+    serve_step(ri, -1, now, NULL);
     ri->issue_ts = 0;
     return 0;
 }
@@ -939,9 +1102,30 @@ static __always_inline void charge(struct ms_val *v, __u32 op, __u64 bytes, __u6
 }
 
 struct done_ctx {
-    __u64 key, now, issue_ts, total, sum, queue, service, share;
-    __u32 bucket, dev, op, slot;
+    struct rqref key;
+    __u64 now, issue_ts, total, sum, queue, service, share, ofrom, oto;
+    __u32 bucket, dev, op, slot, gen;
 };
+
+/* Owner k's part of a completed request: its bytes (in proportion, when
+ * the owners' byte counts do not add up to the request), its device
+ * share, and for the first owner the busy interval that ended here. */
+static __always_inline void charge_owner(struct done_ctx *c, __u32 k, struct owner o)
+{
+    __u64 bytes = o.bytes, share = c->share;
+    if (!c->sum) /* owners never resolved (issue unseen): all to the first */
+        bytes = k == 0 ? c->total : 0;
+    else if (c->sum != c->total)
+        bytes = bytes * c->total / c->sum;
+    if (c->sum && c->sum != o.bytes)
+        share = c->share * o.bytes / c->sum;
+    struct ms_val *v = row_get(c->gen, c->bucket, o.tid, c->dev, o.kind);
+    if (v)
+        charge(v, c->op, bytes, c->queue, c->service, c->slot);
+    spread_share(v, o.tid, c->dev, o.kind, c->issue_ts, c->now, share);
+    if (k == 0) /* the first owner's busy interval, if it went idle */
+        charge_span(v, c->bucket, o.tid, c->dev, o.kind, c->ofrom, c->oto);
+}
 
 static long owner_done_cb(__u32 i, void *p)
 {
@@ -950,18 +1134,7 @@ static long owner_done_cb(__u32 i, void *p)
     __u32 k = i & (OWNERS - 1); /* a bound the verifier sees on this register */
     if (!r || i >= OWNERS || k >= r->n)
         return 1;
-    struct owner o = r->o[k];
-    __u64 bytes = o.bytes, share = c->share;
-    if (!c->sum) /* owners never resolved (issue unseen): all to the first */
-        bytes = k == 0 ? c->total : 0;
-    else if (c->sum != c->total)
-        bytes = bytes * c->total / c->sum;
-    if (c->sum)
-        share = c->share * o.bytes / c->sum;
-    struct ms_val *v = agg_get(c->bucket, o.tid, c->dev, o.kind);
-    if (v)
-        charge(v, c->op, bytes, c->queue, c->service, c->slot);
-    spread_share(v, o.tid, c->dev, o.kind, c->issue_ts, c->now, share);
+    charge_owner(c, k, r->o[k]);
     return 0;
 }
 
@@ -969,14 +1142,14 @@ SEC("tp_btf/block_rq_complete")
 int BPF_PROG(ms_rq_complete, struct request *rq, blk_status_t error, unsigned int nr_bytes)
 {
     __u64 now = bpf_ktime_get_ns();
-    __u64 key = addr_of(rq, SLOT_COMPLETE);
+    struct rqref key = rq_ref(rq, SLOT_COMPLETE);
     struct rq_info *ri = rq_get(key);
     /* Partial completions (nr_bytes < what is left) are rare; the request
      * is charged once, in full, when the last part completes. */
     __u32 left = rq->__data_len;
     if (nr_bytes < left)
         return 0;
-    if (ri && ri->issue_ts && ri->sector != rq->__sector) {
+    if (ri && ri->issue_ts && ri->sector != (__u32)rq->__sector) {
         /* an earlier request's state: its completion and this one's issue
          * both went unseen */
         retire_unseen(ri);
@@ -984,12 +1157,20 @@ int BPF_PROG(ms_rq_complete, struct request *rq, blk_status_t error, unsigned in
         ri = NULL;
     }
     if (!ri) {
-        count(MS_C_RQ_UNKNOWN);
+        if (now >= start_ns)
+            count(MS_C_RQ_UNKNOWN);
+        return 0;
+    }
+    if (now < start_ns) { /* not measuring yet */
+        if (ri->issue_ts)
+            serve_step(ri, -1, now, NULL);
+        rq_del(key);
         return 0;
     }
     __u64 v = 0, issue_ts = ri->issue_ts;
+    struct spans sp = {};
     if (issue_ts) {
-        v = serve_step(ri, -1, now);
+        v = serve_step(ri, -1, now, &sp);
     } else {
         /* Started, never seen issued: charged with all its time as queue
          * time, no service time and no device share; never counted in
@@ -1011,19 +1192,23 @@ int BPF_PROG(ms_rq_complete, struct request *rq, blk_status_t error, unsigned in
         .bucket = bucket_of(now),
         .dev = ri->dev,
         .op = ri->op,
+        .gen = gen,
+        .ofrom = sp.ofrom,
+        .oto = sp.oto,
     };
 #pragma unroll
     for (int i = 0; i < OWNERS; i++)
         if (i < ri->n)
             c.sum += ri->o[i].bytes;
 
-    struct ms_val *dv = agg_get(c.bucket, 0, c.dev, MS_DEVICE);
+    struct ms_val *dv = row_get(c.gen, c.bucket, 0, c.dev, MS_DEVICE);
     if (dv)
         charge(dv, c.op, c.total, c.queue, c.service, c.slot);
     spread_share(dv, 0, c.dev, MS_DEVICE, c.issue_ts, now, c.share);
-    if (ri->n <= 1)
-        owner_done_cb(0, &c); /* the usual case: a direct call, not bpf_loop's indirect one */
-    else
+    charge_span(dv, c.bucket, 0, c.dev, MS_DEVICE, sp.dfrom, sp.dto);
+    if (ri->n == 1)
+        charge_owner(&c, 0, ri->o[0]); /* the usual case: no loop */
+    else if (ri->n > 1)
         bpf_loop(ri->n < OWNERS ? ri->n : OWNERS, owner_done_cb, &c, 0);
     rq_del(key);
     return 0;

@@ -48,6 +48,14 @@ struct ms_val {
     ms_u32 lat[MS_LAT_SLOTS];
 };
 
+/* One aggregated row: what the programs hand to user space through the
+ * ring buffer (a row the per-CPU cache evicts, or a part of a busy
+ * interval or share for an earlier bucket), and what a cache slot holds. */
+struct ms_row {
+    struct ms_key key;
+    struct ms_val val;
+};
+
 struct ms_task {
     ms_u32 pid;
     ms_u32 tid;
@@ -70,7 +78,7 @@ struct ms_busy {
 
 /* Events that could not be accounted exactly; shown, never hidden. */
 enum ms_counter {
-    MS_C_AGG_FULL,        /* aggregation map full: sample dropped */
+    MS_C_AGG_FULL,        /* ring buffer full: an aggregated row dropped */
     MS_C_BIO_FULL,        /* bio table full: bio's submitter lost */
     MS_C_RQ_FULL,         /* request table full: request not timed */
     MS_C_BIO_UNKNOWN,     /* request carried a bio we never saw queued */

@@ -17,14 +17,26 @@
 
 #include "microscope.skel.h"
 
+/* Rows of one drain added up by key: the ring brings the same key more
+ * than once (from each CPU, parts of busy intervals), and a recording
+ * should hold it once. */
+struct merge {
+    struct ms_row *rows;
+    uint32_t *index; /* open addressing: row + 1, 0 = free */
+    size_t n, cap;   /* index has 2 * cap slots */
+};
+
 struct ms_probe {
     struct microscope *skel;
-    uint64_t start_ns;
+    struct ring_buffer *ring;
+    uint64_t start_ns, start_realtime_ns, stop_ns;
     uint64_t bucket_ns;
     int ncpu;
-    struct ms_val *vals; /* ncpu values of one key */
-    struct ms_key *keys;
-    size_t keys_cap;
+    struct ms_row *slot_vals; /* ncpu values of each slot of one generation */
+    struct ms_row *zeros;
+    uint32_t *slot_keys;
+    uint32_t slots;           /* per generation */
+    struct merge m;
     unsigned drains;
 };
 
@@ -108,6 +120,61 @@ static int check_host(char *err, size_t errlen, bool *io_start)
     return rc;
 }
 
+static size_t key_hash(const struct ms_key *k)
+{
+    uint64_t h = ((uint64_t)k->tid * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)k->dev * 0xC2B2AE3D27D4EB4Full) ^
+                 ((uint64_t)k->bucket * 0x165667B19E3779F9ull) ^ k->kind;
+    return (size_t)(h ^ h >> 29);
+}
+
+static int merge_grow(struct merge *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 1024;
+    struct ms_row *rows = realloc(m->rows, cap * sizeof(*rows));
+    uint32_t *index = calloc(2 * cap, sizeof(*index));
+    if (!rows || !index) {
+        if (rows)
+            m->rows = rows;
+        free(index);
+        return -1;
+    }
+    m->rows = rows;
+    m->cap = cap;
+    free(m->index);
+    m->index = index;
+    for (size_t i = 0; i < m->n; i++) {
+        size_t k = key_hash(&m->rows[i].key) & (2 * cap - 1);
+        while (m->index[k])
+            k = (k + 1) & (2 * cap - 1);
+        m->index[k] = (uint32_t)i + 1;
+    }
+    return 0;
+}
+
+static int merge_add(struct merge *m, const struct ms_row *r)
+{
+    if (m->n == m->cap && merge_grow(m) < 0)
+        return -1;
+    size_t mask = 2 * m->cap - 1, k = key_hash(&r->key) & mask;
+    for (; m->index[k]; k = (k + 1) & mask) {
+        struct ms_row *d = &m->rows[m->index[k] - 1];
+        if (!memcmp(&d->key, &r->key, sizeof(r->key))) {
+            ms_val_add(&d->val, &r->val);
+            return 0;
+        }
+    }
+    m->rows[m->n] = *r;
+    m->index[k] = (uint32_t)++m->n;
+    return 0;
+}
+
+static int on_row(void *ctx, void *data, size_t size)
+{
+    if (size >= sizeof(struct ms_row))
+        merge_add(&((struct ms_probe *)ctx)->m, data);
+    return 0;
+}
+
 int ms_probe_open(struct ms_probe **out, const struct ms_probe_opts *o, char *err, size_t errlen)
 {
     *out = NULL;
@@ -121,8 +188,13 @@ int ms_probe_open(struct ms_probe **out, const struct ms_probe_opts *o, char *er
     }
     p->bucket_ns = o->bucket_ns ? o->bucket_ns : 1000000;
     p->ncpu = libbpf_num_possible_cpus();
-    if (p->ncpu <= 0 || !(p->vals = calloc((size_t)p->ncpu, sizeof(struct ms_val)))) {
+    p->slots = 256; /* ROW_SLOTS in microscope.bpf.c; checked against the map below */
+    size_t vals = (size_t)(p->ncpu > 0 ? p->ncpu : 1) * p->slots;
+    if (p->ncpu <= 0 || !(p->slot_vals = calloc(vals, sizeof(struct ms_row))) ||
+        !(p->zeros = calloc(vals, sizeof(struct ms_row))) || !(p->slot_keys = calloc(p->slots, sizeof(uint32_t)))) {
         snprintf(err, errlen, "cannot size per-CPU values");
+        free(p->slot_vals);
+        free(p->zeros);
         free(p);
         return -1;
     }
@@ -137,16 +209,22 @@ int ms_probe_open(struct ms_probe **out, const struct ms_probe_opts *o, char *er
     bpf_program__set_autoload(p->skel->progs.ms_io_start, io_start);
     bpf_program__set_autoload(p->skel->progs.ms_bio_queue, !io_start);
     bpf_program__set_autoload(p->skel->progs.ms_split, !io_start);
-    p->start_ns = mono_ns();
     p->skel->rodata->bucket_ns = p->bucket_ns;
-    p->skel->rodata->start_ns = p->start_ns;
-    /* Not preallocated: rows cost memory (per CPU) only while they exist. */
-    uint32_t entries = o->agg_entries ? o->agg_entries : 65536;
-    bpf_map__set_max_entries(p->skel->maps.agg0, entries);
-    bpf_map__set_max_entries(p->skel->maps.agg1, entries);
+    if (o->ring_bytes)
+        bpf_map__set_max_entries(p->skel->maps.ring, o->ring_bytes);
     if (microscope__load(p->skel)) {
         snprintf(err, errlen, "the kernel refused the eBPF programs: %s; libbpf said: %s", strerror(errno),
                  libbpf_log);
+        goto fail;
+    }
+    if (bpf_map__max_entries(p->skel->maps.rows) != 2 * p->slots) {
+        snprintf(err, errlen, "the eBPF object's row cache has %u slots, expected %u",
+                 bpf_map__max_entries(p->skel->maps.rows), 2 * p->slots);
+        goto fail;
+    }
+    p->ring = ring_buffer__new(bpf_map__fd(p->skel->maps.ring), on_row, p, NULL);
+    if (!p->ring) {
+        snprintf(err, errlen, "cannot map the ring buffer: %s", strerror(errno));
         goto fail;
     }
     if (microscope__attach(p->skel)) {
@@ -154,18 +232,39 @@ int ms_probe_open(struct ms_probe **out, const struct ms_probe_opts *o, char *er
                  libbpf_log);
         goto fail;
     }
+    /* Every program is in place: measuring starts now (loading took
+     * seconds on a busy host; none of that is the recording's time). */
+    struct timespec rt;
+    p->start_ns = mono_ns();
+    clock_gettime(CLOCK_REALTIME, &rt);
+    p->start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+    __atomic_store_n(&p->skel->data->start_ns, p->start_ns, __ATOMIC_SEQ_CST);
     *out = p;
     return 0;
 fail:
+    ring_buffer__free(p->ring);
     microscope__destroy(p->skel);
-    free(p->vals);
+    free(p->slot_vals);
+    free(p->zeros);
+    free(p->slot_keys);
     free(p);
     return -1;
 }
 
-uint64_t ms_probe_start_ns(const struct ms_probe *p)
+uint64_t ms_probe_start_ns(const struct ms_probe *p, uint64_t *realtime_ns)
 {
+    if (realtime_ns)
+        *realtime_ns = p->start_realtime_ns;
     return p->start_ns;
+}
+
+uint64_t ms_probe_stop(struct ms_probe *p)
+{
+    if (!p->stop_ns) {
+        microscope__detach(p->skel);
+        p->stop_ns = mono_ns();
+    }
+    return p->stop_ns;
 }
 
 static void task_of(struct ms_probe *p, struct ms_sample *s)
@@ -174,8 +273,8 @@ static void task_of(struct ms_probe *p, struct ms_sample *s)
     if (s->tid && !bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.tasks), &s->tid, &t)) {
         s->pid = t.pid;
         s->cgroup = t.cgroup;
-        memcpy(s->comm, t.comm, sizeof(s->comm));
-        s->comm[sizeof(s->comm) - 1] = 0;
+        memcpy(s->comm, t.comm, sizeof(t.comm));
+        s->comm[sizeof(t.comm) - 1] = 0;
     } else if (!s->tid) {
         snprintf(s->comm, sizeof(s->comm), "[device]");
     } else {
@@ -236,45 +335,72 @@ static void prune_requests(struct ms_probe *p)
     free(val);
 }
 
+/* The old generation's cache slots, all CPUs, into the merge, and then
+ * cleared: two batch calls (one per slot and CPU, if the kernel has no
+ * batch operations on arrays). */
+static void take_slots(struct ms_probe *p, uint32_t gen)
+{
+    int fd = bpf_map__fd(p->skel->maps.rows);
+    uint32_t first = gen * p->slots, count = p->slots, out;
+    for (uint32_t i = 0; i < p->slots; i++)
+        p->slot_keys[i] = first + i;
+    uint32_t prev = first - 1;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    if (bpf_map_lookup_batch(fd, gen ? &prev : NULL, &out, p->slot_keys, p->slot_vals, &count, &opts) < 0 &&
+        errno != ENOENT)
+        count = 0;
+    bool batch = count == p->slots;
+    for (uint32_t i = 0; i < p->slots; i++) {
+        struct ms_row *v = &p->slot_vals[(size_t)i * (size_t)p->ncpu];
+        if (!batch) {
+            uint32_t k = first + i;
+            if (bpf_map_lookup_elem(fd, &k, v))
+                continue;
+        }
+        bool used = false;
+        for (int c = 0; c < p->ncpu; c++)
+            if (v[c].key.dev) {
+                merge_add(&p->m, &v[c]);
+                used = true;
+            }
+        if (!batch && used)
+            bpf_map_update_elem(fd, &(uint32_t){first + i}, p->zeros, BPF_ANY);
+    }
+    if (batch) {
+        count = p->slots;
+        bpf_map_update_batch(fd, p->slot_keys, p->zeros, &count, &opts);
+    }
+}
+
 int ms_probe_drain(struct ms_probe *p, ms_probe_fn fn, void *arg)
 {
     uint32_t old = __atomic_load_n(&p->skel->bss->gen, __ATOMIC_RELAXED) & 1;
     __atomic_store_n(&p->skel->bss->gen, old ^ 1, __ATOMIC_SEQ_CST);
     /* Programs run inside RCU read-side sections: after a grace period
-     * none still holds the old map.  membarrier(GLOBAL) waits for one. */
+     * none still uses the old generation's cache slots.  membarrier(GLOBAL)
+     * waits for one. */
     if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) < 0)
         usleep(10000);
-    int fd = bpf_map__fd(old ? p->skel->maps.agg1 : p->skel->maps.agg0);
+    take_slots(p, old);
+    /* Rows evicted to the ring, from both generations. */
+    ring_buffer__consume(p->ring);
 
-    size_t n = 0;
-    struct ms_key *cur = NULL, next;
-    while (!bpf_map_get_next_key(fd, cur, &next)) {
-        if (n == p->keys_cap) {
-            size_t cap = p->keys_cap ? p->keys_cap * 2 : 1024;
-            struct ms_key *k = realloc(p->keys, cap * sizeof(*k));
-            if (!k)
-                return -1;
-            p->keys = k;
-            p->keys_cap = cap;
-        }
-        p->keys[n] = next;
-        cur = &p->keys[n++];
-    }
+    size_t n = p->m.n;
     for (size_t i = 0; i < n; i++) {
+        const struct ms_row *r = &p->m.rows[i];
         struct ms_sample s = {0};
-        if (bpf_map_lookup_elem(fd, &p->keys[i], p->vals))
-            continue;
-        bpf_map_delete_elem(fd, &p->keys[i]);
-        s.t_ns = p->start_ns + (uint64_t)p->keys[i].bucket * p->bucket_ns;
+        s.t_ns = p->start_ns + (uint64_t)r->key.bucket * p->bucket_ns;
         s.bucket_ns = p->bucket_ns;
-        s.tid = p->keys[i].tid;
-        s.dev = p->keys[i].dev;
-        s.kind = p->keys[i].kind;
-        for (int c = 0; c < p->ncpu; c++)
-            ms_val_add(&s.v, &p->vals[c]);
+        s.tid = r->key.tid;
+        s.dev = r->key.dev;
+        s.kind = r->key.kind;
+        s.v = r->val;
         task_of(p, &s);
         fn(arg, &s);
     }
+    p->m.n = 0;
+    if (p->m.index)
+        memset(p->m.index, 0, 2 * p->m.cap * sizeof(*p->m.index));
     if (++p->drains % 64 == 0) {
         prune_busy(p);
         prune_requests(p);
@@ -309,8 +435,12 @@ void ms_probe_close(struct ms_probe *p)
 {
     if (!p)
         return;
+    ring_buffer__free(p->ring);
     microscope__destroy(p->skel);
-    free(p->vals);
-    free(p->keys);
+    free(p->slot_vals);
+    free(p->zeros);
+    free(p->slot_keys);
+    free(p->m.rows);
+    free(p->m.index);
     free(p);
 }

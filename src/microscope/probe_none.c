@@ -13,7 +13,15 @@ int ms_probe_open(struct ms_probe **out, const struct ms_probe_opts *o, char *er
     return -1;
 }
 
-uint64_t ms_probe_start_ns(const struct ms_probe *p)
+uint64_t ms_probe_start_ns(const struct ms_probe *p, uint64_t *realtime_ns)
+{
+    (void)p;
+    if (realtime_ns)
+        *realtime_ns = 0;
+    return 0;
+}
+
+uint64_t ms_probe_stop(struct ms_probe *p)
 {
     (void)p;
     return 0;

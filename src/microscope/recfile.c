@@ -1,14 +1,18 @@
-#include "util/hex.h"
 #include "microscope/recfile.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "util/hex.h"
 #include "util/json.h"
+#include "util/printable.h"
 
 #define MAGIC "# vireo-microscope 1"
 
@@ -28,20 +32,36 @@ enum ms_format ms_format_for_path(const char *path)
 
 /* ---------------- writing ---------------- */
 
-/* Task names are chosen by the tasks; quote them the RFC 4180 way. */
+/* Names are chosen by whoever names a task; they go out in their
+ * printable() form, quoted the RFC 4180 way. */
 static void csv_string(FILE *f, const char *s)
 {
+    char buf[PRINTABLE_CAP(MS_VM_NAME)];
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"')
-            fputs("\"\"", f);
-        else if (c < 0x20 || c == 0x7f)
-            fputc('?', f);
-        else
-            fputc(c, f);
+    for (const char *c = printable(buf, sizeof(buf), s); *c; c++) {
+        if (*c == '"')
+            fputc('"', f);
+        fputc(*c, f);
     }
     fputc('"', f);
+}
+
+static void json_name(FILE *f, const char *s)
+{
+    char buf[PRINTABLE_CAP(MS_VM_NAME)];
+    json_string(f, printable(buf, sizeof(buf), s));
+}
+
+/* A printable() name as one token of a '#' line: spaces escaped too. */
+static void token(FILE *f, const char *s)
+{
+    char buf[PRINTABLE_CAP(MS_VM_NAME)];
+    for (const char *c = printable(buf, sizeof(buf), s); *c; c++) {
+        if (*c == ' ')
+            fputs("\\x20", f);
+        else
+            fputc(*c, f);
+    }
 }
 
 int ms_writer_begin(struct ms_writer *w, FILE *f, enum ms_format fmt, const struct ms_header *h)
@@ -51,15 +71,14 @@ int ms_writer_begin(struct ms_writer *w, FILE *f, enum ms_format fmt, const stru
     if (fmt == MS_FMT_CSV) {
         fprintf(f, MAGIC "\n# bucket_ns=%" PRIu64 " start_ns=%" PRIu64 " start_realtime_ns=%" PRIu64 " host=",
                 h->bucket_ns, h->start_ns, h->start_realtime_ns);
-        for (const char *c = h->host; *c; c++)
-            fputc(isgraph((unsigned char)*c) ? *c : '_', f);
+        token(f, h->host);
         fprintf(f, "\n%s\n", csv_columns);
     } else {
         fprintf(f,
                 "{\"type\":\"header\",\"version\":1,\"bucket_ns\":%" PRIu64 ",\"start_ns\":%" PRIu64
                 ",\"start_realtime_ns\":%" PRIu64 ",\"host\":",
                 h->bucket_ns, h->start_ns, h->start_realtime_ns);
-        json_string(f, h->host);
+        json_name(f, h->host);
         fputs("}\n", f);
     }
     return ferror(f) ? -1 : 0;
@@ -94,10 +113,10 @@ int ms_writer_sample(struct ms_writer *w, const struct ms_sample *s)
     } else {
         fprintf(f, "{\"type\":\"sample\",\"t_ns\":%" PRIu64 ",\"bucket_ns\":%" PRIu64 ",\"tid\":%u,\"pid\":%u,\"comm\":",
                 s->t_ns, s->bucket_ns, s->tid, s->pid);
-        json_string(f, s->comm);
+        json_name(f, s->comm);
         fprintf(f, ",\"cgroup\":%" PRIu64 ",\"dev\":\"%u:%u\",\"devname\":", s->cgroup, MS_DEV_MAJOR(s->dev),
                 MS_DEV_MINOR(s->dev));
-        json_string(f, devname);
+        json_name(f, devname);
         fprintf(f,
                 ",\"kind\":\"%s\",\"rd_bytes\":%" PRIu64 ",\"wr_bytes\":%" PRIu64
                 ",\"rd_ops\":%u,\"wr_ops\":%u,\"other_ops\":%u,\"queue_ns\":%" PRIu64 ",\"service_ns\":%" PRIu64
@@ -107,6 +126,21 @@ int ms_writer_sample(struct ms_writer *w, const struct ms_sample *s)
         for (int i = 0; i < nl; i++)
             fprintf(f, i ? ",%u" : "%u", v->lat[i]);
         fputs("]}\n", f);
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+int ms_writer_vm(struct ms_writer *w, const struct ms_vm *vm)
+{
+    FILE *f = w->f;
+    if (w->fmt == MS_FMT_CSV) {
+        fprintf(f, "# vm t_ns=%" PRIu64 " pid=%u name=", vm->t_ns, vm->pid);
+        token(f, vm->name);
+        fputc('\n', f);
+    } else {
+        fprintf(f, "{\"type\":\"vm\",\"t_ns\":%" PRIu64 ",\"pid\":%u,\"name\":", vm->t_ns, vm->pid);
+        json_name(f, vm->name);
+        fputs("}\n", f);
     }
     return ferror(f) ? -1 : 0;
 }
@@ -273,9 +307,7 @@ static const char *const csv_names[CSV_FIELDS] = {
 
 static int csv_sample(struct rd *r, const char *line, size_t len, struct ms_sample *s)
 {
-    char *buf = malloc(len + CSV_FIELDS + 1);
-    if (!buf)
-        return fail(r, "out of memory");
+    char buf[MS_MAX_LINE + CSV_FIELDS + 1]; /* len <= MS_MAX_LINE */
     const char *f[CSV_FIELDS];
     size_t n[CSV_FIELDS];
     int rc = csv_split(r, line, len, buf, f, n);
@@ -315,7 +347,6 @@ static int csv_sample(struct rd *r, const char *line, size_t len, struct ms_samp
     copy_name(s->comm, sizeof(s->comm), f[4], n[4]);
     copy_name(s->devname, sizeof(s->devname), f[7], n[7]);
 out:
-    free(buf);
     return rc;
 }
 
@@ -382,6 +413,24 @@ static int jchar(struct jp *p, char c)
     return -1;
 }
 
+/* Appends code point cp as UTF-8 (what does not fit is dropped). */
+static void put_utf8(char *out, size_t cap, size_t *o, uint32_t cp)
+{
+    char u[3];
+    size_t n = 0;
+    if (cp < 0x800) {
+        u[n++] = (char)(0xc0 | cp >> 6);
+    } else {
+        u[n++] = (char)(0xe0 | cp >> 12);
+        u[n++] = (char)(0x80 | (cp >> 6 & 0x3f));
+    }
+    u[n++] = (char)(0x80 | (cp & 0x3f));
+    if (*o + n < cap) {
+        memcpy(out + *o, u, n);
+        *o += n;
+    }
+}
+
 static int jstring(struct jp *p, char *out, size_t cap)
 {
     if (jchar(p, '"') < 0)
@@ -415,7 +464,11 @@ static int jstring(struct jp *p, char *out, size_t cap)
                     char h = p->s[p->i++];
                     cp = cp * 16 + (uint32_t)hex_digit((unsigned char)h);
                 }
-                c = cp < 0x80 ? (char)cp : '?';
+                if (cp >= 0x80) { /* a surrogate half alone is no character */
+                    put_utf8(out, cap, &o, cp >= 0xd800 && cp <= 0xdfff ? 0xfffd : cp);
+                    continue;
+                }
+                c = (char)cp;
                 break;
             }
             default:
@@ -442,6 +495,7 @@ struct jobj {
     struct ms_header h;
     struct ms_sample s;
     struct ms_trailer t;
+    struct ms_vm vm;
     char dev[32];
     char kind[16];
     uint32_t seen; /* bit per known key */
@@ -465,6 +519,7 @@ static const struct jkey jkeys[] = {
     {"t_ns", 0, OFF(s.t_ns), 0},
     {"tid", 1, OFF(s.tid), 0},
     {"pid", 1, OFF(s.pid), 0},
+    {"name", 2, OFF(vm.name), sizeof(((struct jobj *)0)->vm.name)},
     {"comm", 2, OFF(s.comm), sizeof(((struct jobj *)0)->s.comm)},
     {"cgroup", 0, OFF(s.cgroup), 0},
     {"dev", 2, OFF(dev), sizeof(((struct jobj *)0)->dev)},
@@ -615,159 +670,297 @@ static int check_sample(struct rd *r, const struct ms_header *h, const struct ms
     return 0;
 }
 
-int ms_read_buf(const char *buf, size_t len, const char *name, struct ms_header *h, struct ms_trailer *t,
-                ms_sample_cb cb, void *arg, char *err, size_t errlen)
+static int csv_vm(struct rd *r, const char *line, size_t len, struct ms_vm *vm)
 {
-    struct rd r = {name, 0, err, errlen};
-    memset(h, 0, sizeof(*h));
-    memset(t, 0, sizeof(*t));
-    enum { START, CSV_PARAMS, CSV_COLS, CSV_BODY, JSON_BODY, DONE } st = START;
-    size_t pos = 0;
-    while (pos < len) {
-        const char *line = buf + pos;
-        const char *nl = memchr(line, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - line) : len - pos;
-        pos += n + (nl ? 1 : 0);
-        r.line++;
-        if (n && line[n - 1] == '\r')
-            n--;
-        if (n == 0)
-            continue;
-        if (st == DONE)
-            return fail(&r, "unexpected line after the end record");
-        if (memchr(line, 0, n))
-            return fail(&r, "unexpected NUL byte");
-        if (st == START) {
-            if (n == strlen(MAGIC) && !memcmp(line, MAGIC, n)) {
-                st = CSV_PARAMS;
-                continue;
-            }
-            if (line[0] != '{')
-                return fail(&r, "expected '" MAGIC "' or a JSON header object: not a microscope recording");
-            struct jobj o;
-            if (json_line(&r, line, n, &o) < 0)
-                return -1;
-            static const char *const hk[] = {"version", "bucket_ns", "start_ns", NULL};
-            if (strcmp(o.type, "header"))
-                return fail(&r, "expected the header object first");
-            if (need_keys(&r, &o, hk) < 0)
-                return -1;
-            *h = o.h;
-            if (check_header(&r, h) < 0)
-                return -1;
-            st = JSON_BODY;
-            continue;
+    uint64_t pid;
+    const char *v;
+    size_t n;
+    memset(vm, 0, sizeof(*vm));
+    if (kv_u64(r, line, len, "t_ns", &vm->t_ns) < 0 || kv_u64(r, line, len, "pid", &pid) < 0)
+        return -1;
+    if (pid == 0 || pid > UINT32_MAX)
+        return fail(r, "pid: expected a process id");
+    if (kv_find(line, len, "name", &v, &n) < 0 || n == 0)
+        return fail(r, "expected name=VM");
+    vm->pid = (uint32_t)pid;
+    copy_name(vm->name, sizeof(vm->name), v, n);
+    return 0;
+}
+
+/* The reader: one line at a time, from a buffer or a file. */
+struct parser {
+    struct rd r;
+    enum { START, CSV_PARAMS, CSV_COLS, CSV_BODY, JSON_BODY, DONE } st;
+    struct ms_header *h;
+    struct ms_trailer *t;
+    const struct ms_read_cbs *cb;
+    size_t n; /* bytes of an unfinished line in buf */
+    char buf[MS_MAX_LINE];
+};
+
+static int hand_sample(struct parser *p, const struct ms_sample *s)
+{
+    if (check_sample(&p->r, p->h, s) < 0)
+        return -1;
+    if (p->cb && p->cb->sample && p->cb->sample(p->cb->arg, s) < 0)
+        return fail(&p->r, "out of memory");
+    return 0;
+}
+
+static int hand_vm(struct parser *p, const struct ms_vm *vm)
+{
+    if (vm->t_ns < p->h->start_ns)
+        return fail(&p->r, "t_ns: expected a time after the recording's start");
+    if (p->cb && p->cb->vm && p->cb->vm(p->cb->arg, vm) < 0)
+        return fail(&p->r, "out of memory");
+    return 0;
+}
+
+/* One complete line (without its newline). */
+static int parse_line(struct parser *p, const char *line, size_t n)
+{
+    struct rd *r = &p->r;
+    struct ms_header *h = p->h;
+    r->line++;
+    if (n && line[n - 1] == '\r')
+        n--;
+    if (n == 0)
+        return 0;
+    if (p->st == DONE)
+        return fail(r, "unexpected line after the end record");
+    if (p->st == START) {
+        if (n == strlen(MAGIC) && !memcmp(line, MAGIC, n)) {
+            p->st = CSV_PARAMS;
+            return 0;
         }
-        if (st == CSV_PARAMS) {
-            if (line[0] != '#')
-                return fail(&r, "expected '# bucket_ns=... start_ns=...'");
-            if (kv_u64(&r, line, n, "bucket_ns", &h->bucket_ns) < 0 ||
-                kv_u64(&r, line, n, "start_ns", &h->start_ns) < 0)
-                return -1;
-            const char *v;
-            size_t vn;
-            if (kv_find(line, n, "start_realtime_ns", &v, &vn) == 0 && parse_u64(v, vn, &h->start_realtime_ns) < 0)
-                return fail(&r, "start_realtime_ns: expected an unsigned integer");
-            if (kv_find(line, n, "host", &v, &vn) == 0)
-                copy_name(h->host, sizeof(h->host), v, vn);
-            if (check_header(&r, h) < 0)
-                return -1;
-            st = CSV_COLS;
-            continue;
-        }
-        if (st == CSV_COLS) {
-            if (n != strlen(csv_columns) || memcmp(line, csv_columns, n))
-                return fail(&r, "expected the column line '%.40s...'", csv_columns);
-            st = CSV_BODY;
-            continue;
-        }
-        if (st == CSV_BODY) {
-            if (line[0] == '#') {
-                if (n >= 6 && !memcmp(line, "# end ", 6)) {
-                    if (csv_trailer(&r, line, n, t) < 0)
-                        return -1;
-                    st = DONE;
-                }
-                continue;
-            }
-            struct ms_sample s;
-            if (csv_sample(&r, line, n, &s) < 0 || check_sample(&r, h, &s) < 0)
-                return -1;
-            if (cb && cb(arg, &s) < 0)
-                return fail(&r, "out of memory");
-            continue;
-        }
-        /* JSON_BODY */
+        if (line[0] != '{')
+            return fail(r, "expected '" MAGIC "' or a JSON header object: not a microscope recording");
         struct jobj o;
-        if (json_line(&r, line, n, &o) < 0)
+        if (json_line(r, line, n, &o) < 0)
             return -1;
-        if (!strcmp(o.type, "sample")) {
-            static const char *const sk[] = {"t_ns", "bucket_ns", "tid", "dev", "kind", NULL};
-            if (need_keys(&r, &o, sk) < 0)
-                return -1;
-            if (parse_dev(o.dev, strlen(o.dev), &o.s.dev) < 0)
-                return fail(&r, "\"dev\": expected \"MAJOR:MINOR\"");
-            int k = ms_kind_parse(o.kind);
-            if (k < 0)
-                return fail(&r, "\"kind\": expected own, writeback, unattributed or device");
-            o.s.kind = (uint32_t)k;
-            o.s.bucket_ns = o.h.bucket_ns;
-            if (check_sample(&r, h, &o.s) < 0)
-                return -1;
-            if (cb && cb(arg, &o.s) < 0)
-                return fail(&r, "out of memory");
-        } else if (!strcmp(o.type, "end")) {
-            static const char *const ek[] = {"end_ns", "missed", "counters", NULL};
-            if (need_keys(&r, &o, ek) < 0)
-                return -1;
-            *t = o.t;
-            t->present = true;
-            st = DONE;
-        } else {
-            return fail(&r, "\"type\": expected \"sample\" or \"end\", got \"%s\"", o.type);
-        }
+        static const char *const hk[] = {"version", "bucket_ns", "start_ns", NULL};
+        if (strcmp(o.type, "header"))
+            return fail(r, "expected the header object first");
+        if (need_keys(r, &o, hk) < 0)
+            return -1;
+        *h = o.h;
+        if (check_header(r, h) < 0)
+            return -1;
+        p->st = JSON_BODY;
+        return 0;
     }
-    if (st == START || st == CSV_PARAMS || st == CSV_COLS) {
-        r.line++;
-        return fail(&r, "unexpected end of file: the recording has no header");
+    if (p->st == CSV_PARAMS) {
+        if (line[0] != '#')
+            return fail(r, "expected '# bucket_ns=... start_ns=...'");
+        if (kv_u64(r, line, n, "bucket_ns", &h->bucket_ns) < 0 || kv_u64(r, line, n, "start_ns", &h->start_ns) < 0)
+            return -1;
+        const char *v;
+        size_t vn;
+        if (kv_find(line, n, "start_realtime_ns", &v, &vn) == 0 && parse_u64(v, vn, &h->start_realtime_ns) < 0)
+            return fail(r, "start_realtime_ns: expected an unsigned integer");
+        if (kv_find(line, n, "host", &v, &vn) == 0)
+            copy_name(h->host, sizeof(h->host), v, vn);
+        if (check_header(r, h) < 0)
+            return -1;
+        p->st = CSV_COLS;
+        return 0;
+    }
+    if (p->st == CSV_COLS) {
+        if (n != strlen(csv_columns) || memcmp(line, csv_columns, n))
+            return fail(r, "expected the column line '%.40s...'", csv_columns);
+        p->st = CSV_BODY;
+        return 0;
+    }
+    if (p->st == CSV_BODY) {
+        if (line[0] == '#') {
+            if (n >= 6 && !memcmp(line, "# end ", 6)) {
+                if (csv_trailer(r, line, n, p->t) < 0)
+                    return -1;
+                p->st = DONE;
+            } else if (n >= 5 && !memcmp(line, "# vm ", 5)) {
+                struct ms_vm vm;
+                if (csv_vm(r, line, n, &vm) < 0 || hand_vm(p, &vm) < 0)
+                    return -1;
+            }
+            return 0; /* other comments are for people */
+        }
+        struct ms_sample s;
+        if (csv_sample(r, line, n, &s) < 0)
+            return -1;
+        return hand_sample(p, &s);
+    }
+    /* JSON_BODY */
+    struct jobj o;
+    if (json_line(r, line, n, &o) < 0)
+        return -1;
+    if (!strcmp(o.type, "sample")) {
+        static const char *const sk[] = {"t_ns", "bucket_ns", "tid", "dev", "kind", NULL};
+        if (need_keys(r, &o, sk) < 0)
+            return -1;
+        if (parse_dev(o.dev, strlen(o.dev), &o.s.dev) < 0)
+            return fail(r, "\"dev\": expected \"MAJOR:MINOR\"");
+        int k = ms_kind_parse(o.kind);
+        if (k < 0)
+            return fail(r, "\"kind\": expected own, writeback, unattributed or device");
+        o.s.kind = (uint32_t)k;
+        o.s.bucket_ns = o.h.bucket_ns;
+        return hand_sample(p, &o.s);
+    }
+    if (!strcmp(o.type, "vm")) {
+        static const char *const vk[] = {"t_ns", "pid", "name", NULL};
+        if (need_keys(r, &o, vk) < 0)
+            return -1;
+        o.vm.t_ns = o.s.t_ns;
+        o.vm.pid = o.s.pid;
+        if (!o.vm.pid || !o.vm.name[0])
+            return fail(r, "vm object: expected a pid and a name");
+        return hand_vm(p, &o.vm);
+    }
+    if (!strcmp(o.type, "end")) {
+        static const char *const ek[] = {"end_ns", "missed", "counters", NULL};
+        if (need_keys(r, &o, ek) < 0)
+            return -1;
+        *p->t = o.t;
+        p->t->present = true;
+        p->st = DONE;
+        return 0;
+    }
+    return fail(r, "\"type\": expected \"sample\", \"vm\" or \"end\", got \"%s\"", o.type);
+}
+
+/* Splits data into lines; refuses a NUL byte or an overlong line as soon
+ * as it arrives, before reading any further. */
+static int feed(struct parser *p, const char *data, size_t len)
+{
+    while (len) {
+        const char *nl = memchr(data, '\n', len);
+        size_t seg = nl ? (size_t)(nl - data) : len;
+        if (memchr(data, 0, seg)) {
+            p->r.line++;
+            return fail(&p->r, "unexpected NUL byte: not a microscope recording");
+        }
+        if (p->n + seg > MS_MAX_LINE) {
+            p->r.line++;
+            return fail(&p->r, "line longer than %d bytes: not a microscope recording", MS_MAX_LINE);
+        }
+        if (nl && !p->n) {
+            if (parse_line(p, data, seg) < 0)
+                return -1;
+        } else {
+            memcpy(p->buf + p->n, data, seg);
+            p->n += seg;
+            if (nl) {
+                if (parse_line(p, p->buf, p->n) < 0)
+                    return -1;
+                p->n = 0;
+            }
+        }
+        seg += nl ? 1 : 0;
+        data += seg;
+        len -= seg;
     }
     return 0;
 }
 
-int ms_read_file(const char *path, struct ms_header *h, struct ms_trailer *t, ms_sample_cb cb, void *arg,
+static int finish(struct parser *p)
+{
+    struct rd *r = &p->r;
+    if (p->n) {
+        /* Unfinished: the writer was killed in the middle of it. */
+        if (p->st == DONE) {
+            r->line++;
+            return fail(r, "unexpected line after the end record");
+        }
+        if (p->st == CSV_BODY || p->st == JSON_BODY) {
+            r->line++;
+            p->t->cut_line = true;
+            p->n = 0;
+        }
+    }
+    if (p->st == START || p->st == CSV_PARAMS || p->st == CSV_COLS) {
+        r->line++;
+        return fail(r, "unexpected end of file: the recording has no header");
+    }
+    return 0;
+}
+
+static struct parser *parser_new(const char *name, struct ms_header *h, struct ms_trailer *t,
+                                 const struct ms_read_cbs *cb, char *err, size_t errlen)
+{
+    memset(h, 0, sizeof(*h));
+    memset(t, 0, sizeof(*t));
+    struct parser *p = malloc(sizeof(*p));
+    if (!p) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return NULL;
+    }
+    p->r = (struct rd){name, 0, err, errlen};
+    p->st = START;
+    p->h = h;
+    p->t = t;
+    p->cb = cb;
+    p->n = 0;
+    return p;
+}
+
+int ms_read_buf(const char *buf, size_t len, const char *name, struct ms_header *h, struct ms_trailer *t,
+                const struct ms_read_cbs *cb, char *err, size_t errlen)
+{
+    struct parser *p = parser_new(name, h, t, cb, err, errlen);
+    if (!p)
+        return -1;
+    int rc = feed(p, buf, len) < 0 || finish(p) < 0 ? -1 : 0;
+    free(p);
+    return rc;
+}
+
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m) ? "is a directory" : S_ISCHR(m) ? "is a character device" : S_ISBLK(m) ? "is a block device"
+           : S_ISFIFO(m) ? "is a FIFO" : S_ISSOCK(m) ? "is a socket" : "is not a regular file";
+}
+
+int ms_read_file(const char *path, struct ms_header *h, struct ms_trailer *t, const struct ms_read_cbs *cb,
                  char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    /* O_NONBLOCK: opening a FIFO nobody writes to must not wait. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) {
-            fclose(f);
-            snprintf(err, errlen, "%s: out of memory", path);
-            return -1;
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: %s, not a recording (a file `vireo microscope record -o` wrote)", path,
+                 file_kind(st.st_mode));
+        close(fd);
+        return -1;
+    }
+    struct parser *p = parser_new(path, h, t, cb, err, errlen);
+    char *chunk = malloc(1 << 16);
+    int rc = p && chunk ? 0 : -1;
+    if (rc < 0)
+        snprintf(err, errlen, "%s: out of memory", path);
+    for (uint64_t left = (uint64_t)st.st_size; rc == 0 && left;) {
+        ssize_t got = read(fd, chunk, left < (1 << 16) ? (size_t)left : (1 << 16));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            rc = -1;
+        } else if (got == 0) {
+            break; /* it shrank meanwhile */
+        } else {
+            rc = feed(p, chunk, (size_t)got);
+            left -= (uint64_t)got;
         }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (len < cap)
-            break;
-        cap *= 2;
-        char *nb = realloc(buf, cap);
-        if (!nb)
-            free(buf);
-        buf = nb;
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        snprintf(err, errlen, "%s: read error", path);
-        return -1;
-    }
-    int rc = ms_read_buf(buf, len, path, h, t, cb, arg, err, errlen);
-    free(buf);
+    if (rc == 0)
+        rc = finish(p);
+    free(chunk);
+    free(p);
+    close(fd);
     return rc;
 }

@@ -34,6 +34,22 @@ struct ms_ranked {
 };
 size_t ms_rank(const struct ms_agg *a, const struct ms_report_opts *o, struct ms_ranked **rows);
 
+/* The recording's span, the same in every output: from its start to its
+ * end record or, cut short, to the end of its last bucket. */
+void ms_span(const struct ms_agg *a, const struct ms_header *h, const struct ms_trailer *t, uint64_t *t0,
+             uint64_t *t1);
+
+/* A row's name as people read it: "VM web" for a VM's threads put
+ * together, else the task's name; printable() either way. */
+const char *ms_row_name(char *buf, size_t len, const struct ms_series *s);
+
+/* Rows put together from more than one VM thread: their busy time
+ * (inflight_ns) is not known, only the sum of the threads'. */
+static inline bool ms_row_merged(const struct ms_series *s)
+{
+    return s->threads > 1;
+}
+
 int ms_report_text(FILE *f, const struct ms_agg *a, const struct ms_header *h, const struct ms_trailer *t,
                    const struct ms_report_opts *o);
 int ms_report_json(FILE *f, const struct ms_agg *a, const struct ms_header *h, const struct ms_trailer *t,

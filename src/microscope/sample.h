@@ -16,10 +16,14 @@ struct ms_sample {
     uint32_t dev;        /* major << 20 | minor */
     uint32_t kind;       /* enum ms_kind */
     uint64_t cgroup;     /* cgroup v2 id (inode of its directory) */
-    char comm[16];
+    char comm[64];       /* the kernel's 15 bytes, or in a recording their
+                          * printable() form (up to 60) */
     char devname[32];    /* "loop0"; from the recording or /sys */
     struct ms_val v;
 };
+
+/* A Vireo VM's name (the toolstack's run directory names them). */
+#define MS_VM_NAME 72
 
 #define MS_DEV_MAJOR(d) ((uint32_t)(d) >> 20)
 #define MS_DEV_MINOR(d) ((uint32_t)(d) & 0xfffff)

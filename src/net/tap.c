@@ -221,6 +221,14 @@ int tap_enable_queue(struct tap *t, unsigned q, bool on)
     return 0;
 }
 
+int tap_reset(struct tap *t)
+{
+    for (unsigned q = 0; q < t->nqueues; q++)
+        if (tap_enable_queue(t, q, true) < 0)
+            return -1;
+    return t->nqueues ? tap_set_offload(t, 0) : 0;
+}
+
 /* Only fds below nqueues: a zeroed struct tap must not close fd 0. */
 void tap_close(struct tap *t)
 {

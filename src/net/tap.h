@@ -38,6 +38,11 @@ int tap_set_offload(struct tap *t, unsigned tun_flags);
  * steers no frames to the queues of pairs the guest has not enabled.  A
  * no-op when q already is so, and on a single-queue TAP.  -1 and errno. */
 int tap_enable_queue(struct tap *t, unsigned q, bool on);
+/* Back to how it was opened, for the next guest of a VM restarted in
+ * place: every queue attached, no offloads (those are negotiated by each
+ * guest's driver).  Needs no privilege: TUNSETQUEUE and TUNSETOFFLOAD on
+ * our own fds.  -1 and errno. */
+int tap_reset(struct tap *t);
 /* Closes the fds; a created TAP then disappears.  Safe to call twice. */
 void tap_close(struct tap *t);
 

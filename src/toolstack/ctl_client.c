@@ -39,10 +39,10 @@ int ctl_open(const char *name, char *err, size_t errlen)
     return -1;
 }
 
-int ctl_send(int fd, const char *cmd, struct json_object *args)
+int ctl_send(int fd, enum ctl_cmd cmd, struct json_object *args)
 {
     struct json_object *req = json_object_new_object();
-    json_object_object_add(req, "cmd", json_object_new_string(cmd));
+    json_object_object_add(req, "cmd", json_object_new_string(ctl_cmds[cmd].name));
     if (args) {
         json_object_object_foreach(args, k, v)
             json_object_object_add(req, k, json_object_get(v));
@@ -79,8 +79,8 @@ struct json_object *ctl_recv(int fd, int timeout_ms, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    /* Byte by byte: after a "console" reply the raw stream follows, and
-     * none of it may be swallowed here. */
+    /* After a "console" reply the raw stream follows: none of it may be
+     * swallowed here, so nothing past the newline is taken. */
     for (;;) {
         if (n + 1 == cap) {
             char *bigger = cap < CTL_REPLY_MAX ? realloc(line, cap * 2) : NULL;
@@ -99,18 +99,25 @@ struct json_object *ctl_recv(int fd, int timeout_ms, char *err, size_t errlen)
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (poll(&pfd, 1, left) <= 0)
             continue;
-        ssize_t r = recv(fd, line + n, 1, 0);
+        /* Looked at before it is taken, and taken up to the newline only:
+         * a large reply (stats) in a few calls, not one per byte. */
+        ssize_t r = recv(fd, line + n, cap - 1 - n, MSG_PEEK);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
             snprintf(err, errlen, "the VM process closed the connection");
             break;
         }
-        if (line[n] != '\n') {
-            n++;
-            continue;
+        char *nl = memchr(line + n, '\n', (size_t)r);
+        size_t take = nl ? (size_t)(nl - (line + n)) + 1 : (size_t)r;
+        if (recv(fd, line + n, take, 0) != (ssize_t)take) {
+            snprintf(err, errlen, "the VM process closed the connection");
+            break;
         }
-        line[n] = 0;
+        n += take;
+        if (!nl)
+            continue;
+        line[--n] = 0;
         o = json_tokener_parse(line);
         if (!o || !json_object_is_type(o, json_type_object)) {
             json_object_put(o);
@@ -135,8 +142,34 @@ double ctl_num(struct json_object *o, const char *k)
     return json_object_object_get_ex(o, k, &v) ? json_object_get_double(v) : 0;
 }
 
-struct json_object *ctl_call(const char *name, const char *cmd, struct json_object *args, char *err,
+uint64_t ctl_count(struct json_object *o, const char *k, uint64_t max)
+{
+    double d = ctl_num(o, k);
+    return d >= 0 && d <= (double)max ? (uint64_t)d : 0;   /* NaN fails both */
+}
+
+struct json_object *ctl_reply_ok(enum ctl_cmd cmd, struct json_object *r, char *err, size_t errlen)
+{
+    struct json_object *ok, *e;
+    if (!r)
+        return NULL;
+    if (!json_object_object_get_ex(r, "ok", &ok) || !json_object_get_boolean(ok))
+        snprintf(err, errlen, "%s", json_object_object_get_ex(r, "error", &e) ? json_object_get_string(e)
+                                                                              : "the VM refused");
+    else if (ctl_reply_check(cmd, r, err, errlen) == 0)
+        return r;
+    json_object_put(r);
+    return NULL;
+}
+
+struct json_object *ctl_call(const char *name, enum ctl_cmd cmd, struct json_object *args, char *err,
                              size_t errlen)
+{
+    return ctl_call_timeout(name, cmd, args, CTL_TIMEOUT_MS, err, errlen);
+}
+
+struct json_object *ctl_call_timeout(const char *name, enum ctl_cmd cmd, struct json_object *args, int timeout_ms,
+                                     char *err, size_t errlen)
 {
     int fd = ctl_open(name, err, errlen);
     if (fd < 0)
@@ -145,14 +178,7 @@ struct json_object *ctl_call(const char *name, const char *cmd, struct json_obje
     if (ctl_send(fd, cmd, args) < 0)
         snprintf(err, errlen, "sending to VM '%s': %s", name, strerror(errno));
     else
-        r = ctl_recv(fd, CTL_TIMEOUT_MS, err, errlen);
+        r = ctl_recv(fd, timeout_ms, err, errlen);
     close(fd);
-    struct json_object *ok, *e;
-    if (r && (!json_object_object_get_ex(r, "ok", &ok) || !json_object_get_boolean(ok))) {
-        snprintf(err, errlen, "%s", json_object_object_get_ex(r, "error", &e) ? json_object_get_string(e)
-                                                                              : "the VM refused");
-        json_object_put(r);
-        r = NULL;
-    }
-    return r;
+    return ctl_reply_ok(cmd, r, err, errlen);
 }

@@ -11,15 +11,21 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util/unix_sock.h"
+
 #define INPUT_RETRY_NS (10 * 1000 * 1000)
 
 static void client_close(struct ctl_client *c)
 {
+    struct ctl_server *s = c->srv;
+    uint64_t conn = c->conn;
     if (c->watched)
         event_loop_del(c->srv->loop, &c->w);
     close(c->fd);
     memset(c, 0, sizeof(*c));
     c->fd = -1;
+    if (s && conn && s->h.conn_closed)
+        s->h.conn_closed(s->h.opaque, conn);
 }
 
 /* Replies are small; a client that does not read them loses them. */
@@ -71,28 +77,50 @@ static bool flush_input(struct ctl_client *c)
     return true;
 }
 
-static void start_console(struct ctl_client *c)
+/* reply: the console command's, "ok" already in it. */
+static void start_console(struct ctl_client *c, struct json_object *reply)
 {
     struct ctl_server *s = c->srv;
-    const char *why = s->h.console_unavailable(s->h.opaque);
-    for (int i = 0; !why && i < CTL_MAX_CLIENTS; i++)
-        if (s->clients[i].used && s->clients[i].console)
-            why = "the console is already attached by another `vireo console`";
-    if (why) {
-        send_error(c, why);
-        return;
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+        if (s->clients[i].used && s->clients[i].console) {
+            send_error(c, "the console is already attached by another `vireo console`");
+            return;
+        }
     }
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "ok", json_object_new_boolean(1));
-    json_object_object_add(o, "buffered", json_object_new_int64((int64_t)s->con.len));
-    send_json(c, o);
-    json_object_put(o);
+    json_object_object_add(reply, "buffered", json_object_new_int64((int64_t)s->con.len));
+    send_json(c, reply);
     c->console = true;
     const uint8_t *ptr[2];
     size_t len[2];
     int k = console_buf_pieces(&s->con, ptr, len);
     for (int i = 0; i < k; i++)
         send_all(c, ptr[i], len[i]);
+}
+
+/* Runs one request as its row in the protocol table says. */
+static void run(struct ctl_client *c, const struct ctl_cmd_def *d, struct json_object *req)
+{
+    struct ctl_server *s = c->srv;
+    char err[512] = "";
+    if (d->needs_running && s->h.running_or_err(s->h.opaque, err, sizeof(err)) < 0) {
+        send_error(c, err);
+        return;
+    }
+    struct json_object *reply = json_object_new_object();
+    json_object_object_add(reply, "ok", json_object_new_boolean(1));
+    s->current_conn = c->conn;
+    int r = d->handler ? d->handler(s->h.opaque, req, reply, err, sizeof(err)) : 0;
+    s->current_conn = 0;
+    if (r < 0) {
+        send_error(c, err);
+    } else {
+        switch (d->after) {
+        case CTL_REPLY: send_json(c, reply); break;
+        case CTL_REPLY_AT_STOP: c->waiting = true; break;
+        case CTL_RAW_CONSOLE: start_console(c, reply); break;
+        }
+    }
+    json_object_put(reply);
 }
 
 static void handle_line(struct ctl_client *c, char *line)
@@ -108,19 +136,13 @@ static void handle_line(struct ctl_client *c, char *line)
         return;
     }
     const char *name = json_object_get_string(cmd);
-    if (!strcmp(name, "console")) {
-        start_console(c);
-    } else if (!strcmp(name, "wait")) {
-        c->waiting = true;
+    int id = ctl_cmd_lookup(s->h.cmds, name);
+    if (id < 0) {
+        char msg[CTL_LINE_MAX + 32];
+        snprintf(msg, sizeof(msg), "unknown command '%s'", name);
+        send_error(c, msg);
     } else {
-        struct json_object *reply = json_object_new_object();
-        json_object_object_add(reply, "ok", json_object_new_boolean(1));
-        char err[512] = "";
-        if (s->h.command(s->h.opaque, name, req, reply, err, sizeof(err)) < 0)
-            send_error(c, err);
-        else
-            send_json(c, reply);
-        json_object_put(reply);
+        run(c, &s->h.cmds[id], req);
     }
     json_object_put(req);
 }
@@ -207,10 +229,9 @@ static void on_accept(void *opaque, uint32_t events)
     if (fd < 0)
         return;
     struct ucred cr;
-    socklen_t len = sizeof(cr);
     /* The 0600 socket in a 0700 directory already keeps others out; this
      * holds even if someone loosens those modes. */
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || (cr.uid != 0 && cr.uid != geteuid())) {
+    if (!unix_peer_allowed(fd, s->owner, &cr)) {
         const char msg[] = "{\"ok\":false,\"error\":\"permission denied: not the VM's owner\"}\n";
         (void)!send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         close(fd);
@@ -224,6 +245,7 @@ static void on_accept(void *opaque, uint32_t events)
         c->srv = s;
         c->fd = fd;
         c->used = true;
+        c->conn = ++s->next_conn;
         if (event_loop_add(s->loop, &c->w, fd, EPOLLIN, on_client, c) < 0) {
             client_close(c);
             return;
@@ -242,6 +264,7 @@ int ctl_server_open(struct ctl_server *s, const char *path, struct event_loop *l
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->h = *h;
+    s->owner = geteuid();   /* before the VM process becomes its unprivileged user */
     s->listen_fd = s->timer_fd = -1;
     for (int i = 0; i < CTL_MAX_CLIENTS; i++)
         s->clients[i].fd = -1;
@@ -295,6 +318,11 @@ void ctl_server_close(struct ctl_server *s, bool unlink_path)
     }
     console_buf_free(&s->con);
     s->listen_fd = s->timer_fd = -1;
+}
+
+uint64_t ctl_server_current_conn(const struct ctl_server *s)
+{
+    return s->current_conn;
 }
 
 void ctl_server_console_output(struct ctl_server *s, const uint8_t *p, size_t n)

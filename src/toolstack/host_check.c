@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <linux/kvm.h>
 #include <liburing.h>
@@ -164,10 +165,12 @@ static void check_dev_kvm(struct ctx *c)
     int fd = open(p, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        add(c, "/dev/kvm", HC_FAIL,
-            e == EACCES ? "add the user to the kvm group (usermod -aG kvm USER, then log in again) or run as root"
-                        : "check dmesg for KVM errors",
-            "cannot open /dev/kvm: %s", strerror(e));
+        char advice[256] = "check dmesg for KVM errors";
+        if (e == EACCES || e == EPERM) {
+            struct group *g = getgrgid(st.st_gid);
+            kvm_access_advice(&st, g ? g->gr_name : NULL, advice, sizeof(advice));
+        }
+        add(c, "/dev/kvm", HC_FAIL, advice, "cannot open /dev/kvm: %s", strerror(e));
         return;
     }
     int api = ioctl(fd, KVM_GET_API_VERSION, 0);
@@ -186,6 +189,10 @@ static void check_dev_kvm(struct ctx *c)
             KVM_API_VERSION);
     else if (missing)
         add(c, "/dev/kvm", HC_FAIL, "use a newer kernel", "KVM lacks KVM_CAP_%s, which Vireo needs", missing);
+    else if (kvm_is_pvm(sys_root(c)))
+        /* It opens, but what it runs is not what a user means by a VM. */
+        add(c, "/dev/kvm", HC_WARN, "see the kvm module line", "read-write, API %d, but PVM-mode KVM: it cannot boot "
+            "ordinary kernels", api);
     else
         add(c, "/dev/kvm", HC_OK, NULL, "read-write, API %d, up to %d vCPUs per VM", api, max);
 }
@@ -228,9 +235,11 @@ static void check_net(struct ctx *c)
         add(c, "bridge", HC_WARN, "modprobe bridge (it also loads on the first `ip link add type bridge`)",
             "bridge module not loaded: vif 'bridge=' needs it");
     if (exists(c, "/dev/vhost-net"))
-        add(c, "vhost-net", HC_INFO, NULL, "/dev/vhost-net present");
+        add(c, "vhost-net", HC_INFO, NULL, "/dev/vhost-net present (vireo does not use it yet: virtio-net runs on "
+            "vireo's own I/O threads)");
     else
-        add(c, "vhost-net", HC_INFO, "modprobe vhost_net", "/dev/vhost-net missing");
+        add(c, "vhost-net", HC_INFO, NULL, "/dev/vhost-net missing; nothing to do: vireo does not use it yet "
+            "(virtio-net runs on vireo's own I/O threads)");
 }
 
 static void check_io_uring(struct ctx *c)

@@ -172,6 +172,15 @@ void rundir_release(const char *name)
         close(base);
 }
 
+void rundir_unlock(struct rundir_claim *c)
+{
+    if (c->lock_fd >= 0) {
+        flock(c->lock_fd, LOCK_UN);
+        close(c->lock_fd);
+    }
+    c->lock_fd = -1;
+}
+
 void rundir_remove_stale(const char *name)
 {
     char err[256];

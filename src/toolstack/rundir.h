@@ -39,6 +39,10 @@ int rundir_set_pid(const struct rundir_claim *c, pid_t pid);
 /* Removes NAME's directory: by its owner (the VM process at its end, or
  * `create` after a failed start). */
 void rundir_release(const char *name);
+/* Lets go of the claim's lock (closing its descriptor): NAME is free from
+ * then on, its directory stale (removed by the next list or create).  What
+ * a VM process does at its end when it can no longer reach the directory. */
+void rundir_unlock(struct rundir_claim *c);
 /* Removes NAME's directory if no live process holds it (after a kill). */
 void rundir_remove_stale(const char *name);
 

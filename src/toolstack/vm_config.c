@@ -22,6 +22,17 @@ struct vm_config_src {
     size_t ndocs;
 };
 
+/* A message about an override must say which one: a column alone is
+ * useless among several KEY=VALUE arguments.  (xlcfg_parse keeps its own
+ * copy of the name.) */
+static const char *override_name(char *buf, size_t len, const char *setting)
+{
+    char shown[200];
+    xlcfg_show(shown, sizeof(shown), setting, strlen(setting));
+    snprintf(buf, len, "command-line setting '%s'", shown);
+    return buf;
+}
+
 /* ---- messages ---- */
 
 int vmc_err(struct vm_build *b, const struct xlcfg_loc *loc, const char *fmt, ...)
@@ -160,11 +171,12 @@ static int concat(struct vm_build *b, struct entry *e, const struct xlcfg_settin
 }
 
 static const char *const key_names[] = {
-    "name", "memory", "vcpus", "cpus", "kernel", "ramdisk", "cmdline", "root", "extra",
-    "disk", "vif", "on_poweroff", "on_reboot", "on_crash", "serial", "iothread_cpus",
+    "name", "type", "memory", "maxmem", "vcpus", "cpus", "kernel", "ramdisk", "cmdline", "root", "extra",
+    "bootloader", "bootloader_args", "disk", "vif", "on_poweroff", "on_reboot", "on_crash", "serial",
+    "iothread_cpus", "user", "seccomp",
 };
-#define KEY_LIST "name, memory, vcpus, cpus, kernel, ramdisk, cmdline, root, extra, disk, vif, " \
-                 "on_poweroff, on_reboot, on_crash, serial, iothread_cpus"
+#define KEY_LIST "name, type, memory, maxmem, vcpus, cpus, kernel, ramdisk, cmdline, root, extra, bootloader, " \
+                 "bootloader_args, disk, vif, on_poweroff, on_reboot, on_crash, serial, iothread_cpus, user, seccomp"
 
 static int check_key(struct vm_build *b, const struct xlcfg_setting *s)
 {
@@ -239,6 +251,7 @@ struct text_keys {
 
 struct build_state {
     struct text_keys cmdline, root, extra;
+    struct xlcfg_loc maxmem_loc;   /* checked against memory once both are known */
 };
 
 static int want_text(struct vm_build *b, const struct entry *e, const char *form)
@@ -344,10 +357,21 @@ static int number(struct vm_build *b, const struct entry *e, uint64_t min, uint6
     return vmc_uint(b, &e->v, XLCFG_WHOLE, e->v.str, e->v.len, e->key, min, max, expected, out);
 }
 
+_Static_assert(VM_MIN_MEMORY_MIB == 4 && VM_MAX_MEMORY_MIB == 1048576 && VM_MAX_VCPUS == 64,
+               "the messages of memory = and vcpus = say the limits");
+
 static int k_memory(struct vm_build *b, const struct entry *e)
 {
     return number(b, e, VM_MIN_MEMORY_MIB, VM_MAX_MEMORY_MIB, "memory = MiB", "MiB from 4 to 1048576 (1 TiB)",
                   &b->c->memory_mib);
+}
+
+/* xl's maxmem: the most the guest may be given (vireo mem-set), at least memory. */
+static int k_maxmem(struct vm_build *b, struct build_state *st, const struct entry *e)
+{
+    st->maxmem_loc = e->loc;
+    return number(b, e, VM_MIN_MEMORY_MIB, VM_MAX_MEMORY_MIB, "maxmem = MiB", "MiB from 4 to 1048576 (1 TiB)",
+                  &b->c->maxmem_mib);
 }
 
 static int k_vcpus(struct vm_build *b, const struct entry *e)
@@ -387,6 +411,32 @@ static int k_text(struct vm_build *b, const struct entry *e, struct text_keys *t
                           (unsigned char)e->v.str[at]);
     t->v = &e->v;
     t->loc = e->loc;
+    return 0;
+}
+
+/* user = "NAME" or "UID:GID": whom the VM process runs as once set up;
+ * whether it exists is the host's business, checked at start. */
+static int k_user(struct vm_build *b, const struct entry *e)
+{
+    if (want_text(b, e, "user = \"NAME\"") < 0)
+        return -1;
+    /* A bare number would read as a user name no one has. */
+    if (e->v.type == XLCFG_NUMBER)
+        return vmc_err_at(b, &e->v, XLCFG_WHOLE, "user %.*s is a number; expected a user name or \"UID:GID\" (a "
+                          "string)", (int)e->v.len, e->v.str);
+    if (vmc_path(b, &e->v, XLCFG_WHOLE, e->v.str, e->v.len, "user", "a user name or UID:GID") < 0)
+        return -1;
+    return set_string(b, &b->c->user, &e->v);
+}
+
+/* seccomp = 0 turns the filters off, for debugging (as Firecracker's
+ * --no-seccomp); 1, the default, keeps them. */
+static int k_seccomp(struct vm_build *b, const struct entry *e)
+{
+    uint64_t on;
+    if (number(b, e, 0, 1, "seccomp = 0|1", "0 (off, for debugging) or 1 (on)", &on) < 0)
+        return -1;
+    b->c->seccomp_off = !on;
     return 0;
 }
 
@@ -472,6 +522,8 @@ static int apply(struct vm_build *b, struct build_state *st, const struct entry 
         return k_name(b, e);
     if (!strcmp(k, "memory"))
         return k_memory(b, e);
+    if (!strcmp(k, "maxmem"))
+        return k_maxmem(b, st, e);
     if (!strcmp(k, "vcpus"))
         return k_vcpus(b, e);
     if (!strcmp(k, "cpus"))
@@ -479,6 +531,15 @@ static int apply(struct vm_build *b, struct build_state *st, const struct entry 
     if (!strcmp(k, "iothread_cpus")) {
         b->iothread_cpus = &e->v;
         b->iothread_cpus_loc = e->loc;
+        return 0;
+    }
+    if (!strcmp(k, "type"))
+        return vmc_type(b, &e->v);
+    if (!strcmp(k, "bootloader"))
+        return vmc_bootloader(b, &e->v);
+    if (!strcmp(k, "bootloader_args")) {
+        b->bootloader_args = &e->v;
+        b->bootloader_args_loc = e->loc;
         return 0;
     }
     if (!strcmp(k, "kernel"))
@@ -503,6 +564,10 @@ static int apply(struct vm_build *b, struct build_state *st, const struct entry 
         return k_action(b, e, &c->on_crash);
     if (!strcmp(k, "serial"))
         return k_serial(b, e);
+    if (!strcmp(k, "user"))
+        return k_user(b, e);
+    if (!strcmp(k, "seccomp"))
+        return k_seccomp(b, e);
     return vmc_err(b, &e->loc, "unknown key '%s'", k);   /* check_key let it through: a bug */
 }
 
@@ -533,11 +598,15 @@ static int make_cmdline(struct vm_build *b, struct build_state *st)
     } else if (st->extra.v) {
         s = text_dup(st->extra.v);
     } else {
-        s = strdup(VM_DEFAULT_CMDLINE);
+        /* With a boot loader, the disk's entry has its own command line. */
+        s = strdup(c->boot.pygrub ? "" : VM_DEFAULT_CMDLINE);
     }
     if (!s)
         return vmc_err(b, &(struct xlcfg_loc){b->main_src, 0, 0}, "out of memory");
     c->cmdline = s;
+    if (vmc_xen_root(b, &c->cmdline) < 0)
+        return -1;
+    s = c->cmdline;
     /* PV configs name Xen's disks; vireo's are virtio-blk, /dev/vdX in the guest. */
     const char *dev = strstr(s, "/dev/xvd");
     if (!dev)
@@ -560,8 +629,12 @@ static void free_fields(struct vm_config *c)
 {
     free(c->kernel);
     free(c->ramdisk);
+    free(c->boot.entry);
+    free(c->boot.kernel);
+    free(c->boot.ramdisk);
     free(c->cmdline);
     free(c->serial_path);
+    free(c->user);
     for (unsigned i = 0; i < c->ndisks; i++)
         free(c->disks[i].target);
 }
@@ -589,11 +662,18 @@ static int build(const struct vm_config_src *src, struct vm_config *c, char *err
         vmc_err(&b, &file, "no name; expected a line name = \"NAME\"");
         goto fail;
     }
-    if (!c->kernel) {
-        vmc_err(&b, &file, "no kernel; expected a line kernel = \"PATH\" (vireo boots Linux directly)");
+    if (c->maxmem_mib && c->maxmem_mib < c->memory_mib) {
+        vmc_err(&b, &st.maxmem_loc, "maxmem = %llu is less than memory = %llu; expected at least memory (the guest "
+                "starts with memory and may be given up to maxmem)", (unsigned long long)c->maxmem_mib,
+                (unsigned long long)c->memory_mib);
         goto fail;
     }
-    if (vmc_cpus(&b) < 0 || make_cmdline(&b, &st) < 0)
+    if (!c->kernel && !c->boot.pygrub) {
+        vmc_err(&b, &file, "no kernel; expected a line kernel = \"PATH\" (vireo boots Linux directly) or "
+                "bootloader = \"pygrub\" (the kernel on the first disk)");
+        goto fail;
+    }
+    if (vmc_cpus(&b) < 0 || make_cmdline(&b, &st) < 0 || vmc_boot_finish(&b) < 0)
         goto fail;
     merged_free(&m);
     return 0;
@@ -632,7 +712,9 @@ int vm_config_load(const char *buf, size_t len, const char *fname, const char *c
     src->ndocs = 1;
     for (size_t i = 0; i < n; i++) {
         const char *o = overrides[i] ? overrides[i] : "";
-        if (xlcfg_parse(&src->docs[src->ndocs], o, strlen(o), OVERRIDE_SOURCE, XLCFG_ONE_LINE, err, errlen) < 0)
+        char name[256];
+        if (xlcfg_parse(&src->docs[src->ndocs], o, strlen(o), override_name(name, sizeof(name), o), XLCFG_ONE_LINE,
+                        err, errlen) < 0)
             goto fail;
         src->ndocs++;
     }
@@ -663,7 +745,9 @@ int vm_config_override(struct vm_config *c, const char *setting, char *err, size
     if (!docs)
         return xlcfg_error(err, errlen, &(struct xlcfg_loc){source, 0, 0}, "out of memory");
     src->docs = docs;
-    if (xlcfg_parse(&docs[src->ndocs], setting, strlen(setting), source, XLCFG_ONE_LINE, err, errlen) < 0)
+    char name[256];
+    if (xlcfg_parse(&docs[src->ndocs], setting, strlen(setting), override_name(name, sizeof(name), setting),
+                    XLCFG_ONE_LINE, err, errlen) < 0)
         return -1;
     src->ndocs++;
     struct vm_config *tmp = malloc(sizeof(*tmp));
@@ -679,6 +763,26 @@ int vm_config_override(struct vm_config *c, const char *setting, char *err, size
     c->src = src;
     free(tmp);
     return 0;
+}
+
+int vm_config_settings(const struct vm_config *c, vm_config_setting_fn *fn, void *ctx, char *err, size_t errlen)
+{
+    if (!c->src)
+        return xlcfg_error(err, errlen, &(struct xlcfg_loc){"config", 0, 0}, "no configuration");
+    struct vm_config scratch;
+    memset(&scratch, 0, sizeof(scratch));
+    struct vm_build b = {.c = &scratch, .err = err, .errlen = errlen, .main_src = c->src->docs[0].src};
+    struct merged m = {0};
+    int r = merge(&b, c->src, &m);
+    for (size_t i = 0; !r && i < m.n; i++)
+        r = fn(ctx, m.e[i].key, &m.e[i].v, err, errlen);
+    merged_free(&m);
+    return r;
+}
+
+const char *vm_config_file(const struct vm_config *c)
+{
+    return c->src && c->src->ndocs ? c->src->docs[0].src : NULL;
 }
 
 void vm_config_free(struct vm_config *c)

@@ -3,10 +3,14 @@
  * range and every path is a non-empty string, so the code that starts the
  * VM checks only what depends on the host (files exist, CPUs exist).
  *
- * Keys: name (required), memory, vcpus, cpus, kernel (required: direct
- * kernel boot only), ramdisk, cmdline or root + extra, disk, vif,
- * on_poweroff, on_reboot, on_crash, serial; and vireo's own
- * iothread_cpus (pinning of the disks' I/O threads, written like cpus).  Keys xl knows but vireo does
+ * Keys: name (required), type (pv or pvh: a direct kernel boot; hvm is
+ * refused), memory, maxmem, vcpus, cpus, kernel (required unless bootloader is
+ * set), ramdisk, cmdline or root + extra, bootloader ("pygrub": the kernel
+ * comes from the first disk) and bootloader_args, disk, vif, on_poweroff,
+ * on_reboot, on_crash, serial; and vireo's own
+ * iothread_cpus (pinning of the disks' I/O threads, written like cpus),
+ * user (whom the VM process runs as: a name or UID:GID) and seccomp (0
+ * turns the filters off, for debugging).  Keys xl knows but vireo does
  * not support are errors that say so by name; unknown keys are errors,
  * with a did-you-mean.  A key set twice in one file is an error (xl keeps
  * the last one silently, which loses the first disk list of a file that
@@ -19,15 +23,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "block/bdev.h"
 #include "toolstack/xlcfg_lex.h"
+#include "vm/vm_limits.h"
 
 #define VM_NAME_MAX           64
-#define VM_MAX_VCPUS          64
-#define VM_MAX_DISKS          8      /* as `vireo run --disk` */
-#define VM_MAX_VIFS           8
 #define VM_MAX_HOST_CPUS      1024   /* CPU_SETSIZE */
-#define VM_MIN_MEMORY_MIB     4      /* as `vireo run --memory` */
-#define VM_MAX_MEMORY_MIB     (1024u * 1024)   /* 1 TiB */
+#define VM_MIN_MEMORY_MIB     (VM_MIN_RAM >> 20)
+#define VM_MAX_MEMORY_MIB     (VM_MAX_RAM >> 20)
 #define VM_DEFAULT_MEMORY_MIB 256    /* `vireo run`'s default; libxl's 32 MiB boots no distro kernel */
 #define VM_DEFAULT_CMDLINE    "console=ttyS0"
 #define VM_DEFAULT_BRIDGE     "xenbr0"   /* xl's default */
@@ -62,7 +65,9 @@ static inline void vm_cpuset_to_cpu_set(const struct vm_cpuset *s, cpu_set_t *ou
 }
 
 struct vm_disk {
-    char *target;          /* a raw image or a block device, as written (relative: to the cwd) */
+    char *target;          /* an image or a block device, as written (relative: to the cwd) */
+    enum bdev_format format;   /* format= or a qcow2:/raw: prefix; raw by default, as xl */
+    bool no_backing;       /* vireo's backing=off: a qcow2 image may not name a backing file */
     char vdev[16];         /* as written: xvda, hdb, sdc, d3 */
     unsigned index;        /* the disk number: xvda = hda = sda = d0 = 0 */
     bool readonly;         /* access=r|ro */
@@ -79,26 +84,49 @@ struct vm_vif {
     struct xlcfg_loc loc;
 };
 
+/* bootloader = "pygrub" (any path ending in pygrub): the kernel, initrd
+ * and command line come from the first disk's boot loader configuration
+ * (src/bootloader), read again at every start.  bootloader_args takes
+ * pygrub's options; with a bootloader, the kernel and ramdisk keys are
+ * pygrub's --kernel/--ramdisk (paths in the guest), as libxl passes them. */
+struct vm_bootloader {
+    bool pygrub;
+    char *entry;               /* --entry=N|TITLE; NULL: the configuration's default */
+    char *kernel;              /* --kernel: a path in the guest; NULL: read the configuration */
+    char *ramdisk;             /* --ramdisk (needs kernel) */
+};
+
 struct vm_config {
     char name[VM_NAME_MAX + 1];       /* [A-Za-z0-9_.-], not starting with '.' or '-' */
     uint64_t memory_mib;
+    /* maxmem: 0 when not set.  The guest's RAM is maxmem and a balloon
+     * holds maxmem - memory of it from the start (vireo mem-set moves it). */
+    uint64_t maxmem_mib;
     unsigned vcpus;                   /* 1..VM_MAX_VCPUS, default 1 */
     bool pinned;                      /* cpus= was given */
     struct vm_cpuset cpus[VM_MAX_VCPUS];   /* host CPUs vCPU i may run on (i < vcpus); all when unpinned */
     bool iothreads_pinned;            /* iothread_cpus= was given */
     struct vm_cpuset iothread_cpus[VM_MAX_DISKS];   /* host CPUs disk i's I/O threads may run on */
-    char *kernel;
+    char *kernel;                     /* NULL with a bootloader */
     char *ramdisk;                    /* NULL: none */
-    char *cmdline;                    /* cmdline, else "root=ROOT EXTRA" as xl builds it, else the default */
+    /* cmdline, else "root=ROOT EXTRA" as xl builds it, else the default
+     * (none with a bootloader, where it is what is added after the entry's
+     * command line; bootloader_args' --args replaces it).  root= naming
+     * one of the VM's disks the Xen way (/dev/xvdb2, /dev/sda1) names it
+     * as the guest sees it here (/dev/vdb2): virtio-blk disks in vdev order. */
+    char *cmdline;
+    struct vm_bootloader boot;
     unsigned ndisks;
     struct vm_disk disks[VM_MAX_DISKS];   /* sorted by index: the lowest vdev is the guest's vda */
     unsigned nvifs;
-    struct vm_vif vifs[VM_MAX_VIFS];
+    struct vm_vif vifs[VM_MAX_NETS];
     enum vm_action on_poweroff;       /* default destroy */
     enum vm_action on_reboot;         /* default restart */
     enum vm_action on_crash;          /* default destroy */
     enum vm_serial serial;            /* default pty */
     char *serial_path;                /* VM_SERIAL_FILE */
+    char *user;                       /* NULL: the default (confine/privs.h) */
+    bool seccomp_off;                 /* seccomp = 0 */
     /* Things xl accepts with a warning, e.g. root= next to cmdline=; the
      * caller prints them.  Same "SRC:LINE:COL: ..." form as errors. */
     unsigned nwarnings;
@@ -127,6 +155,15 @@ int vm_config_load(const char *buf, size_t len, const char *fname, const char *c
 int vm_config_override(struct vm_config *c, const char *setting, char *err, size_t errlen);
 
 void vm_config_free(struct vm_config *c);
+
+/* Every setting in effect, once each: the file's merged with the
+ * command-line overrides (`+=` done, `=` replacing), in the order keys
+ * first appeared.  fn returning -1 stops the walk (its err is kept). */
+typedef int vm_config_setting_fn(void *ctx, const char *key, const struct xlcfg_value *v, char *err, size_t errlen);
+int vm_config_settings(const struct vm_config *c, vm_config_setting_fn *fn, void *ctx, char *err, size_t errlen);
+
+/* The name the file was parsed under (its path as given), or NULL. */
+const char *vm_config_file(const struct vm_config *c);
 
 const char *vm_action_name(enum vm_action a);
 

@@ -3,18 +3,21 @@
  *
  *   - whitespace before a parameter is skipped;
  *   - "target=..." takes the whole rest of the spec (so it may hold ',');
- *   - KEY=VALUE (to the next ','): format, vdev, access, devtype; the
- *     other xl keys are refused by name;
+ *   - KEY=VALUE (to the next ','): format, vdev, access, devtype, and
+ *     vireo's own backing=on|off; the other xl keys are refused by name;
  *   - flags: discard, no-discard, cdrom (refused), and xl's no-ops;
  *   - deprecated prefixes at the start of a parameter: phy:, file:, tap:,
- *     tap2:, aio:, ioemu:, tapdisk: are dropped, raw: sets the format
- *     ("tap:aio:/x" is /x); after one, the format field is skipped, which
- *     is what makes the legacy 'phy:/dev/x,xvda,w' work;
+ *     tap2:, aio:, ioemu:, tapdisk: are dropped, raw: and qcow2: set the
+ *     format ("tap:aio:/x" is /x, "tap:qcow2:/x" a qcow2 /x); after one, the
+ *     format field is skipped, which
+ *     is what makes the legacy 'phy:/dev/x,xvda,w' work; a phy: target
+ *     without a leading '/' is under /dev, as xl's block script has it;
  *   - anything else is positional: target, format, vdev, access, in order
  *     ("hdc:cdrom" as a vdev is the legacy devtype suffix).
  *
- * vireo serves raw images and block devices as virtio-blk disks; vdevs
- * (xvda, hda, sda, d0) only order the disks and must name distinct disks. */
+ * vireo serves raw images, block devices and qcow2 images as virtio-blk
+ * disks; vdevs (xvda, hda, sda, d0) only order the disks and must name
+ * distinct disks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +36,11 @@ struct dspec {
     const char *s;
     size_t len;
     bool had_prefix;
+    bool phy;               /* the phy: prefix: a relative target is under /dev */
     struct field target, format, vdev, access;
-    bool readonly, discard;
+    enum bdev_format fmt;
+    bool readonly, discard, no_backing, backing_given;
+    bool target_key;        /* the target came from target=, which takes the rest */
 };
 
 #define SHOWN(d, f, buf) VMC_SHOW(buf, (d)->s + (f).off, (f).len)
@@ -51,21 +57,49 @@ static bool span_is(const char *s, size_t len, const char *word)
 
 static int set_format(struct dspec *d, size_t off, size_t len)
 {
-    char shown[VMC_SHOW_MAX];
+    char shown[VMC_SHOW_MAX], was[VMC_SHOW_MAX];
     const char *f = d->s + off;
     VMC_SHOW(shown, f, len);
-    if (!len || span_is(f, len, "raw")) {
-        d->format = (struct field){true, off, len};
-        return 0;
-    }
-    if (span_is(f, len, "qcow") || span_is(f, len, "qcow2") || span_is(f, len, "vhd") || span_is(f, len, "qed"))
-        return vmc_err_at(d->b, d->v, off, "format '%s' is not supported here (raw only)", shown);
-    if (span_is(f, len, "empty"))
+    enum bdev_format fmt;
+    if (!len || span_is(f, len, "raw"))
+        fmt = BDEV_FORMAT_RAW;
+    else if (span_is(f, len, "qcow2"))
+        fmt = BDEV_FORMAT_QCOW2;
+    else if (span_is(f, len, "qcow") || span_is(f, len, "vhd") || span_is(f, len, "qed"))
+        return vmc_err_at(d->b, d->v, off, "format '%s' is not supported here (raw or qcow2)", shown);
+    else if (span_is(f, len, "empty"))
         return vmc_err_at(d->b, d->v, off, "format 'empty' (an empty CD-ROM drive) is not supported here "
-                                           "(raw only)");
-    return vmc_err_at(d->b, d->v, off, "'%s' is not a disk format; expected raw (the fields are "
-                                       "target,format,vdev,access; the legacy target,vdev,access form "
-                                       "needs a prefix such as phy: or file:)", shown);
+                                           "(raw or qcow2)");
+    else
+        return vmc_err_at(d->b, d->v, off, "'%s' is not a disk format; expected raw or qcow2 (the fields are "
+                                           "target,format,vdev,access; the legacy target,vdev,access form "
+                                           "needs a prefix such as phy: or file:)", shown);
+    /* Two that disagree ("qcow2:/x" and format=raw) are a mistake. */
+    if (d->format.given && d->format.len && len && fmt != d->fmt)
+        return vmc_err_at(d->b, d->v, off, "disk format is given twice ('%s' and '%s'); expected it once",
+                          SHOWN(d, d->format, was), shown);
+    if (len || !d->format.given) {
+        d->format = (struct field){true, off, len};
+        d->fmt = fmt;
+    }
+    return 0;
+}
+
+/* vireo's own: whether a qcow2 image may name a backing file. */
+static int set_backing(struct dspec *d, size_t off, size_t len)
+{
+    char shown[VMC_SHOW_MAX];
+    const char *v = d->s + off;
+    if (d->backing_given)
+        return vmc_err_at(d->b, d->v, off, "disk option backing is given twice; expected it once");
+    if (span_is(v, len, "on"))
+        d->no_backing = false;
+    else if (span_is(v, len, "off"))
+        d->no_backing = true;
+    else
+        return vmc_err_at(d->b, d->v, off, "backing=%s: expected on or off", VMC_SHOW(shown, v, len));
+    d->backing_given = true;
+    return 0;
 }
 
 static int set_access(struct dspec *d, size_t off, size_t len)
@@ -151,15 +185,14 @@ static int key_value(struct dspec *d, size_t off, size_t klen, size_t voff, size
     static const char *const xl_only[] = {"backend", "backendtype", "script", "specification", "colo-host",
                                           "colo-port", "colo-export", "active-disk", "hidden-disk",
                                           "grant_usage"};
-    static const char *const known[] = {"format", "vdev", "access", "devtype", "target"};
+    static const char *const known[] = {"format", "vdev", "access", "devtype", "target", "backing"};
     char shown[VMC_SHOW_MAX];
     const char *k = d->s + off;
     VMC_SHOW(shown, k, klen);
-    if (span_is(k, klen, "format")) {
-        if (d->format.given && d->format.len && vlen && !span_is(d->s + voff, vlen, "raw"))
-            return vmc_err_at(d->b, d->v, voff, "disk format is given twice; expected it once");
+    if (span_is(k, klen, "format"))
         return set_format(d, voff, vlen);
-    }
+    if (span_is(k, klen, "backing"))
+        return set_backing(d, voff, vlen);
     if (span_is(k, klen, "vdev"))
         return set_string_field(d, &d->vdev, "vdev", voff, vlen);
     if (span_is(k, klen, "access"))
@@ -179,7 +212,7 @@ static int key_value(struct dspec *d, size_t off, size_t klen, size_t voff, size
     if (hint)
         return vmc_err_at(d->b, d->v, off, "unknown disk option '%s'; did you mean '%s'?", shown, hint);
     return vmc_err_at(d->b, d->v, off, "unknown disk option '%s'; expected format=, vdev=, access=, devtype=, "
-                                       "target=, discard or no-discard", shown);
+                                       "backing=, target=, discard or no-discard", shown);
 }
 
 /* A whole parameter with no '=': a flag, or 0 meaning "not a flag". */
@@ -226,10 +259,12 @@ static int prefix(struct dspec *d, size_t off, size_t *used)
     for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
         if (span_is(t, n, ignored[i])) {
             d->had_prefix = true;
+            d->phy |= i == 0;
             return 1;
         }
     }
-    if (span_is(t, n, "raw") || span_is(t, n, "qcow") || span_is(t, n, "qcow2") || span_is(t, n, "vhd")) {
+    if (span_is(t, n, "raw") || span_is(t, n, "qcow") || span_is(t, n, "qcow2") || span_is(t, n, "vhd") ||
+        span_is(t, n, "qed")) {
         d->had_prefix = true;
         return set_format(d, off, n) < 0 ? -1 : 1;
     }
@@ -240,7 +275,7 @@ static int prefix(struct dspec *d, size_t off, size_t *used)
     }
     if (n + 1 == rest || !lower_alnum(t[n + 1]))
         return vmc_err_at(d->b, d->v, off, "unknown disk prefix '%s:'; expected phy:, file:, tap:, tap2:, aio:, "
-                                           "ioemu:, tapdisk: or raw:", VMC_SHOW(shown, t, n));
+                                           "ioemu:, tapdisk:, raw: or qcow2:", VMC_SHOW(shown, t, n));
     return 0;
 }
 
@@ -269,6 +304,7 @@ static int parse_spec(struct dspec *d)
             size_t vl = rest - 7;
             if (vl && t[7 + vl - 1] == ',')
                 vl--;
+            d->target_key = true;
             return set_string_field(d, &d->target, "target", p + 7, vl);
         }
         const char *comma = memchr(t, ',', rest);
@@ -302,6 +338,14 @@ static int parse_spec(struct dspec *d)
     return 0;
 }
 
+unsigned vmc_disk_letters(const char *s, size_t n)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++)   /* bijective base 26: a..z, aa.. */
+        v = v * 26 + (unsigned)(s[i] - 'a') + 1;
+    return v - 1;
+}
+
 /* The disk number of a whole-disk vdev (xen-vbd-interface(7)). */
 static int vdev_index(struct dspec *d, unsigned *index)
 {
@@ -323,10 +367,7 @@ static int vdev_index(struct dspec *d, unsigned *index)
             ;
         if (!letters || (head == 2 && letters > 1) || letters > 3)
             return vmc_err_at(d->b, d->v, d->vdev.off, bad, shown);
-        unsigned v = 0;
-        for (size_t i = 0; i < letters; i++)   /* bijective base 26: a..z, aa.. */
-            v = v * 26 + (unsigned)(s[head + i] - 'a') + 1;
-        v--;
+        unsigned v = vmc_disk_letters(s + head, letters);
         if (head + letters < len) {
             for (size_t i = head + letters; i < len; i++) {
                 if (s[i] < '0' || s[i] > '9')
@@ -373,18 +414,32 @@ static int disk_parse(struct vm_build *b, const struct xlcfg_value *v, struct vm
     struct dspec d = {.b = b, .v = v, .s = v->str, .len = v->len, .discard = true};
     if (parse_spec(&d) < 0)
         return -1;
+    /* xl's own message here is a bare "no vdev"; the cause is nearly always
+     * a target= written before the other parameters, which it swallowed. */
+    if ((!d.vdev.given || !d.vdev.len) && d.target_key && memchr(d.s + d.target.off, ',', d.target.len)) {
+        char shown[VMC_SHOW_MAX];
+        return vmc_err_at(b, v, d.target.off - 7, "target= takes the rest of the disk spec, commas included "
+                                                  "(here '%s'), so no vdev is left; target= must come last, "
+                                                  "as xl requires", SHOWN(&d, d.target, shown));
+    }
     if (!d.vdev.given || !d.vdev.len)
         return vmc_err_at(b, v, XLCFG_WHOLE, "no vdev in disk spec; expected target,format,vdev,access such as "
                                    "'/dev/vg/guest,raw,xvda,rw'");
     if (!d.target.given || !d.target.len)
-        return vmc_err_at(b, v, XLCFG_WHOLE, "no target in disk spec; expected the path of a raw image or block device");
+        return vmc_err_at(b, v, XLCFG_WHOLE, "no target in disk spec; expected the path of an image or block device");
     if (vmc_path(b, v, d.target.off, d.s + d.target.off, d.target.len, "disk target", "a plain path") < 0)
         return -1;
     unsigned index = 0;
     if (vdev_index(&d, &index) < 0)
         return -1;
     memset(out, 0, sizeof(*out));
-    out->target = strndup(d.s + d.target.off, d.target.len);
+    /* xl's block hotplug script puts a phy: target without a leading '/'
+     * under /dev ('phy:vg_xen/vm-1' is /dev/vg_xen/vm-1). */
+    bool under_dev = d.phy && d.s[d.target.off] != '/';
+    if (under_dev && asprintf(&out->target, "/dev/%.*s", (int)d.target.len, d.s + d.target.off) < 0)
+        out->target = NULL;
+    else if (!under_dev)
+        out->target = strndup(d.s + d.target.off, d.target.len);
     if (!out->target)
         return vmc_err(b, &v->loc, "out of memory");
     memcpy(out->vdev, d.s + d.vdev.off, d.vdev.len);
@@ -392,6 +447,8 @@ static int disk_parse(struct vm_build *b, const struct xlcfg_value *v, struct vm
     out->index = index;
     out->readonly = d.readonly;
     out->discard = d.discard;
+    out->format = d.fmt;
+    out->no_backing = d.no_backing;
     out->loc = v->loc;
     *vdev_off = d.vdev.off;
     return 0;

@@ -17,6 +17,9 @@ struct vm_build {
     const struct xlcfg_value *iothread_cpus;   /* likewise, once the disks are known */
     struct xlcfg_loc iothread_cpus_loc;
     const char *pin_key;                  /* "cpus" or "iothread_cpus", for messages */
+    const struct xlcfg_value *bootloader_args;   /* applied once the other keys are known */
+    struct xlcfg_loc bootloader_args_loc;
+    struct xlcfg_loc bootloader_loc;
 };
 
 int vmc_err(struct vm_build *b, const struct xlcfg_loc *loc, const char *fmt, ...)
@@ -46,7 +49,19 @@ int vmc_path(struct vm_build *b, const struct xlcfg_value *v, size_t off, const 
 bool vmc_next_field(const char *s, size_t len, size_t *pos, size_t *start, size_t *end);
 
 int vmc_disks(struct vm_build *b, const struct xlcfg_value *list);   /* vm_config_disk.c */
+/* The disk number of a vdev's letters ("a" 0, "z" 25, "aa" 26). */
+unsigned vmc_disk_letters(const char *s, size_t n);
 int vmc_vifs(struct vm_build *b, const struct xlcfg_value *list);    /* vm_config_vif.c */
 int vmc_cpus(struct vm_build *b);   /* cpus and iothread_cpus; vm_config_cpus.c */
+
+/* vm_config_boot.c: type, bootloader, bootloader_args, and Xen's disk
+ * names in root=. */
+int vmc_type(struct vm_build *b, const struct xlcfg_value *v);
+int vmc_bootloader(struct vm_build *b, const struct xlcfg_value *v);
+/* After every key: bootloader_args, kernel/ramdisk as pygrub's, checks. */
+int vmc_boot_finish(struct vm_build *b);
+/* root=/dev/xvdX[N] (also sdX, hdX) naming one of the VM's disks becomes
+ * the guest's /dev/vdY[N]; in place. */
+int vmc_xen_root(struct vm_build *b, char **cmdline);
 
 #endif

@@ -33,18 +33,29 @@ struct json_object *vm_config_json(const struct vm_config *c)
     struct json_object *o = json_object_new_object();
     add_str(o, "name", c->name);
     json_object_object_add(o, "memory", json_object_new_int64((int64_t)c->memory_mib));
+    if (c->maxmem_mib)
+        json_object_object_add(o, "maxmem", json_object_new_int64((int64_t)c->maxmem_mib));
     json_object_object_add(o, "vcpus", json_object_new_int((int)c->vcpus));
     json_object_object_add(o, "cpus", pins(c->pinned, c->cpus, c->vcpus));
     add_str(o, "kernel", c->kernel);
     add_str(o, "ramdisk", c->ramdisk);
     add_str(o, "cmdline", c->cmdline);
+    if (c->boot.pygrub) {
+        struct json_object *b = json_object_new_object();
+        add_str(b, "entry", c->boot.entry);
+        add_str(b, "kernel", c->boot.kernel);
+        add_str(b, "ramdisk", c->boot.ramdisk);
+        json_object_object_add(o, "bootloader", b);
+    }
     struct json_object *disks = json_object_new_array();
     for (unsigned i = 0; i < c->ndisks; i++) {
         const struct vm_disk *d = &c->disks[i];
         struct json_object *j = json_object_new_object();
         add_str(j, "vdev", d->vdev);
         add_str(j, "target", d->target);
-        add_str(j, "format", "raw");
+        add_str(j, "format", bdev_format_name(d->format));
+        if (d->format == BDEV_FORMAT_QCOW2)
+            json_object_object_add(j, "backing", json_object_new_boolean(!d->no_backing));
         add_str(j, "access", d->readonly ? "r" : "rw");
         json_object_object_add(j, "discard", json_object_new_boolean(d->discard));
         json_object_array_add(disks, j);
@@ -72,5 +83,7 @@ struct json_object *vm_config_json(const struct vm_config *c)
     add_str(o, "serial", serial[c->serial]);
     if (c->serial_path)
         add_str(o, "serial_path", c->serial_path);
+    add_str(o, "user", c->user);
+    json_object_object_add(o, "seccomp", json_object_new_boolean(!c->seccomp_off));
     return o;
 }

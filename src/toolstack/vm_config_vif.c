@@ -144,8 +144,8 @@ int vmc_vifs(struct vm_build *b, const struct xlcfg_value *list)
         const struct xlcfg_value *v = &list->items[i];
         if (v->type == XLCFG_LIST)
             return vmc_err(b, &v->loc, "vif entries must be strings, not [lists]; expected 'SPEC'");
-        if (c->nvifs == VM_MAX_VIFS)
-            return vmc_err(b, &v->loc, "more than %d vifs; expected at most %d", VM_MAX_VIFS, VM_MAX_VIFS);
+        if (c->nvifs == VM_MAX_NETS)
+            return vmc_err(b, &v->loc, "more than %d vifs; expected at most %d", VM_MAX_NETS, VM_MAX_NETS);
         struct vm_vif vif = {.loc = v->loc};
         snprintf(vif.bridge, sizeof(vif.bridge), "%s", VM_DEFAULT_BRIDGE);
         struct vspec d = {.b = b, .v = v, .s = v->str};

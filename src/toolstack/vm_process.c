@@ -8,46 +8,20 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "toolstack/ctl_server.h"
-#include "toolstack/vm_config_json.h"
-#include "net/mac.h"
+#include "toolstack/ctl_proto.h"
+#include "toolstack/vm_commands.h"
+#include "toolstack/vm_log.h"
+#include "toolstack/vm_mem_commands.h"
+#include "toolstack/vm_process_impl.h"
+#include "util/capfile.h"
 #include "util/cpulist.h"
 #include "util/log.h"
-#include "vm/vm.h"
-
-enum vmp_state { VMP_RUNNING, VMP_SHUTDOWN, VMP_CRASHED };
-
-/* A guest that crashes or reboots at once must not spin the host: more
- * than RESTART_BURST restarts within RESTART_WINDOW_S seconds end the VM
- * (libxl refuses restarts that come too fast likewise). */
-#define RESTART_BURST    10
-#define RESTART_WINDOW_S 60
-
-struct vmp {
-    const struct vm_process_args *a;
-    const struct vm_config *cfg;
-    struct vm_params params;
-    struct vm_managed managed;
-    cpu_set_t affinity[VM_MAX_VCPUS];
-    struct event_loop outer;
-    struct ctl_server ctl;
-    int serial_rd;             /* the console pipe's read end, or -1 */
-    struct el_watch w_serial, w_sig;
-    int sfd;
-    struct vm *vm;             /* NULL between incarnations */
-    enum vmp_state state;
-    bool destroy_req, reboot_req;
-    unsigned restarts;
-    bool started_once;
-    struct timespec started;
-    char last_stop[256];
-    unsigned host_cpus;
-    cpu_set_t allowed;         /* the CPUs this process may use (online, in its cpuset) */
-    struct timespec restart_times[RESTART_BURST];   /* the last restarts, a ring */
-};
+#include "vm/vm_confine.h"
 
 static struct vm the_vm;   /* large (device config spaces): not on the stack */
 
@@ -57,7 +31,9 @@ static void on_serial(void *opaque, uint32_t events)
     struct vmp *p = opaque;
     uint8_t buf[4096];
     ssize_t r = read(p->serial_rd, buf, sizeof(buf));
-    if (r > 0)
+    if (r > 0 && p->cfg->serial == VM_SERIAL_FILE)
+        capfile_write(&p->serial_file, buf, (size_t)r);
+    else if (r > 0)
         ctl_server_console_output(&p->ctl, buf, (size_t)r);
 }
 
@@ -69,264 +45,20 @@ static size_t console_input(void *opaque, const uint8_t *b, size_t n)
     return serial_rx_push(&p->vm->serial, b, n);
 }
 
-static const char *console_unavailable(void *opaque)
-{
-    struct vmp *p = opaque;
-    if (p->cfg->serial == VM_SERIAL_FILE)
-        return "the console goes to a file (serial=\"file:...\" in the config)";
-    if (p->cfg->serial == VM_SERIAL_NULL)
-        return "the VM has no console (serial=\"null\" in the config)";
-    return NULL;
-}
-
-static const char *state_name(const struct vmp *p)
-{
-    if (p->state == VMP_SHUTDOWN)
-        return "shutdown";
-    if (p->state == VMP_CRASHED)
-        return "crashed";
-    return p->vm && vm_is_paused(p->vm) ? "paused" : "running";
-}
-
-/* xl's six state flags: r(unning) b(locked) p(aused) s(hutdown) c(rashed) d(ying). */
-static void state_flags(struct vmp *p, char out[7])
-{
-    memcpy(out, "------", 7);
-    if (p->state == VMP_SHUTDOWN) {
-        out[3] = 's';
-        return;
-    }
-    if (p->state == VMP_CRASHED) {
-        out[4] = 'c';
-        return;
-    }
-    if (!p->vm)
-        return;
-    if (vm_is_paused(p->vm)) {
-        out[2] = 'p';
-        return;
-    }
-    bool any_running = false;
-    for (unsigned i = 0; i < p->vm->ncpus; i++) {
-        struct vm_vcpu_stat st;
-        if (vm_vcpu_stat(p->vm, i, &st) == 0 && st.state == 'r')
-            any_running = true;
-    }
-    out[any_running ? 0 : 1] = any_running ? 'r' : 'b';
-}
-
-static double cpu_time(struct vmp *p)
-{
-    double t = 0;
-    for (unsigned i = 0; p->vm && i < p->vm->ncpus; i++) {
-        struct vm_vcpu_stat st;
-        if (vm_vcpu_stat(p->vm, i, &st) == 0)
-            t += st.cpu_seconds;
-    }
-    return t;
-}
-
-static void add_str(struct json_object *o, const char *k, const char *v)
-{
-    json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
-}
-
-static struct json_object *disk_json(const struct vmp *p, unsigned i)
-{
-    const struct vm_disk *d = &p->cfg->disks[i];
-    struct json_object *o = json_object_new_object();
-    add_str(o, "vdev", d->vdev);
-    char guest[8];
-    snprintf(guest, sizeof(guest), "vd%c", 'a' + i);   /* attached in vdev order */
-    add_str(o, "guest_dev", guest);
-    add_str(o, "target", d->target);
-    add_str(o, "access", d->readonly ? "r" : "rw");
-    add_str(o, "format", "raw");
-    json_object_object_add(o, "discard", json_object_new_boolean(d->discard));
-    const struct vblk_opts *b = &p->params.disks[i];
-    char cpus[256] = "all";
-    if (b->pin_iothreads)
-        cpulist_format(&b->iothread_cpus, p->host_cpus, cpus, sizeof(cpus));
-    add_str(o, "iothread_cpus", cpus);
-    return o;
-}
-
-static void fill_info(struct vmp *p, struct json_object *r)
-{
-    const struct vm_config *c = p->cfg;
-    char flags[7];
-    state_flags(p, flags);
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    add_str(r, "name", c->name);
-    json_object_object_add(r, "id", json_object_new_int64(p->a->claim.domid));
-    json_object_object_add(r, "pid", json_object_new_int(getpid()));
-    json_object_object_add(r, "memory_mib", json_object_new_int64((int64_t)c->memory_mib));
-    json_object_object_add(r, "vcpus", json_object_new_int((int)c->vcpus));
-    add_str(r, "state", state_name(p));
-    add_str(r, "flags", flags);
-    json_object_object_add(r, "cpu_time", json_object_new_double(cpu_time(p)));
-    json_object_object_add(r, "uptime", json_object_new_double((double)(now.tv_sec - p->started.tv_sec) +
-                                                                (double)(now.tv_nsec - p->started.tv_nsec) / 1e9));
-    json_object_object_add(r, "restarts", json_object_new_int((int)p->restarts));
-    add_str(r, "last_stop", p->last_stop[0] ? p->last_stop : NULL);
-    json_object_object_add(r, "config", vm_config_json(c));
-}
-
-static int vcpu_list(struct vmp *p, struct json_object *r, char *err, size_t errlen)
-{
-    struct json_object *arr = json_object_new_array();
-    for (unsigned i = 0; i < p->cfg->vcpus; i++) {
-        struct vm_vcpu_stat st;
-        struct json_object *o = json_object_new_object();
-        json_object_object_add(o, "vcpu", json_object_new_int((int)i));
-        if (p->vm && p->state == VMP_RUNNING && vm_vcpu_stat(p->vm, i, &st) == 0 && st.tid) {
-            char aff[256];
-            cpulist_format(&st.affinity, p->host_cpus, aff, sizeof(aff));
-            json_object_object_add(o, "cpu", json_object_new_int(st.cpu));
-            char s[2] = {st.state, 0};
-            add_str(o, "state", s);
-            json_object_object_add(o, "cpu_time", json_object_new_double(st.cpu_seconds));
-            add_str(o, "affinity", aff);
-            json_object_object_add(o, "tid", json_object_new_int(st.tid));
-        } else {
-            add_str(o, "state", "-");
-        }
-        json_object_array_add(arr, o);
-    }
-    json_object_object_add(r, "vcpus", arr);
-    (void)err;
-    (void)errlen;
-    return 0;
-}
-
-static int vcpu_pin(struct vmp *p, struct json_object *req, char *err, size_t errlen)
-{
-    struct json_object *jv, *jc;
-    if (!json_object_object_get_ex(req, "vcpu", &jv) || !json_object_object_get_ex(req, "cpus", &jc) ||
-        !json_object_is_type(jc, json_type_string)) {
-        snprintf(err, errlen, "vcpu-pin needs \"vcpu\" (a number or \"all\") and \"cpus\"");
-        return -1;
-    }
-    cpu_set_t set, usable;
-    if (cpulist_parse(json_object_get_string(jc), p->host_cpus, &set, err, errlen) < 0)
-        return -1;
-    CPU_AND(&usable, &set, &p->allowed);
-    if (!CPU_EQUAL(&usable, &set)) {
-        char have[256];
-        cpulist_format(&p->allowed, p->host_cpus, have, sizeof(have));
-        snprintf(err, errlen, "'%s' includes CPUs this VM process may not use (it may use %s)",
-                 json_object_get_string(jc), have);
-        return -1;
-    }
-    unsigned lo = 0, hi = p->cfg->vcpus - 1;
-    if (json_object_is_type(jv, json_type_int)) {
-        int64_t v = json_object_get_int64(jv);
-        if (v < 0 || v >= p->cfg->vcpus) {
-            snprintf(err, errlen, "no vCPU %lld: the VM has vCPUs 0-%u", (long long)v, p->cfg->vcpus - 1);
-            return -1;
-        }
-        lo = hi = (unsigned)v;
-    } else if (!json_object_is_type(jv, json_type_string) || strcmp(json_object_get_string(jv), "all")) {
-        snprintf(err, errlen, "vcpu must be a number or \"all\"");
-        return -1;
-    }
-    if (!p->vm || p->state != VMP_RUNNING) {
-        snprintf(err, errlen, "the VM is not running (%s)", state_name(p));
-        return -1;
-    }
-    for (unsigned i = lo; i <= hi; i++) {
-        if (vm_vcpu_pin(p->vm, i, &set) < 0) {
-            snprintf(err, errlen, "pinning vCPU %u: %s", i, strerror(errno));
-            return -1;
-        }
-        p->affinity[i] = set;   /* kept across an in-place restart */
-    }
-    p->managed.vcpu_affinity = p->affinity;
-    return 0;
-}
-
-static int running_or_err(struct vmp *p, char *err, size_t errlen)
-{
-    if (p->vm && p->state == VMP_RUNNING && !atomic_load(&p->vm->stopping))
-        return 0;
-    snprintf(err, errlen, "the VM is not running (%s)",
-             p->vm && p->state == VMP_RUNNING ? "stopping" : state_name(p));
-    return -1;
-}
-
-static int command(void *opaque, const char *cmd, struct json_object *req, struct json_object *r, char *err,
-                   size_t errlen)
-{
-    struct vmp *p = opaque;
-    if (!strcmp(cmd, "info")) {
-        fill_info(p, r);
-    } else if (!strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot")) {
-        if (running_or_err(p, err, errlen) < 0)
-            return -1;
-        if (vm_is_paused(p->vm)) {
-            snprintf(err, errlen, "the VM is paused: a paused guest cannot see the power button (unpause it)");
-            return -1;
-        }
-        /* A guest has no ACPI "reboot button": reboot presses the power
-         * button and starts the VM again once it is off (libvirt's
-         * --mode acpi reboot does the same). */
-        p->reboot_req = !strcmp(cmd, "reboot");   /* the latest request decides */
-        vm_power_button(p->vm);
-    } else if (!strcmp(cmd, "destroy")) {
-        p->destroy_req = true;
-        if (p->vm && p->state == VMP_RUNNING)
-            vm_request_stop(p->vm, VM_STATUS_POWEROFF, "destroyed (vireo destroy)");
-    } else if (!strcmp(cmd, "pause") || !strcmp(cmd, "unpause")) {
-        if (running_or_err(p, err, errlen) < 0)
-            return -1;
-        if (!strcmp(cmd, "pause"))
-            vm_pause(p->vm);
-        else
-            vm_unpause(p->vm);
-    } else if (!strcmp(cmd, "vcpu-list")) {
-        return vcpu_list(p, r, err, errlen);
-    } else if (!strcmp(cmd, "vcpu-pin")) {
-        return vcpu_pin(p, req, err, errlen);
-    } else if (!strcmp(cmd, "block-list")) {
-        struct json_object *disks = json_object_new_array();
-        for (unsigned i = 0; i < p->cfg->ndisks; i++)
-            json_object_array_add(disks, disk_json(p, i));
-        json_object_object_add(r, "disks", disks);
-    } else if (!strcmp(cmd, "network-list")) {
-        struct json_object *vifs = json_object_new_array();
-        for (unsigned i = 0; p->vm && i < p->vm->nnics; i++) {
-            const struct vm_nic *nic = &p->vm->nics[i];
-            struct json_object *o = json_object_new_object();
-            char mac[18];
-            mac_format(nic->mac, mac);
-            add_str(o, "bridge", p->params.nets[i].bridge);
-            add_str(o, "mac", mac);
-            add_str(o, "vifname", nic->tap.ifname);
-            json_object_array_add(vifs, o);
-        }
-        json_object_object_add(r, "vifs", vifs);
-    } else {
-        snprintf(err, errlen, "unknown command '%s'", cmd);
-        return -1;
-    }
-    return 0;
-}
-
 static int open_serial(struct vmp *p, char *err, size_t errlen)
 {
     p->serial_rd = -1;
     if (p->cfg->serial == VM_SERIAL_FILE) {
-        p->managed.serial_fd = open(p->cfg->serial_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (p->managed.serial_fd < 0) {
-            snprintf(err, errlen, "serial file %s: %s", p->cfg->serial_path, strerror(errno));
+        /* Written by this thread from the pipe below, not by the vCPU: the
+         * cap and the rotation stay in one place. */
+        char why[480];
+        if (capfile_open(&p->serial_file, p->cfg->serial_path, vm_log_max(), 0600, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "serial file %s", why);
             return -1;
         }
-        return 0;
-    }
-    if (p->cfg->serial == VM_SERIAL_NULL) {
-        p->managed.serial_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (p->managed.serial_fd < 0) {
+    } else if (p->cfg->serial == VM_SERIAL_NULL) {
+        p->params.serial_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (p->params.serial_fd < 0) {
             snprintf(err, errlen, "/dev/null: %s", strerror(errno));
             return -1;
         }
@@ -334,14 +66,14 @@ static int open_serial(struct vmp *p, char *err, size_t errlen)
     }
     int fds[2];
     /* Non-blocking write end: a stalled main thread drops console output
-     * rather than holding a vCPU. */
+     * (to the console or to the serial file) rather than holding a vCPU. */
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
         snprintf(err, errlen, "console pipe: %s", strerror(errno));
         return -1;
     }
     fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
     p->serial_rd = fds[0];
-    p->managed.serial_fd = fds[1];
+    p->params.serial_fd = fds[1];
     if (event_loop_add(&p->outer, &p->w_serial, p->serial_rd, EPOLLIN, on_serial, p) < 0) {
         snprintf(err, errlen, "epoll: %s", strerror(errno));
         return -1;
@@ -357,24 +89,53 @@ static int host_cpus(const struct vmp *p, const struct vm_cpuset *want, cpu_set_
     cpu_set_t w;
     vm_cpuset_to_cpu_set(want, &w);
     CPU_AND(out, &w, &p->allowed);
-    if (CPU_COUNT(out))
-        return 0;
     char have[256];
     cpulist_format(&p->allowed, p->host_cpus, have, sizeof(have));
+    /* "0-999" on a small host works, but is likely a mistake worth a line
+     * (once per key, not once per vCPU). */
+    static bool warned[2];
+    bool *w_once = &warned[strcmp(key, "cpus") != 0];
+    if (CPU_COUNT(out) && CPU_COUNT(out) < CPU_COUNT(&w) && !*w_once) {
+        *w_once = true;
+        vlog_err("warning: %s names CPUs this host does not let vireo use; using only %s of its CPUs %s", key,
+                 CPU_COUNT(out) == CPU_COUNT(&p->allowed) ? "all" : "some", have);
+    }
+    if (CPU_COUNT(out))
+        return 0;
     snprintf(err, errlen, "%s: %s %u would run on no CPU this host lets it use (CPUs %s)", key, what, i, have);
     return -1;
 }
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(NELEM(((struct vm_config *)0)->disks) == NELEM(((struct vm_params *)0)->disks) &&
+                   NELEM(((struct vm_config *)0)->vifs) == NELEM(((struct vm_params *)0)->nets) &&
+                   NELEM(((struct vm_config *)0)->cpus) == NELEM(((struct vmp *)0)->affinity),
+               "a configuration the parser accepts must fit the VM's arrays");
 
 static int build_params(struct vmp *p, char *err, size_t errlen)
 {
     const struct vm_config *c = p->cfg;
     struct vm_params *v = &p->params;
     memset(v, 0, sizeof(*v));
-    v->ram_size = c->memory_mib * MiB;
+    /* vm_config_parse keeps within these; a config built another way must too. */
+    if (c->ndisks > VM_MAX_DISKS || c->nvifs > VM_MAX_NETS || c->vcpus < 1 || c->vcpus > VM_MAX_VCPUS) {
+        snprintf(err, errlen, "%u disks, %u vifs, %u vCPUs: a VM holds at most %d, %d and %d", c->ndisks, c->nvifs,
+                 c->vcpus, VM_MAX_DISKS, VM_MAX_NETS, VM_MAX_VCPUS);
+        return -1;
+    }
+    vm_memory_init(&p->mem, c);
+    v->ram_size = p->mem.ram_mib * MiB;
+    v->balloon = p->mem.balloon;   /* maxmem: the guest starts ballooned down to memory */
     v->ncpus = c->vcpus;
     v->kernel_path = c->kernel;
     v->initrd_path = c->ramdisk;
     v->cmdline = c->cmdline;
+    if (c->boot.pygrub) {
+        /* The first disk in vdev order (the guest's vda), as libxl hands pygrub its first disk. */
+        p->boot_disk = (struct vm_boot_disk){.disk = 0, .entry = c->boot.entry, .kernel = c->boot.kernel,
+                                             .ramdisk = c->boot.ramdisk, .append = c->cmdline[0] ? c->cmdline : NULL};
+        v->boot_disk = &p->boot_disk;
+    }
     v->ndisks = c->ndisks;
     v->name = c->name;
     v->nnets = c->nvifs;
@@ -389,8 +150,11 @@ static int build_params(struct vmp *p, char *err, size_t errlen)
         n->iothreads = 1;
     }
     for (unsigned i = 0; i < c->ndisks; i++) {
-        vblk_opts_defaults(&v->disks[i], c->disks[i].target);
+        disk_opts_defaults(&v->disks[i], c->disks[i].target);
         v->disks[i].ro = c->disks[i].readonly;
+        v->disks[i].ro_hint = "access=r to its disk spec";
+        v->disks[i].format = c->disks[i].format;
+        v->disks[i].no_backing = c->disks[i].no_backing;
         v->disks[i].queues = c->vcpus < VBLK_MAX_QUEUES ? c->vcpus : VBLK_MAX_QUEUES;
     }
     /* Unpinned vCPUs stay unpinned after a vcpu-pin of others and a restart. */
@@ -400,7 +164,7 @@ static int build_params(struct vmp *p, char *err, size_t errlen)
         for (unsigned i = 0; i < c->vcpus; i++)
             if (host_cpus(p, &c->cpus[i], &p->affinity[i], "cpus", "vCPU", i, err, errlen) < 0)
                 return -1;
-        p->managed.vcpu_affinity = p->affinity;
+        v->vcpu_affinity = p->affinity;
     }
     for (unsigned i = 0; c->iothreads_pinned && i < c->ndisks; i++) {
         v->disks[i].pin_iothreads = true;
@@ -408,55 +172,58 @@ static int build_params(struct vmp *p, char *err, size_t errlen)
                       errlen) < 0)
             return -1;
     }
-    p->managed.outer = &p->outer;
-    p->managed.start_paused = p->a->paused;
-    v->managed = &p->managed;
+    v->loop = &p->outer;
+    v->start_paused = p->a->paused;
     return 0;
 }
 
-static void to_log(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-    }
-}
-
+/* SIGTERM presses the power button (the host shutting down: systemd
+ * stopping the session or unit the process runs in, as xendomains and
+ * libvirt-guests do), SIGINT stops the VM; a preserved VM goes away on
+ * either.  SIGKILL is `destroy`. */
 static void on_signal(void *opaque, uint32_t events)
 {
     (void)events;
     struct vmp *p = opaque;
     struct signalfd_siginfo si;
-    if (read(p->sfd, &si, sizeof(si)) == sizeof(si))
+    if (read(p->sfd, &si, sizeof(si)) != sizeof(si))
+        return;
+    if (!p->vm || p->state != VMP_RUNNING) {
         p->destroy_req = true;
+    } else if (si.ssi_signo == SIGTERM) {
+        vlog_info("SIGTERM: pressing the power button");
+        p->host_stopping = true;
+        vmp_freeze_lift(p, "the VM process got SIGTERM (the host is shutting down)");
+        vm_unpause(p->vm);   /* a paused guest would never see it */
+        vm_power_button(p->vm);
+    } else {
+        vm_request_stop(p->vm, 128 + (int)si.ssi_signo, "stopped by signal %u (%s)", si.ssi_signo,
+                        strsignal((int)si.ssi_signo));
+    }
 }
 
-/* A preserved VM (on_poweroff/on_crash=preserve) waits, still listed,
- * until `vireo destroy` or a termination signal. */
-static void preserve(struct vmp *p)
+static int watch_signals(struct vmp *p)
 {
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGHUP, SIG_IGN);   /* no terminal: the session ending is no reason to stop */
     p->sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-    if (p->sfd >= 0 && event_loop_add(&p->outer, &p->w_sig, p->sfd, EPOLLIN, on_signal, p) < 0) {
-        close(p->sfd);
-        p->sfd = -1;
-    }
+    if (p->sfd < 0 || event_loop_add(&p->outer, &p->w_sig, p->sfd, EPOLLIN, on_signal, p) < 0)
+        return -1;
+    return 0;
+}
+
+/* A preserved VM (on_poweroff/on_crash=preserve) waits, still listed,
+ * until `vireo destroy` or a termination signal. */
+static void preserve(struct vmp *p)
+{
     vlog_info("preserved (%s): `vireo destroy %s` removes it", p->last_stop, p->cfg->name);
     while (!p->destroy_req)
         if (event_loop_run_once(&p->outer, -1) < 0 && errno != EINTR)
             break;
-    if (p->sfd >= 0) {
-        event_loop_del(&p->outer, &p->w_sig);
-        close(p->sfd);
-    }
 }
 
 /* false when the VM restarted too often too fast. */
@@ -490,7 +257,7 @@ static enum vm_action next_action(struct vmp *p, int status)
 static enum vm_action decide(struct vmp *p, int status)
 {
     enum vm_action a = next_action(p, status);
-    if (a == VM_ACTION_RESTART && atomic_load(&p->vm->host_stopping)) {
+    if (a == VM_ACTION_RESTART && p->host_stopping) {
         vlog_info("not restarting: the process got SIGTERM (the host is shutting down)");
         return VM_ACTION_DESTROY;
     }
@@ -503,10 +270,7 @@ static enum vm_action decide(struct vmp *p, int status)
 
 static void notify(struct vmp *p, int status, enum vm_action then)
 {
-    struct json_object *ev = json_object_new_object();
-    add_str(ev, "reason", p->last_stop);
-    json_object_object_add(ev, "status", json_object_new_int(status));
-    add_str(ev, "then", vm_action_name(then));
+    struct json_object *ev = vmp_stop_event(p, status, then);
     /* Sent at once (no loop turn): commands that came meanwhile wait for
      * the next incarnation's loop, so none acts on a VM already gone. */
     ctl_server_notify_stopped(&p->ctl, ev);
@@ -529,16 +293,22 @@ static int serve(struct vmp *p)
             vlog_err("restarting failed; the VM is gone");
             return 1;
         }
+        vmp_mem_apply(p);
         if (ready >= 0) {
             (void)!write(ready, "ok\n", 3);
             close(ready);
             ready = -1;
-            to_log(p->a->log_path);
+            vm_log_start();
             p->started_once = true;
             vlog_info("VM '%s' (id %u) started", p->cfg->name, p->a->claim.domid);
         }
-        p->managed.start_paused = false;   /* only the first start of `create -p` */
-        int status = vm_run(p->vm);
+        p->params.start_paused = false;   /* only the first start of `create -p` */
+        vm_start(p->vm);
+        while (!vm_stopping(p->vm))
+            if (event_loop_run_once(&p->outer, -1) < 0)
+                vm_request_stop(p->vm, VM_STATUS_ERROR, "epoll_wait: %s", strerror(errno));
+        vmp_freeze_lift(p, "the VM stopped while it was frozen");
+        int status = vm_finish(p->vm);
         snprintf(p->last_stop, sizeof(p->last_stop), "%s", p->vm->stop_reason);
         enum vm_action then = decide(p, status);
         notify(p, status, then);
@@ -559,15 +329,19 @@ static int serve(struct vmp *p)
     }
 }
 
-int vm_process_main(const struct vm_process_args *a)
+/* Runs until the VM is gone; returns the process's exit status.  Start-up
+ * errors go to the inherited stderr (the `create` command's). */
+static int vm_process_main(struct vm_process_args *a)
 {
     static struct vmp p;
     memset(&p, 0, sizeof(p));
+    p.serial_file.fd = -1;
     p.a = a;
     p.cfg = a->cfg;
     p.sfd = -1;
     p.serial_rd = -1;
     p.ctl.listen_fd = p.ctl.timer_fd = -1;
+    vmp_freeze_init(&p);
     long n = sysconf(_SC_NPROCESSORS_CONF);
     p.host_cpus = n > 0 && n <= CPU_SETSIZE ? (unsigned)n : 1;
     /* The kernel reports only online CPUs of our cpuset here. */
@@ -584,28 +358,143 @@ int vm_process_main(const struct vm_process_args *a)
         return 1;
     }
     event_loop_set_owner(&p.outer);
-    struct ctl_handlers h = {.opaque = &p, .command = command, .console_input = console_input,
-                             .console_unavailable = console_unavailable};
+    struct ctl_handlers h = {.opaque = &p, .cmds = ctl_cmds, .running_or_err = vmp_running_or_err,
+                             .console_input = console_input, .conn_closed = vmp_freeze_conn_closed};
+    if (watch_signals(&p) < 0) {
+        vlog_err("signal setup: %s", strerror(errno));
+        goto out;
+    }
     if (build_params(&p, err, sizeof(err)) < 0 || open_serial(&p, err, sizeof(err)) < 0 ||
         rundir_path(path, sizeof(path), p.cfg->name, "control") < 0 ||
         ctl_server_open(&p.ctl, path, &p.outer, &h, err, sizeof(err)) < 0) {
         vlog_err("%s", err);
         goto out;
     }
+    /* Everything that needs root or a path, then the confinement: the VM
+     * and each restart of it are built from descriptors. */
+    vm_log_open(p.a->log_path);   /* a refusal still reaches create's stderr */
+    if (vm_resources_open(&p.res, &p.params) < 0)
+        goto out;
+    p.params.res = &p.res;
+    p.res_open = true;
+    if (!getcwd(p.cwd, sizeof(p.cwd)))
+        snprintf(p.cwd, sizeof(p.cwd), "/");
+    const char *cf = vm_config_file(p.cfg);
+    if (!cf || !realpath(cf, p.cfg_file))
+        p.cfg_file[0] = '\0';
+    char leaf[16 + VM_NAME_MAX];
+    snprintf(leaf, sizeof(leaf), "vm-%s", p.cfg->name);
+    struct vm_confine_opts co = {.seccomp = !p.cfg->seccomp_off, .user = p.cfg->user, .cgroup_leaf = leaf};
+    if (vm_confine(&co, &p.params) < 0)
+        goto out;
+    p.confined = true;
     rc = serve(&p);
 out:
-    /* The directory goes before the connections close: whoever waits for
-     * EOF (shutdown -w, destroy) then finds the name free. */
-    rundir_release(p.cfg->name);
+    /* The name goes before the connections close: whoever waits for EOF
+     * (shutdown -w, destroy) then finds it free.  A confined process can
+     * reach no path: it lets go of the pid file's lock, which makes the
+     * directory stale, and the next `list` or `create` removes it. */
+    if (p.confined)
+        rundir_unlock(&p.a->claim);
+    else
+        rundir_release(p.cfg->name);
     ctl_server_close(&p.ctl, false);
     if (p.serial_rd >= 0) {
+        /* The guest's last words (the kernel's "Power down") still go to
+         * a serial file. */
+        uint8_t buf[4096];
+        ssize_t r;
+        while (p.serial_file.fd >= 0 && (r = read(p.serial_rd, buf, sizeof(buf))) > 0)
+            capfile_write(&p.serial_file, buf, (size_t)r);
         event_loop_del(&p.outer, &p.w_serial);
         close(p.serial_rd);
     }
-    if (p.managed.serial_fd > 0)
-        close(p.managed.serial_fd);
+    if (p.params.serial_fd > 0)
+        close(p.params.serial_fd);
+    capfile_close(&p.serial_file);
+    vmp_freeze_fini(&p);
+    if (p.sfd >= 0) {
+        event_loop_del(&p.outer, &p.w_sig);
+        close(p.sfd);
+    }
     event_loop_destroy(&p.outer);
+    if (p.res_open)   /* the images flushed as they close */
+        vm_resources_close(&p.res);
     if (p.started_once)
         vlog_info("VM '%s' ended", p.cfg->name);
     return rc;
+}
+
+/* The VM process's side of the start: detached from the caller's session
+ * and terminal, it owns the claim from here on. */
+static void child(struct vm_process_args *a, int ready_fd)
+{
+    /* The caller may be gone (Ctrl-C, a timeout) before it reads "ok";
+     * writing to the pipe must then not kill the new VM. */
+    signal(SIGPIPE, SIG_IGN);
+    setsid();   /* outlives the command and its terminal */
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        close(null);
+    }
+    rundir_set_pid(&a->claim, getpid());
+    a->ready_fd = ready_fd;
+    vm_log_init();
+    exit(vm_process_main(a));
+}
+
+/* Until the VM process says "ok" (the VM runs) or ends (it printed why). */
+static int wait_ready(int rd, pid_t pid, char *err, size_t errlen)
+{
+    char buf[4] = {0};
+    ssize_t n;
+    do
+        n = read(rd, buf, 3);
+    while (n < 0 && errno == EINTR);
+    close(rd);
+    if (n == 3 && !memcmp(buf, "ok\n", 3))
+        return 0;
+    /* Collected, so no zombie is left. */
+    int st;
+    err[0] = 0;
+    if (waitpid(pid, &st, 0) == pid && WIFSIGNALED(st))
+        snprintf(err, errlen, "the VM process died of signal %d (%s) while starting", WTERMSIG(st),
+                 strsignal(WTERMSIG(st)));
+    return -1;
+}
+
+int vm_process_spawn(const struct vm_config *cfg, bool paused, struct vm_spawned *out, char *err, size_t errlen)
+{
+    char log_path[4096];
+    struct vm_process_args a = {.cfg = cfg, .paused = paused, .ready_fd = -1, .log_path = log_path};
+    mkdir(logdir_base(), 0750);
+    snprintf(log_path, sizeof(log_path), "%s/%s.log", logdir_base(), cfg->name);
+    if (rundir_claim(cfg->name, &a.claim, err, errlen) < 0)
+        return -1;
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        rundir_release(cfg->name);
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        close(pipefd[0]);
+        close(pipefd[1]);
+        rundir_release(cfg->name);
+        return -1;
+    }
+    if (pid == 0) {
+        close(pipefd[0]);
+        child(&a, pipefd[1]);
+    }
+    close(pipefd[1]);
+    close(a.claim.lock_fd);   /* the VM process holds the lock now */
+    if (wait_ready(pipefd[0], pid, err, errlen) < 0)
+        return -1;
+    *out = (struct vm_spawned){.pid = pid, .domid = a.claim.domid};
+    return 0;
 }

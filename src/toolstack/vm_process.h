@@ -5,20 +5,23 @@
 #define VIREO_TOOLSTACK_VM_PROCESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
-#include "toolstack/rundir.h"
 #include "toolstack/vm_config.h"
 
-struct vm_process_args {
-    const struct vm_config *cfg;
-    struct rundir_claim claim;
-    bool paused;          /* create -p */
-    int ready_fd;         /* `create` waits for "ok\n" here; closed once the VM runs */
-    const char *log_path; /* stdout and stderr once the VM runs */
+struct vm_spawned {
+    pid_t pid;
+    unsigned domid;        /* xl's ID */
 };
 
-/* Runs until the VM is gone; returns the process's exit status.  Start-up
- * errors go to the inherited stderr (the `create` command's). */
-int vm_process_main(const struct vm_process_args *a);
+/* Starts the VM cfg describes in a process of its own and returns once
+ * its vCPUs are about to run (paused: parked).  The process claims NAME
+ * in the run directory, leaves this session and terminal, and once the VM
+ * runs logs to LOGDIR/NAME.log.  0 with *out filled; -1 when the VM did
+ * not start, with why in err, or err empty when the VM process already
+ * printed why on this process's stderr (a missing kernel, a disk in use):
+ * nothing is then left running or in the run directory. */
+int vm_process_spawn(const struct vm_config *cfg, bool paused, struct vm_spawned *out, char *err, size_t errlen);
 
 #endif

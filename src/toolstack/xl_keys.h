@@ -10,6 +10,10 @@
 /* A top-level xl.cfg key that vireo does not support. */
 bool xl_key_unsupported(const char *key);
 
+/* A key whose value xl.cfg(5) defines as a number (memory, vcpus...):
+ * an unquoted word there wants a number, not the quotes a string takes. */
+bool xl_key_number(const char *key);
+
 /* The candidate closest to word if it is close enough to be a typo
  * (optimal string alignment distance 1 for words of up to 4 letters, 2
  * beyond; a swap of two letters counts 1), else NULL.  Searches cands

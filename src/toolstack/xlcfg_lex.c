@@ -12,6 +12,7 @@
  * "Memory" or "on-crash" get a message that says what to write instead. */
 #include "util/hex.h"
 #include "toolstack/xlcfg_lex.h"
+#include "toolstack/xl_keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ struct lex {
     char *err;
     size_t errlen;
     char *scratch;      /* XLCFG_MAX_STRING + 1 bytes: one string being unescaped */
+    const char *key;    /* the setting whose value is being read */
 };
 
 int xlcfg_verror(char *err, size_t errlen, const struct xlcfg_loc *loc, const char *fmt, va_list ap)
@@ -47,7 +49,7 @@ int xlcfg_verror(char *err, size_t errlen, const struct xlcfg_loc *loc, const ch
     else if (loc->line > 0)
         n = snprintf(err, errlen, "%s:%d:%d: ", loc->src, loc->line, loc->col);
     else if (loc->col > 0)
-        n = snprintf(err, errlen, "%s:%d: ", loc->src, loc->col);
+        n = snprintf(err, errlen, "%s, column %d: ", loc->src, loc->col);
     else
         n = snprintf(err, errlen, "%s: ", loc->src);
     if (n < 0)
@@ -230,6 +232,10 @@ static void describe(const struct lex *l, size_t pos, char *out, size_t n)
         snprintf(out, n, "'%s'", shown);
     } else if (c >= 0x20 && c < 0x7f) {
         snprintf(out, n, "'%c'", c);
+    } else if (l->len - pos >= 3 && !memcmp(l->b + pos, "\xef\xbb\xbf", 3)) {
+        /* Concatenated files keep their marks; only the first one is
+         * skipped (xlcfg_parse). */
+        snprintf(out, n, "UTF-8 byte-order mark (one is allowed only at the start of the file)");
     } else {
         snprintf(out, n, "byte 0x%02x", c);
     }
@@ -423,7 +429,10 @@ static int bad_value(struct lex *l)
             return fail_at(l, s, "'%s' is Python, not xl.cfg; expected 1 or 0", shown);
         if (!strcmp(shown, "None"))
             return fail_at(l, s, "'None' is Python, not xl.cfg; expected a value: \"string\", number or [list]");
-        return fail_at(l, s, "unquoted word '%s'; expected a \"string\" such as \"%s\"", shown, shown);
+        /* Quoting it would only move the error to the key's check. */
+        if (l->key && xl_key_number(l->key))
+            return fail_at(l, s, "unquoted word '%s'; %s takes a number", shown, l->key);
+        return fail_at(l, s, "unquoted word '%s'; expected a number, a \"string\" or a [list]", shown);
     }
     char what[128];
     describe(l, s, what, sizeof(what));
@@ -597,6 +606,7 @@ static int lex_setting(struct lex *l, struct xlcfg_setting *s)
     s->loc = loc_of(l, l->p);
     if (lex_key(l, &s->key) < 0)
         return -1;
+    l->key = s->key;
     skip_blank(l);
     char what[128];
     if (l->p < l->len && l->b[l->p] == '=') {
@@ -623,6 +633,7 @@ static int lex_setting(struct lex *l, struct xlcfg_setting *s)
     }
     return 0;
 fail:
+    l->key = NULL;
     free(s->key);
     xlcfg_value_free(&s->value);
     s->key = NULL;
@@ -665,6 +676,10 @@ int xlcfg_parse(struct xlcfg *out, const char *buf, size_t len, const char *src,
         fail_at(&l, (size_t)(nul - buf), "NUL byte in the file; expected text");
         goto fail;
     }
+    /* Editors on other systems save a UTF-8 byte-order mark; it means
+     * nothing here, and columns count from after it. */
+    if (!l.one_line && len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
+        l.p = l.line_start = 3;
     char what[128];
     while (l.p < l.len) {
         skip_blank(&l);

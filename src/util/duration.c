@@ -1,5 +1,6 @@
 #include "util/duration.h"
 
+#include <stdio.h>
 #include <string.h>
 
 bool parse_duration(const char *s, uint64_t *ns)
@@ -26,7 +27,7 @@ bool parse_duration(const char *s, uint64_t *ns)
     }
     static const struct { const char *unit; uint64_t ns; } units[] = {
         {"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000ull}, {"", 1000000000ull},
-        {"m", 60000000000ull},
+        {"m", 60000000000ull}, {"h", 3600000000000ull}, {"d", 86400000000000ull},
     };
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(p, units[i].unit))
@@ -41,4 +42,18 @@ bool parse_duration(const char *s, uint64_t *ns)
         return true;
     }
     return false;
+}
+
+void format_duration(uint64_t ns, char *buf, size_t len)
+{
+    static const struct { const char *unit; uint64_t ns; } units[] = {
+        {"d", 86400000000000ull}, {"h", 3600000000000ull}, {"m", 60000000000ull}, {"s", 1000000000ull}, {"ms", 1000000}, {"us", 1000}, {"ns", 1},
+    };
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (ns && ns % units[i].ns == 0) {
+            snprintf(buf, len, "%llu%s", (unsigned long long)(ns / units[i].ns), units[i].unit);
+            return;
+        }
+    }
+    snprintf(buf, len, "0s");
 }

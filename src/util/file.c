@@ -2,6 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +34,28 @@ int open_input(const char *path, const char *what, uint64_t *size)
     return fd;
 }
 
+char *read_input(const char *path, const char *what, uint64_t max, uint64_t *size)
+{
+    int fd = open_input(path, what, size);
+    if (fd < 0)
+        return NULL;
+    if (*size > max) {
+        vlog_err("%s: %llu bytes is too large for a %s", path, (unsigned long long)*size, what);
+        close(fd);
+        return NULL;
+    }
+    char *buf = malloc(*size + 1);
+    if (!buf || read_full_at(fd, buf, *size, 0) < 0) {
+        vlog_err("%s: %s", path, buf ? strerror(errno) : "out of memory");
+        free(buf);
+        close(fd);
+        return NULL;
+    }
+    buf[*size] = '\0';
+    close(fd);
+    return buf;
+}
+
 int read_full_at(int fd, void *dst, size_t len, uint64_t offset)
 {
     uint8_t *p = dst;
@@ -47,4 +73,39 @@ int read_full_at(int fd, void *dst, size_t len, uint64_t offset)
         offset += (uint64_t)n;
     }
     return 0;
+}
+
+int write_full(int fd, const void *src, size_t len)
+{
+    const uint8_t *p = src;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int fsync_parent_dir(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r;
 }

@@ -8,7 +8,18 @@
  * line naming the file, what it is (`what`, e.g. "kernel") and why. */
 int open_input(const char *path, const char *what, uint64_t *size);
 
+/* A whole small input file (a config) in memory, NUL-terminated: at most
+ * max bytes.  NULL after one line naming the file and why. */
+char *read_input(const char *path, const char *what, uint64_t max, uint64_t *size);
+
 /* pread() until len bytes are in, or -1 with errno (EIO for a short file). */
 int read_full_at(int fd, void *dst, size_t len, uint64_t offset);
+
+/* write() until len bytes are out, or -1 with errno. */
+int write_full(int fd, const void *src, size_t len);
+
+/* fsync() of the folder holding path, so that a file just created (or
+ * renamed) there survives a power loss.  0 or -1 with errno. */
+int fsync_parent_dir(const char *path);
 
 #endif

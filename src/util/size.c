@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,4 +51,18 @@ bool parse_size(const char *s, uint64_t *out)
         return false;
     *out = (uint64_t)v << shift;
     return true;
+}
+
+void size_human(uint64_t v, char *buf, size_t len)
+{
+    static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    unsigned u = 0;
+    while (u < 5 && v >= (1ull << (10 * (u + 1))))
+        u++;
+    uint64_t whole = v >> (10 * u);
+    uint64_t tenth = ((v - (whole << (10 * u))) * 10) >> (10 * u);
+    if (tenth)
+        snprintf(buf, len, "%llu.%llu %s", (unsigned long long)whole, (unsigned long long)tenth, unit[u]);
+    else
+        snprintf(buf, len, "%llu %s", (unsigned long long)whole, unit[u]);
 }

@@ -167,13 +167,13 @@ static int net_queue_start(struct virtio_dev *d, unsigned q, const struct vq *vq
         /* Frames this driver did not accept must not come: better a
          * device that does not start than a guest fed what it refused. */
         if (n->opts.be.set_offload && n->opts.be.set_offload(n->opts.be.opaque, offloads(d->features)) < 0) {
-            vlog_err("%s: the backend refused the guest's offloads", n->opts.name);
+            vlog_ratelimited(&n->log, "%s: the backend refused the guest's offloads", n->opts.name);
             atomic_store(&n->offload_set, false);
             return -1;
         }
         atomic_store(&n->active_pairs, n->opts.pairs);   /* so set_pairs touches every queue */
         if (set_pairs(n, 1) < 0) {
-            vlog_err("%s: the backend cannot switch its queues", n->opts.name);
+            vlog_ratelimited(&n->log, "%s: the backend cannot switch its queues", n->opts.name);
             atomic_store(&n->offload_set, false);
             return -1;
         }
@@ -232,14 +232,10 @@ static const struct virtio_dev_ops net_ops = {
     .queue_stop = net_queue_stop,
 };
 
-struct vnet *vnet_new(const struct vnet_opts *opts, struct event_loop *main_loop, char *err, size_t errlen)
+struct vnet *vnet_new(const struct vnet_opts *opts, struct event_loop *const loops[], char *err, size_t errlen)
 {
     if (opts->pairs < 1 || opts->pairs > VNET_MAX_PAIRS) {
         snprintf(err, errlen, "%s: queues=%u: expected 1 to %u", opts->name, opts->pairs, VNET_MAX_PAIRS);
-        return NULL;
-    }
-    if (opts->iothreads > VNET_MAX_IOTHREADS) {
-        snprintf(err, errlen, "%s: iothread=%u: expected 0 to %u", opts->name, opts->iothreads, VNET_MAX_IOTHREADS);
         return NULL;
     }
     struct vnet *n = calloc(1, sizeof(*n));
@@ -248,23 +244,13 @@ struct vnet *vnet_new(const struct vnet_opts *opts, struct event_loop *main_loop
         return NULL;
     }
     n->opts = *opts;
-    n->niothreads = opts->iothreads < opts->pairs ? opts->iothreads : opts->pairs;
-    for (unsigned i = 0; i < n->niothreads; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "vireo-net%u", i % 100u);
-        if (iothread_start(&n->threads[i], name, 0, opts->pin_iothreads ? &opts->iothread_cpus : NULL) < 0) {
-            snprintf(err, errlen, "%s: cannot start an I/O thread: %s", opts->name, strerror(errno));
-            vnet_free(n);
-            return NULL;
-        }
-    }
     for (unsigned i = 0; i < opts->pairs; i++) {
         struct vnet_pair *p = &n->pairs[i];
         p->n = n;
         p->idx = i;
         p->fd = opts->be.fds[i];
         p->rx_kick = p->tx_kick = -1;
-        p->loop = n->niothreads ? &n->threads[i % n->niothreads].loop : main_loop;
+        p->loop = loops[i];
         p->pkt = malloc(VNET_HDR_LEN + VNET_MAX_FRAME);
         if (!p->pkt) {
             snprintf(err, errlen, "out of memory");
@@ -301,8 +287,6 @@ void vnet_free(struct vnet *n)
 {
     if (!n)
         return;
-    for (unsigned i = 0; i < n->niothreads; i++)
-        iothread_stop(&n->threads[i]);
     for (unsigned i = 0; i < VNET_MAX_PAIRS; i++)
         free(n->pairs[i].pkt);
     free(n);
@@ -318,21 +302,47 @@ unsigned vnet_active_pairs(struct vnet *n)
     return atomic_load(&n->active_pairs);
 }
 
+unsigned vnet_pairs(const struct vnet *n)
+{
+    return n->opts.pairs;
+}
+
+void vnet_pair_stats(struct vnet *n, unsigned pair, struct vnet_stats *s)
+{
+    const struct vnet_pair *p = &n->pairs[pair];
+    memset(s, 0, sizeof(*s));
+    s->rx_packets = stat_read(&p->rx_packets);
+    s->rx_bytes = stat_read(&p->rx_bytes);
+    s->tx_packets = stat_read(&p->tx_packets);
+    s->tx_bytes = stat_read(&p->tx_bytes);
+    s->rx_dropped_too_big = stat_read(&p->rx_dropped_too_big);
+    s->rx_bad_buffers = stat_read(&p->rx_bad_buffers);
+    s->rx_dropped_offload = stat_read(&p->rx_dropped_offload);
+    s->tx_bad_chain = stat_read(&p->tx_bad_chain);
+    s->tx_bad_header = stat_read(&p->tx_bad_header);
+    s->tx_backend_errors = stat_read(&p->tx_backend_errors);
+    s->rx_no_buffers = stat_read(&p->rx_no_buffers);
+    s->tx_backend_full = stat_read(&p->tx_backend_full);
+}
+
 void vnet_get_stats(struct vnet *n, struct vnet_stats *s)
 {
     memset(s, 0, sizeof(*s));
     for (unsigned i = 0; i < n->opts.pairs; i++) {
-        struct vnet_pair *p = &n->pairs[i];
-        s->rx_packets += p->rx_packets;
-        s->rx_bytes += p->rx_bytes;
-        s->tx_packets += p->tx_packets;
-        s->tx_bytes += p->tx_bytes;
-        s->rx_dropped_too_big += p->rx_dropped_too_big;
-        s->rx_bad_buffers += p->rx_bad_buffers;
-        s->rx_dropped_offload += p->rx_dropped_offload;
-        s->tx_bad_chain += p->tx_bad_chain;
-        s->tx_bad_header += p->tx_bad_header;
-        s->tx_backend_errors += p->tx_backend_errors;
+        struct vnet_stats p;
+        vnet_pair_stats(n, i, &p);
+        s->rx_packets += p.rx_packets;
+        s->rx_bytes += p.rx_bytes;
+        s->tx_packets += p.tx_packets;
+        s->tx_bytes += p.tx_bytes;
+        s->rx_dropped_too_big += p.rx_dropped_too_big;
+        s->rx_bad_buffers += p.rx_bad_buffers;
+        s->rx_dropped_offload += p.rx_dropped_offload;
+        s->tx_bad_chain += p.tx_bad_chain;
+        s->tx_bad_header += p.tx_bad_header;
+        s->tx_backend_errors += p.tx_backend_errors;
+        s->rx_no_buffers += p.rx_no_buffers;
+        s->tx_backend_full += p.tx_backend_full;
     }
-    s->ctrl_errors = n->ctrl.errors;
+    s->ctrl_errors = atomic_load(&n->ctrl.errors);
 }

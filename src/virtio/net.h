@@ -9,17 +9,15 @@
 #ifndef VIREO_VIRTIO_NET_H
 #define VIREO_VIRTIO_NET_H
 
-#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "iothread/event_loop.h"
+#include "eventloop/event_loop.h"
 #include "virtio/virtio.h"
 
 #define VNET_MAX_PAIRS   16
 #define VNET_QUEUE_SIZE  256
-#define VNET_MAX_IOTHREADS 16
 
 /* Receive offloads the guest accepted; the backend should deliver such
  * frames (TUNSETOFFLOAD), and only such. */
@@ -41,9 +39,6 @@ struct vnet_opts {
     const char *name;                 /* for log lines: "net 0" */
     unsigned pairs;                   /* 1..VNET_MAX_PAIRS */
     uint8_t mac[6];
-    unsigned iothreads;               /* 0: the main loop serves the queues */
-    bool pin_iothreads;
-    cpu_set_t iothread_cpus;
     struct vnet_backend be;
 };
 
@@ -57,14 +52,23 @@ struct vnet_stats {
     uint64_t tx_bad_header;           /* vnet_tx_hdr_check refused it */
     uint64_t tx_backend_errors;       /* the backend refused the frame */
     uint64_t ctrl_errors;             /* control commands answered VIRTIO_NET_ERR */
+    /* Ring-full events: a frame from the backend found no receive buffer
+     * posted (it waits, and the TAP's own queue fills behind it); the
+     * backend could take no more frames (transmit waits for room). */
+    uint64_t rx_no_buffers, tx_backend_full;
 };
 
 struct vnet;
 
-struct vnet *vnet_new(const struct vnet_opts *opts, struct event_loop *main_loop, char *err, size_t errlen);
+/* loops[i] serves queue pair i (and loops[0] the control queue): an I/O
+ * thread's loop or the main loop, as the caller assigned them. */
+struct vnet *vnet_new(const struct vnet_opts *opts, struct event_loop *const loops[], char *err, size_t errlen);
 void vnet_free(struct vnet *n);
 struct virtio_dev *vnet_dev(struct vnet *n);
+/* Summed over the pairs, or pair i's (its ctrl_errors 0); from any thread. */
 void vnet_get_stats(struct vnet *n, struct vnet_stats *s);
+void vnet_pair_stats(struct vnet *n, unsigned pair, struct vnet_stats *s);
+unsigned vnet_pairs(const struct vnet *n);
 /* Pairs the driver has enabled (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET). */
 unsigned vnet_active_pairs(struct vnet *n);
 

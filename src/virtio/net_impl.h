@@ -4,7 +4,9 @@
 
 #include <stdatomic.h>
 
-#include "iothread/iothread.h"
+#include "eventloop/event_loop.h"
+#include "util/log.h"
+#include "util/stat_counter.h"
 #include "virtio/net.h"
 #include "virtio/net_hdr.h"
 #include "virtio/virtqueue.h"
@@ -32,8 +34,10 @@ struct vnet_pair {
     bool pkt_pending;
     struct vq_elem elem;      /* scratch: one chain */
     struct vq_elem first;     /* the first chain of a merged frame */
-    _Atomic uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-    _Atomic uint64_t rx_dropped_too_big, rx_dropped_offload, rx_bad_buffers, tx_bad_chain, tx_bad_header, tx_backend_errors;
+    /* Written on the pair's loop only (stat_counter.h). */
+    stat_counter rx_packets, rx_bytes, tx_packets, tx_bytes;
+    stat_counter rx_dropped_too_big, rx_dropped_offload, rx_bad_buffers, tx_bad_chain, tx_bad_header, tx_backend_errors;
+    stat_counter rx_no_buffers, tx_backend_full;
 };
 
 struct vnet_ctrl {
@@ -56,12 +60,11 @@ struct vnet {
     struct virtio_dev dev;
     struct vnet_opts opts;
     struct vnet_config cfg;
-    unsigned niothreads;
-    struct iothread threads[VNET_MAX_IOTHREADS];
     struct vnet_pair pairs[VNET_MAX_PAIRS];
     struct vnet_ctrl ctrl;
     _Atomic unsigned active_pairs;
     atomic_bool offload_set;  /* this driver's offloads were given to the backend */
+    struct vlog_ratelimit log;   /* backend failures a driver can repeat at will (resets) */
 };
 
 /* net_rxtx.c, on the pair's loop. */

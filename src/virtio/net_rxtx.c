@@ -75,9 +75,9 @@ static int put_single(struct vnet_pair *p)
     }
     if (e->in_len < p->pkt_len) {
         if (e->in_len < VNET_HDR_LEN)
-            p->rx_bad_buffers++;
+            stat_inc(&p->rx_bad_buffers);
         else
-            p->rx_dropped_too_big++;
+            stat_inc(&p->rx_dropped_too_big);
         vq_push(&p->rxq, e->head, 0);
         return 1;
     }
@@ -85,8 +85,8 @@ static int put_single(struct vnet_pair *p)
     h->num_buffers = 1;
     iov_from_buf(e->iov, e->in_num, 0, p->pkt, p->pkt_len);
     vq_push(&p->rxq, e->head, (uint32_t)p->pkt_len);
-    p->rx_packets++;
-    p->rx_bytes += p->pkt_len - VNET_HDR_LEN;
+    stat_inc(&p->rx_packets);
+    stat_add(&p->rx_bytes, p->pkt_len - VNET_HDR_LEN);
     return 1;
 }
 
@@ -102,7 +102,7 @@ static int put_merged(struct vnet_pair *p)
     while (off < p->pkt_len) {
         if (k == limit) {
             vq_unpop(&p->rxq, k);
-            p->rx_bad_buffers++;
+            stat_inc(&p->rx_bad_buffers);
             return 1;
         }
         struct vq_elem *e = k == 0 ? &p->first : &p->elem;
@@ -119,7 +119,7 @@ static int put_merged(struct vnet_pair *p)
             return -1;
         }
         if (k == 0 && e->in_len < VNET_HDR_LEN) {
-            p->rx_bad_buffers++;
+            stat_inc(&p->rx_bad_buffers);
             vq_push(&p->rxq, e->head, 0);
             return 1;
         }
@@ -132,8 +132,8 @@ static int put_merged(struct vnet_pair *p)
     uint16_t nb = (uint16_t)k;
     iov_from_buf(p->first.iov, p->first.in_num, offsetof(struct virtio_net_hdr, num_buffers), &nb, sizeof(nb));
     vq_flush(&p->rxq, k);
-    p->rx_packets++;
-    p->rx_bytes += p->pkt_len - VNET_HDR_LEN;
+    stat_inc(&p->rx_packets);
+    stat_add(&p->rx_bytes, p->pkt_len - VNET_HDR_LEN);
     return 1;
 }
 
@@ -150,14 +150,15 @@ static void rx_work(struct vnet_pair *p)
             if (r <= 0) {
                 /* A backend that hung up or failed (a TAP deleted under
                  * the VM) stays readable for ever: stop listening. */
-                vlog_err("%s: the backend is gone: %s", p->n->opts.name, r ? strerror(errno) : "end of file");
+                vlog_ratelimited(&p->n->log, "%s: the backend is gone: %s", p->n->opts.name,
+                                 r ? strerror(errno) : "end of file");
                 p->backend_gone = true;
                 break;
             }
             if (r < VNET_HDR_LEN + VNET_ETH_HLEN)
                 continue;
             if (!vnet_rx_hdr_fix((struct virtio_net_hdr *)p->pkt, p->n->dev.features)) {
-                p->rx_dropped_offload++;
+                stat_inc(&p->rx_dropped_offload);
                 continue;
             }
             p->pkt_len = (size_t)r;
@@ -174,6 +175,7 @@ static void rx_work(struct vnet_pair *p)
              * back do not count: the kick must come after new ones). */
             if (vq_wait_for_more(&p->rxq))
                 continue;
+            stat_inc(&p->rx_no_buffers);
             p->rx_starved = true;
             break;
         }
@@ -200,7 +202,7 @@ static int tx_one(struct vnet_pair *p)
     struct virtio_net_hdr h;
     struct iovec iov[VQ_ELEM_MAX_IOV + 1];
     if (e->in_num || e->out_len < VNET_HDR_LEN || e->out_len > VNET_HDR_LEN + VNET_MAX_FRAME) {
-        p->tx_bad_chain++;
+        stat_inc(&p->tx_bad_chain);
         vq_push(&p->txq, e->head, 0);
         return TX_DONE;
     }
@@ -211,10 +213,10 @@ static int tx_one(struct vnet_pair *p)
     const char *why = vnet_tx_hdr_check(&h, frame, p->n->dev.features);
     int cnt = why ? -1 : iov_slice(e->iov, e->out_num, VNET_HDR_LEN, frame, iov + 1, VQ_ELEM_MAX_IOV);
     if (why) {
-        p->tx_bad_header++;
+        stat_inc(&p->tx_bad_header);
         vlog_debug("%s: dropped a frame: %s", p->n->opts.name, why);
     } else if (cnt < 0) {
-        p->tx_bad_chain++;
+        stat_inc(&p->tx_bad_chain);
     } else {
         h.num_buffers = 0;
         iov[0] = (struct iovec){&h, VNET_HDR_LEN};
@@ -224,10 +226,10 @@ static int tx_one(struct vnet_pair *p)
             return TX_FULL;
         }
         if (w < 0) {
-            p->tx_backend_errors++;
+            stat_inc(&p->tx_backend_errors);
         } else {
-            p->tx_packets++;
-            p->tx_bytes += frame;
+            stat_inc(&p->tx_packets);
+            stat_add(&p->tx_bytes, frame);
         }
     }
     vq_push(&p->txq, e->head, 0);
@@ -252,6 +254,7 @@ static void tx_work(struct vnet_pair *p)
             break;
         }
         if (r == TX_FULL) {
+            stat_inc(&p->tx_backend_full);
             p->tx_blocked = true;
             break;
         }

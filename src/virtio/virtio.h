@@ -56,6 +56,9 @@ struct virtio_dev {
     void (*notify)(void *transport, unsigned q);
     /* The driver broke the device's rules: DEVICE_NEEDS_RESET. */
     void (*broken)(void *transport, const char *why);
+    /* The device changed its configuration space on its own (a balloon's
+     * new target): tell the driver.  NULL where the transport cannot. */
+    void (*config_changed)(void *transport);
 };
 
 #endif

@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "util/log.h"
+
 /* BAR 0 layout (64-bit memory BAR, slots 0 and 1). */
 #define BAR_COMMON   0x0000
 #define BAR_ISR      0x1000
@@ -102,8 +104,22 @@ static void dev_notify(void *transport, unsigned q)
 static void dev_broken(void *transport, const char *why)
 {
     struct vpci *v = transport;
+    /* Once per breakage; a driver that resets and breaks it again in a loop
+     * meets the rate limit. */
     if (!atomic_exchange(&v->needs_reset, true))
-        fprintf(stderr, "vireo: %s: device needs reset: %s\n", v->name, why);
+        vlog_ratelimited(&v->log, "%s: device needs reset: %s", v->name, why);
+    atomic_fetch_or(&v->isr, ISR_CONFIG);
+    signal_vector(v, atomic_load(&v->config_vector));
+}
+
+static void dev_config_changed(void *transport)
+{
+    struct vpci *v = transport;
+    /* The driver rereads config space until the generation holds still
+     * (4.1.4.3.1), so it never mixes old and new fields.  No lock: the
+     * device may call this from a thread that a vCPU holding v->lock
+     * waits for (queue_stop). */
+    __atomic_fetch_add(&v->config_generation, 1, __ATOMIC_RELEASE);
     atomic_fetch_or(&v->isr, ISR_CONFIG);
     signal_vector(v, atomic_load(&v->config_vector));
 }
@@ -122,7 +138,7 @@ static void common_image(struct vpci *v, struct common_cfg *c)
     c->config_msix_vector = atomic_load(&v->config_vector);
     c->num_queues = (uint16_t)v->dev->num_queues;
     c->device_status = v->status | (atomic_load(&v->needs_reset) ? VIRTIO_STATUS_NEEDS_RESET : 0);
-    c->config_generation = v->config_generation;
+    c->config_generation = __atomic_load_n(&v->config_generation, __ATOMIC_ACQUIRE);
     c->queue_select = v->queue_select;
     if (v->queue_select < v->dev->num_queues) {
         const struct vpci_queue *q = &v->q[v->queue_select];
@@ -447,10 +463,11 @@ int vpci_init(struct vpci *v, struct virtio_dev *dev, const struct memmap *mem,
     dev->transport = v;
     dev->notify = dev_notify;
     dev->broken = dev_broken;
+    dev->config_changed = dev_config_changed;
     reset_locked(v);
 
     /* Modern virtio-pci IDs (4.1.2.1): 0x1040 + device type. */
-    uint8_t cls = dev->device_id == VIRTIO_ID_NET ? 0x02 : 0x01, sub = 0x00;
+    uint8_t cls = dev->device_id == VIRTIO_ID_NET ? 0x02 : dev->device_id == VIRTIO_ID_BLOCK ? 0x01 : 0xFF, sub = 0x00;
     pci_device_init(&v->pci, 0x1AF4, (uint16_t)(0x1040 + dev->device_id), cls, sub, 0x00);
     v->pci.cfg[0x08] = 1;   /* revision 1: modern */
     uint16_t ssvid = 0x1AF4, ssid = 0x1100;

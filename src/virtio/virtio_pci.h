@@ -13,7 +13,8 @@
 #include <stdint.h>
 
 #include "devices/pci.h"
-#include "virtio/memmap.h"
+#include "mem/memmap.h"
+#include "util/log.h"
 #include "virtio/virtio.h"
 
 #define VPCI_MAX_QUEUES   64
@@ -67,6 +68,7 @@ struct vpci {
     struct vpci_vector vec[VPCI_MAX_VECTORS];
     struct vq vq[VPCI_MAX_QUEUES];
     char name[32];
+    struct vlog_ratelimit log;  /* what the guest can make it say */
 };
 
 /* Sets up the PCI function for dev with its BAR at bar_addr.  -1 if

@@ -10,7 +10,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "virtio/memmap.h"
+#include "mem/memmap.h"
+#include "util/iov.h"
 
 #define VQ_MAX_SIZE        1024   /* largest queue we offer */
 /* Buffers per request after address translation.  Queues are at most
@@ -104,12 +105,5 @@ bool vq_enable_kicks(struct vq *vq);
 bool vq_wait_for_more(struct vq *vq);
 /* Entries available but not yet taken. */
 bool vq_has_work(struct vq *vq);
-
-/* iovec helpers for device models. */
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len);
-size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len);
-/* Copies the iovecs covering [off, off+len) into out (at most max); -1 if
- * more would be needed or the range is not covered. */
-int iov_slice(const struct iovec *iov, unsigned n, size_t off, size_t len, struct iovec *out, unsigned max);
 
 #endif

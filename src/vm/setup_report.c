@@ -1,12 +1,13 @@
 #include "vm/setup_report.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-int setup_report_measure(const struct guest_mem *mem, struct setup_report *r)
+#include "util/procfs.h"
+
+int setup_report_measure(const struct memmap *mem, struct setup_report *r)
 {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) < 0)
@@ -15,26 +16,36 @@ int setup_report_measure(const struct guest_mem *mem, struct setup_report *r)
                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 
     long page = sysconf(_SC_PAGESIZE);
-    FILE *f = fopen("/proc/self/statm", "r");
     unsigned long size_pages, resident_pages;
-    if (!f)
+    char buf[256];
+    int fd = procfs_open_self("statm");
+    if (fd < 0)
         return -1;
-    int n = fscanf(f, "%lu %lu", &size_pages, &resident_pages);
-    fclose(f);
-    if (n != 2)
+    ssize_t len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (len <= 0)
+        return -1;
+    buf[len] = 0;
+    if (sscanf(buf, "%lu %lu", &size_pages, &resident_pages) != 2)
         return -1;
     r->rss_kib = (uint64_t)resident_pages * (uint64_t)page / 1024;
 
-    size_t pages = (size_t)((mem->size + (uint64_t)page - 1) / (uint64_t)page);
-    unsigned char *vec = malloc(pages ? pages : 1);
-    if (!vec)
-        return -1;
+    /* mincore's vector in pieces: a 64 GiB guest would otherwise need a
+     * 16 MiB one at each reading (the control socket's stats). */
+    enum { CHUNK = 65536 };
+    static _Thread_local unsigned char vec[CHUNK];
     uint64_t resident = 0;
-    if (mincore(mem->host, mem->size, vec) == 0) {
-        for (size_t i = 0; i < pages; i++)
-            resident += vec[i] & 1;
+    for (unsigned k = 0; k < mem->count; k++) {
+        const struct memmap_region *reg = &mem->r[k];
+        uint64_t pages = (reg->size + (uint64_t)page - 1) / (uint64_t)page;
+        for (uint64_t at = 0; at < pages; at += CHUNK) {
+            size_t n = pages - at < CHUNK ? (size_t)(pages - at) : CHUNK;
+            if (mincore(reg->host + at * (uint64_t)page, n * (size_t)page, vec) < 0)
+                break;
+            for (size_t i = 0; i < n; i++)
+                resident += vec[i] & 1;
+        }
     }
-    free(vec);
     r->guest_rss_kib = resident * (uint64_t)page / 1024;
     return 0;
 }

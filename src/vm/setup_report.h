@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "vm/guest_mem.h"
+#include "mem/memmap.h"
 
 struct setup_report {
     double cpu_ms;             /* user + system since exec */
@@ -13,6 +13,6 @@ struct setup_report {
     uint64_t guest_rss_kib;    /* guest RAM pages that are resident */
 };
 
-int setup_report_measure(const struct guest_mem *mem, struct setup_report *r);
+int setup_report_measure(const struct memmap *mem, struct setup_report *r);
 
 #endif

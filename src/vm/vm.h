@@ -15,15 +15,21 @@
 #include "devices/pci.h"
 #include "devices/rtc_cmos.h"
 #include "devices/serial.h"
-#include "iothread/event_loop.h"
+#include "eventloop/event_loop.h"
+#include "eventloop/iothread_group.h"
 #include "kvm/irq_routes.h"
+#include "mem/memmap.h"
 #include "net/tap.h"
-#include "virtio/blk.h"
+#include "util/log.h"
+#include "virtio/balloon.h"
 #include "virtio/net.h"
-#include "virtio/memmap.h"
 #include "virtio/virtio_pci.h"
-#include "vm/guest_mem.h"
+#include "vm/disk.h"
+#include "vm/vm_limits.h"
 #include "vm/vm_nets.h"
+#include "vm/vm_resources.h"
+#include "vm/vm_vcpu.h"
+#include "x86/e820.h"
 #include "x86/layout.h"
 
 /* `vireo run` exit statuses (documented in the README). */
@@ -36,67 +42,71 @@ enum vm_status {
     VM_STATUS_CONSOLE_QUIT = 5,
 };
 
-#define VM_MAX_DISKS 8
 
-/* What a VM started by `vireo create` has that `vireo run` lacks; see
- * toolstack/vm_process.c. */
-struct vm_managed {
-    int serial_fd;               /* COM1's output: the console buffer's pipe, a file, /dev/null */
-    struct event_loop *outer;    /* the VM process's own loop, served by the main thread too */
-    bool start_paused;           /* `vireo create -p` */
-    const cpu_set_t *vcpu_affinity;  /* one per vCPU (cpus=); NULL: unpinned */
+/* Boot from a disk's own boot loader configuration (pygrub's role, see
+ * src/bootloader): the kernel, initrd and command line come from it. */
+struct vm_boot_disk {
+    unsigned disk;                /* index into vm_params.disks */
+    const char *entry;            /* pygrub's --entry; NULL: the configuration's default */
+    const char *kernel, *ramdisk; /* pygrub's --kernel/--ramdisk: paths in the guest; NULL: none */
+    const char *append;           /* after the entry's command line; NULL: nothing */
 };
 
 struct vm_params {
     uint64_t ram_size;
     uint32_t ncpus;
-    const char *kernel_path;
+    const char *kernel_path;   /* NULL when boot_disk is set */
     const char *initrd_path;   /* may be NULL */
     const char *cmdline;
+    const struct vm_boot_disk *boot_disk;   /* read again at each vm_create (a restart) */
     bool allow_pvm;            /* for --setup-only, where no guest code runs */
+    bool balloon;              /* a virtio-balloon device (vm_balloon.h) */
     unsigned ndisks;
-    struct vblk_opts disks[VM_MAX_DISKS];
+    struct disk_opts disks[VM_MAX_DISKS];
     unsigned nnets;
     struct vm_net_opts nets[VM_MAX_NETS];
     const char *name;                   /* the toolstack's VM name (MAC addresses derive from it) */
-    const struct vm_managed *managed;   /* NULL for `vireo run` */
+    /* Whoever drives the VM (`vireo run`, the toolstack's VM process) owns
+     * this loop and turns it on its thread; the VM's own loop is one watch
+     * in it. */
+    struct event_loop *loop;
+    int serial_fd;                      /* COM1's output */
+    bool start_paused;                  /* vCPUs parked from the start (`vireo create -p`) */
+    const cpu_set_t *vcpu_affinity;     /* one per vCPU; NULL: unpinned */
+    /* /dev/kvm, kernel, images, TAPs: opened once by the driver
+     * (vm_resources_open) and reused by every vm_create; NULL: vm_create
+     * opens its own and vm_destroy closes them. */
+    struct vm_resources *res;
 };
 
 struct vm_blk {
-    struct vblk *blk;
+    struct disk disk;
+    bool open;
     struct vpci pci;
 };
 
 struct vm_nic {
+    struct iothread_group threads;   /* serving its queue pairs */
     struct vnet *net;
     struct vpci pci;
     bool pci_ok;
-    struct tap tap;
+    struct tap *tap;                 /* the VM's resources' */
     uint8_t mac[6];
 };
 
-struct vm;
-
-struct vcpu {
-    struct vm *vm;
-    unsigned id;
-    int fd;
-    struct kvm_run *run;
-    pthread_t thread;
-    bool started;
-    atomic_bool exited;        /* its thread has left the run loop */
-    atomic_int tid;            /* its thread's id, once running (vcpu-list, vcpu-pin) */
-};
-
 struct vm {
-    int kvm_fd, vm_fd;
+    struct vm_resources *res;
+    struct vm_resources own_res;     /* when vm_params.res was NULL */
+    bool owns_res;
+    int kvm_fd, vm_fd;               /* kvm_fd is the resources' */
     size_t run_size;
     struct kvm_cpuid2 *cpuid;  /* KVM's supported CPUID, patched per vCPU */
     bool tsc_deadline;
-    struct guest_mem mem;
+    struct ram_layout layout;
+    struct memmap memmap;      /* guest RAM, for the loader and the devices */
     struct io_bus pio, mmio;
     unsigned ncpus;
-    struct vcpu vcpus[MAX_VCPUS];
+    struct vm_vcpu vcpus[MAX_VCPUS];
 
     struct serial serial;
     struct i8042 i8042;
@@ -106,17 +116,23 @@ struct vm {
     struct pci_device host_bridge;
     struct pci_window win32, win64;
 
-    /* The main thread's event loop: console, signals, the stop request,
-     * and disks configured with iothread=0. */
+    /* The VM's own loop, a watch in the driver's (vm_params.loop) and
+     * served on its thread: the stop request, and the queues of disks and
+     * interfaces configured with iothread=0. */
     struct event_loop loop;
     bool loop_ok;
-    struct memmap memmap;      /* guest RAM as the device models see it */
+    struct event_loop *parent;   /* the driver's loop, while the VM's is watched there */
+    struct el_watch w_loop, w_stop;
     struct irq_routes routes;
     bool routes_ok;
+    struct vlog_ratelimit irq_log;   /* device models raise lines as the guest drives them */
     unsigned ndisks;
     struct vm_blk disks[VM_MAX_DISKS];
     unsigned nnics;
     struct vm_nic nics[VM_MAX_NETS];
+    struct vballoon *balloon;  /* NULL: none */
+    struct vpci balloon_pci;
+    bool balloon_pci_ok;
 
     /* First stop request wins; the main thread is woken through stop_fd. */
     pthread_mutex_t stop_lock;
@@ -125,8 +141,7 @@ struct vm {
     char stop_reason[256];
     int stop_fd;               /* eventfd */
 
-    const struct vm_managed *managed;
-    atomic_bool host_stopping;  /* a managed VM got SIGTERM: no restart after this stop */
+    const cpu_set_t *vcpu_affinity;
     /* Pausing: vCPU threads park between KVM_RUNs while pause_req is set
      * (vm_control.c). */
     pthread_mutex_t pause_lock;
@@ -135,17 +150,27 @@ struct vm {
     unsigned parked;
 };
 
-/* Builds the whole VM; prints the reason and returns -1 on failure. */
+/* Builds the whole VM; prints the reason and returns -1 on failure.  On
+ * the thread that owns cfg->loop. */
 int vm_create(struct vm *vm, const struct vm_params *cfg);
-/* Runs until the guest stops; returns a vm_status. */
-int vm_run(struct vm *vm);
+/* The kernel and initrd of cfg (not booting from a disk), read through
+ * res: a bzImage that fits the memory with its initrd and command line.
+ * Prints why not and returns -1. */
+int vm_check_kernel(const struct vm_params *cfg, const struct vm_resources *res);
+/* Starts the vCPUs.  The driver then turns its loop until vm_stopping()
+ * (a failure to start is a stop request too). */
+void vm_start(struct vm *vm);
+bool vm_stopping(const struct vm *vm);
+/* After a stop request: stops and joins the vCPUs, stops the devices'
+ * queues, prints the reason; returns a vm_status. */
+int vm_finish(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 void vm_request_stop(struct vm *vm, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Runtime control from the VM process's control socket (vm_control.c);
- * called on the main thread while vm_run runs. */
+ * called on the thread that drives the VM, between vm_start and vm_finish. */
 void vm_power_button(struct vm *vm);
 /* Returns once every running vCPU is parked (or the VM is stopping). */
 void vm_pause(struct vm *vm);

@@ -6,8 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kvm/vcpu.h"
+#include "util/procfs.h"
 #include "vm/vm.h"
+#include "vm/vm_vcpu.h"
 
 void vm_power_button(struct vm *vm)
 {
@@ -46,7 +47,7 @@ void vm_pause(struct vm *vm)
 {
     atomic_store(&vm->pause_req, true);
     for (unsigned i = 0; i < vm->ncpus; i++)
-        vcpu_kick(&vm->vcpus[i]);
+        vm_vcpu_kick(&vm->vcpus[i]);
     /* A vCPU finishing an exit (a disk reset waiting for this thread's
      * loop, say) could take a while; a bounded wait keeps the control
      * socket responsive, and the stragglers park at their next entry. */
@@ -79,12 +80,14 @@ bool vm_is_paused(const struct vm *vm)
 static void read_task_stat(int tid, char *state, int *cpu)
 {
     char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-    FILE *f = fopen(path, "re");
-    if (!f)
+    snprintf(path, sizeof(path), "task/%d/stat", tid);
+    int fd = procfs_open_self(path);
+    if (fd < 0)
         return;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
     buf[n] = 0;
     char *p = strrchr(buf, ')');
     if (!p || p[1] != ' ')
@@ -109,7 +112,7 @@ int vm_vcpu_stat(struct vm *vm, unsigned id, struct vm_vcpu_stat *st)
         errno = EINVAL;
         return -1;
     }
-    struct vcpu *v = &vm->vcpus[id];
+    struct vm_vcpu *v = &vm->vcpus[id];
     if (!v->started || atomic_load(&v->exited))
         return 0;
     st->tid = atomic_load(&v->tid);

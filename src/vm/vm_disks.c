@@ -1,6 +1,7 @@
 #include "vm/vm_disks.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "util/log.h"
 #include "x86/layout.h"
@@ -14,22 +15,24 @@ int vm_disks_create(struct vm *vm, const struct vm_params *cfg)
     for (unsigned i = 0; i < cfg->ndisks; i++) {
         struct vm_blk *d = &vm->disks[i];
         char err[512], name[16], desc[512];
-        d->blk = vblk_new(&cfg->disks[i], &vm->loop, err, sizeof(err));
-        if (!d->blk) {
+        struct disk_opts o = cfg->disks[i];
+        o.image = vm->res->disks[i];   /* opened once, kept across restarts */
+        if (disk_open(&d->disk, &o, &vm->loop, err, sizeof(err)) < 0) {
             vlog_err("%s", err);
             return -1;
         }
+        d->open = true;
         vm->ndisks = i + 1;
         snprintf(name, sizeof(name), "disk %u", i);
         /* Firmware-style placement: each BAR naturally aligned in the
          * 32-bit window; the guest keeps or moves it. */
         uint64_t bar = LAYOUT_PCI_MMIO32_BASE + (uint64_t)i * VPCI_BAR_SIZE;
-        if (vpci_init(&d->pci, vblk_dev(d->blk), &vm->memmap, &host, bar, name) < 0 ||
+        if (vpci_init(&d->pci, vblk_dev(d->disk.blk), &vm->memmap, &host, bar, name) < 0 ||
             pci_bus_register(&vm->pci, VM_PCI_SLOT_FIRST_DISK + i, &d->pci.pci) < 0) {
             vlog_err("disk %s: cannot set up its PCI function", cfg->disks[i].path);
             return -1;
         }
-        vblk_describe(d->blk, desc, sizeof(desc));
+        disk_describe(&d->disk, desc, sizeof(desc));
         vlog_info("disk %u: %s", i, desc);
     }
     return 0;
@@ -45,9 +48,25 @@ void vm_disks_destroy(struct vm *vm)
 {
     vm_disks_shutdown(vm);
     for (unsigned i = 0; i < vm->ndisks; i++) {
-        vblk_free(vm->disks[i].blk);
+        if (vm->disks[i].open)
+            disk_close(&vm->disks[i].disk);
+        vm->disks[i].open = false;
         vpci_destroy(&vm->disks[i].pci);
-        vm->disks[i].blk = NULL;
     }
     vm->ndisks = 0;
+}
+
+int vm_disks_flush(struct vm *vm, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < vm->ndisks; i++) {
+        struct bdev *bs = vm->disks[i].disk.bs;
+        if (!vm->disks[i].open || !bs || bs->ro)
+            continue;
+        int r = bdev_sync(bs);
+        if (r < 0) {
+            snprintf(err, errlen, "disk %u (%s): flush failed: %s", i, bs->path, strerror(-r));
+            return -1;
+        }
+    }
+    return 0;
 }

@@ -13,5 +13,10 @@ int vm_disks_create(struct vm *vm, const struct vm_params *cfg);
  * goes away. */
 void vm_disks_shutdown(struct vm *vm);
 void vm_disks_destroy(struct vm *vm);
+/* Makes what the guest wrote stable: bdev_sync of every writable disk
+ * (data, and a format's metadata), on the calling thread.  Requests still
+ * in flight are not waited for: their guest has not seen them complete.
+ * -1 with the disk and the reason in err. */
+int vm_disks_flush(struct vm *vm, char *err, size_t errlen);
 
 #endif

@@ -1,11 +1,11 @@
 #include "vm/vm_nets.h"
 
+#include <errno.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "net/mac.h"
-#include "net/netlink.h"
 #include "net/tap.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -26,25 +26,12 @@ static int set_offload(void *opaque, unsigned off)
         f |= TUN_F_TSO6;
     if (off & VNET_OFFLOAD_ECN)
         f |= TUN_F_TSO_ECN;
-    return tap_set_offload(&nic->tap, f);
+    return tap_set_offload(nic->tap, f);
 }
 
 static int enable_pair(void *opaque, unsigned pair, bool on)
 {
-    return tap_enable_queue(&((struct vm_nic *)opaque)->tap, pair, on);
-}
-
-/* The TAP, new on a bridge or existing; the bridge is checked first so a
- * missing one is reported as such, not as a TAP problem. */
-static int open_backend(struct vm_nic *nic, const struct vm_net_opts *o, char *err, size_t errlen)
-{
-    if (o->tap[0])
-        return tap_attach(&nic->tap, o->tap, o->queues, err, errlen);
-    if (nl_bridge_check(o->bridge, err, errlen) < 0)
-        return -1;
-    if (tap_create(&nic->tap, o->ifname, o->queues, err, errlen) < 0)
-        return -1;
-    return nl_attach_to_bridge(nic->tap.ifname, o->bridge, err, errlen);
+    return tap_enable_queue(((struct vm_nic *)opaque)->tap, pair, on);
 }
 
 int vm_nets_create(struct vm *vm, const struct vm_params *cfg)
@@ -57,24 +44,31 @@ int vm_nets_create(struct vm *vm, const struct vm_params *cfg)
         const struct vm_net_opts *o = &cfg->nets[i];
         struct vm_nic *nic = &vm->nics[i];
         char err[512], name[16], mac[18];
-        for (unsigned k = 0; k < TAP_MAX_QUEUES; k++)
-            nic->tap.fds[k] = -1;
         vm->nnics = i + 1;
         snprintf(name, sizeof(name), "net %u", i);
-        if (open_backend(nic, o, err, sizeof(err)) < 0) {
-            vlog_err("%s: %s", name, err);
+        /* Opened once (vm_resources.c); a restarted VM's guest starts from
+         * the TAP as it was opened. */
+        nic->tap = &vm->res->taps[i];
+        if (tap_reset(nic->tap) < 0) {
+            vlog_err("%s: resetting TAP %s: %s", name, nic->tap->ifname, strerror(errno));
             return -1;
         }
         if (o->has_mac)
             memcpy(nic->mac, o->mac, 6);
         else   /* stable for a named VM; for `vireo run`, per TAP name */
-            mac_derive(cfg->name ? cfg->name : nic->tap.ifname, i, nic->mac);
-        struct vnet_opts no = {.name = name, .pairs = o->queues, .iothreads = o->iothreads};
+            mac_derive(cfg->name ? cfg->name : nic->tap->ifname, i, nic->mac);
+        struct vnet_opts no = {.name = name, .pairs = o->queues};
         memcpy(no.mac, nic->mac, 6);
         no.be = (struct vnet_backend){.opaque = nic, .set_offload = set_offload, .enable_pair = enable_pair};
         for (unsigned k = 0; k < o->queues; k++)
-            no.be.fds[k] = nic->tap.fds[k];
-        nic->net = vnet_new(&no, &vm->loop, err, sizeof(err));
+            no.be.fds[k] = nic->tap->fds[k];
+        if (iothread_group_start(&nic->threads, "vireo-net", o->iothreads, o->queues, 0, NULL, &vm->loop) < 0) {
+            vlog_err("%s: cannot start an I/O thread: %s", name, strerror(errno));
+            return -1;
+        }
+        struct event_loop *loops[VNET_MAX_PAIRS];
+        iothread_group_loops(&nic->threads, loops, o->queues < VNET_MAX_PAIRS ? o->queues : VNET_MAX_PAIRS);
+        nic->net = vnet_new(&no, loops, err, sizeof(err));
         if (!nic->net) {
             vlog_err("%s", err);
             return -1;
@@ -87,7 +81,7 @@ int vm_nets_create(struct vm *vm, const struct vm_params *cfg)
         }
         nic->pci_ok = true;
         mac_format(nic->mac, mac);
-        vlog_info("net %u: %s%s%s, mac %s, %u queue pair%s", i, nic->tap.ifname, o->bridge[0] ? " on bridge " : "",
+        vlog_info("net %u: %s%s%s, mac %s, %u queue pair%s", i, nic->tap->ifname, o->bridge[0] ? " on bridge " : "",
                   o->bridge, mac, o->queues, o->queues > 1 ? "s" : "");
     }
     return 0;
@@ -106,10 +100,10 @@ void vm_nets_destroy(struct vm *vm)
     for (unsigned i = 0; i < vm->nnics; i++) {
         struct vm_nic *nic = &vm->nics[i];
         vnet_free(nic->net);
+        iothread_group_stop(&nic->threads);
         if (nic->pci_ok)
             vpci_destroy(&nic->pci);
-        tap_close(&nic->tap);
-        memset(nic, 0, sizeof(*nic));
+        memset(nic, 0, sizeof(*nic));   /* the TAP stays open: the resources' */
     }
     vm->nnics = 0;
 }

@@ -8,7 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VM_MAX_NETS           4
+#include "vm/vm_limits.h"
+
 #define VM_PCI_SLOT_FIRST_NET 16
 #define VM_NET_DEFAULT_QUEUES 1     /* QEMU's default too */
 
@@ -25,11 +26,11 @@ struct vm_net_opts {
 struct vm;
 struct vm_params;
 
-/* Creates the TAPs and devices; prints why and returns -1. */
+/* The devices, on the TAPs of the VM's resources; prints why and returns -1. */
 int vm_nets_create(struct vm *vm, const struct vm_params *cfg);
 /* Stops the queues: before guest memory goes away. */
 void vm_nets_shutdown(struct vm *vm);
-/* Frees the devices and closes the TAPs (a created TAP disappears). */
+/* Frees the devices (the TAPs are the resources'). */
 void vm_nets_destroy(struct vm *vm);
 
 #endif

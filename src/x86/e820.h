@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mem/memmap.h"
+
 #define E820_TYPE_RAM      1
 #define E820_TYPE_RESERVED 2
 
@@ -23,6 +25,10 @@ struct ram_layout {
 };
 
 struct ram_layout ram_layout_for(uint64_t ram_size);
+
+/* Allocates guest RAM into an empty m as the layout places it; -1 with
+ * errno. */
+int ram_layout_map(const struct ram_layout *ram, struct memmap *m);
 
 /* Where the 64-bit PCI window starts for this much RAM. */
 uint64_t layout_pci_mmio64_base(const struct ram_layout *ram);

@@ -2,10 +2,10 @@
 
 #include <asm/bootparam.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "util/err.h"
 #include "util/file.h"
 #include "x86/e820.h"
 #include "x86/layout.h"
@@ -26,15 +26,6 @@ static const uint64_t boot_gdt[] = {
 };
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* A relocatable kernel loaded below its preferred address decompresses to
  * the preferred address; init_size bytes from there are its whole footprint. */
@@ -62,27 +53,27 @@ uint64_t linux_boot_min_ram(const struct bzimage *bz, uint64_t initrd_len)
     return kernel_end(bz) + align_up(initrd_len, PAGE_SIZE);
 }
 
-static int blob_copy(struct guest_mem *m, uint64_t gpa, const struct boot_blob *b,
+static int blob_copy(const struct memmap *m, uint64_t gpa, const struct boot_blob *b,
                      const char *what, char *err, size_t errlen)
 {
-    void *dst = guest_mem_ptr(m, gpa, b->len);
+    void *dst = memmap_ptr(m, gpa, b->len);
     if (!dst)
-        return fail(err, errlen, "internal error: %s does not fit in guest RAM at 0x%llx", what,
+        return err_fail(err, errlen, "internal error: %s does not fit in guest RAM at 0x%llx", what,
                     (unsigned long long)gpa);
     if (b->data) {
         memcpy(dst, b->data, b->len);
         return 0;
     }
     if (read_full_at(b->fd, dst, b->len, b->offset) < 0)
-        return fail(err, errlen, "reading the %s: %s", what, strerror(errno));
+        return err_fail(err, errlen, "reading the %s: %s", what, strerror(errno));
     return 0;
 }
 
-static void write_page_tables(struct guest_mem *m)
+static void write_page_tables(const struct memmap *m)
 {
-    uint64_t *pml4 = guest_mem_ptr(m, LAYOUT_PML4, PAGE_SIZE);
-    uint64_t *pdpt = guest_mem_ptr(m, LAYOUT_PDPT, PAGE_SIZE);
-    uint64_t *pd = guest_mem_ptr(m, LAYOUT_PD, 4 * PAGE_SIZE);
+    uint64_t *pml4 = memmap_ptr(m, LAYOUT_PML4, PAGE_SIZE);
+    uint64_t *pdpt = memmap_ptr(m, LAYOUT_PDPT, PAGE_SIZE);
+    uint64_t *pd = memmap_ptr(m, LAYOUT_PD, 4 * PAGE_SIZE);
     memset(pml4, 0, PAGE_SIZE);
     memset(pdpt, 0, PAGE_SIZE);
     /* Present | writable; 2 MiB pages (PS) in the page directories. */
@@ -99,13 +90,18 @@ int linux_boot_check(const struct linux_boot_cfg *cfg, uint64_t low_size,
     const struct bzimage *bz = cfg->bz;
     size_t cmdline_len = strlen(cfg->cmdline);
     if (cmdline_len > bz->cmdline_size || cmdline_len >= LAYOUT_CMDLINE_MAX)
-        return fail(err, errlen, "kernel command line is %zu bytes; this kernel accepts at most %u",
+        return err_fail(err, errlen, "kernel command line is %zu bytes; this kernel accepts at most %u",
                     cmdline_len, bz->cmdline_size);
 
     uint64_t initrd_len = initrd_len_of(cfg);
+    /* Linux would boot without a root file system and panic much later;
+     * an empty file is a mistake to name now. */
+    if (cfg->has_initrd && !initrd_len)
+        return err_fail(err, errlen, "the initrd is empty (0 bytes); expected an initramfs (a cpio archive, "
+                        "possibly compressed)");
     uint64_t need = linux_boot_min_ram(bz, initrd_len);
     if (low_size < need)
-        return fail(err, errlen, "memory too small for kernel%s: it needs at least %llu MiB below the "
+        return err_fail(err, errlen, "memory too small for kernel%s: it needs at least %llu MiB below the "
                     "PCI hole, the VM has %llu MiB", cfg->has_initrd ? "+initrd" : "",
                     (unsigned long long)((need + MiB - 1) / MiB), (unsigned long long)(low_size / MiB));
 
@@ -119,7 +115,7 @@ int linux_boot_check(const struct linux_boot_cfg *cfg, uint64_t low_size,
         if (top > low_size)
             top = low_size;
         if (top < initrd_len || ((top - initrd_len) & ~(PAGE_SIZE - 1)) < kernel_end(bz))
-            return fail(err, errlen, "initrd (%llu bytes) does not fit between the kernel's end "
+            return err_fail(err, errlen, "initrd (%llu bytes) does not fit between the kernel's end "
                         "(%llu MiB) and the kernel's initrd_addr_max (0x%x)", (unsigned long long)initrd_len,
                         (unsigned long long)(kernel_end(bz) / MiB), bz->initrd_addr_max);
         *initrd_addr = (top - initrd_len) & ~(PAGE_SIZE - 1);
@@ -127,11 +123,10 @@ int linux_boot_check(const struct linux_boot_cfg *cfg, uint64_t low_size,
     return 0;
 }
 
-int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,
+int linux_boot_load(const struct memmap *m, const struct ram_layout *ram, const struct linux_boot_cfg *cfg,
                     struct linux_boot_info *out, char *err, size_t errlen)
 {
     const struct bzimage *bz = cfg->bz;
-    const struct ram_layout *ram = &m->layout;
     size_t cmdline_len = strlen(cfg->cmdline);
     uint64_t initrd_len = initrd_len_of(cfg);
     uint64_t initrd_addr;
@@ -142,7 +137,7 @@ int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,
     if (blob_copy(m, KERNEL_LOAD_ADDR, &cfg->kernel, "kernel", err, errlen) < 0)
         return -1;
 
-    char *cmdline = guest_mem_ptr(m, LAYOUT_CMDLINE, cmdline_len + 1);
+    char *cmdline = memmap_ptr(m, LAYOUT_CMDLINE, cmdline_len + 1);
     memcpy(cmdline, cfg->cmdline, cmdline_len + 1);
 
     struct boot_params bp;
@@ -169,9 +164,9 @@ int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,
         bp.e820_table[i].type = regions[i].type;
     }
     bp.e820_entries = (uint8_t)n;
-    memcpy(guest_mem_ptr(m, LAYOUT_BOOT_PARAMS, sizeof(bp)), &bp, sizeof(bp));
+    memcpy(memmap_ptr(m, LAYOUT_BOOT_PARAMS, sizeof(bp)), &bp, sizeof(bp));
 
-    memcpy(guest_mem_ptr(m, LAYOUT_GDT_ADDR, sizeof(boot_gdt)), boot_gdt, sizeof(boot_gdt));
+    memcpy(memmap_ptr(m, LAYOUT_GDT_ADDR, sizeof(boot_gdt)), boot_gdt, sizeof(boot_gdt));
     write_page_tables(m);
 
     out->entry = KERNEL_LOAD_ADDR + ENTRY_64_OFFSET;

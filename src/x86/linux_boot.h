@@ -8,8 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vm/guest_mem.h"
+#include "mem/memmap.h"
 #include "x86/bzimage.h"
+#include "x86/e820.h"
 
 /* Bytes for guest memory: from data when it is set, else read from fd at
  * offset (straight into guest RAM: no bounce copy of a 10+ MiB kernel). */
@@ -46,8 +47,9 @@ uint64_t linux_boot_min_ram(const struct bzimage *bz, uint64_t initrd_len);
 int linux_boot_check(const struct linux_boot_cfg *cfg, uint64_t low_size,
                      uint64_t *initrd_addr, char *err, size_t errlen);
 
-/* Returns -1 with a one-line reason in err when it does not fit. */
-int linux_boot_load(struct guest_mem *m, const struct linux_boot_cfg *cfg,
+/* Into guest RAM m laid out as ram.  Returns -1 with a one-line reason in
+ * err when it does not fit. */
+int linux_boot_load(const struct memmap *m, const struct ram_layout *ram, const struct linux_boot_cfg *cfg,
                     struct linux_boot_info *out, char *err, size_t errlen);
 
 #endif

@@ -41,8 +41,8 @@ static void stub_config_write(struct virtio_dev *d, uint32_t off, const void *bu
 static bool in_backend(const struct vu_backend *b, const void *p, uint64_t len)
 {
     const uint8_t *q = p;
-    for (unsigned i = 0; i < b->nregions; i++) {
-        const struct vu_region *r = &b->regions[i];
+    for (unsigned i = 0; i < b->mem.nregions; i++) {
+        const struct vu_region *r = &b->mem.regions[i];
         if (q >= r->host && q <= r->host + r->size && len <= (uint64_t)(r->host + r->size - q))
             return true;
     }

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vm/guest_mem.h"
+#include "mem/memmap.h"
 #include "x86/bzimage.h"
+#include "x86/e820.h"
 #include "x86/layout.h"
 #include "x86/linux_boot.h"
 
@@ -15,9 +16,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct guest_mem mem;
-    if (!mem.host && guest_mem_alloc(&mem, 256 * MiB) < 0)
-        abort();
+    static struct memmap mem;
+    static struct ram_layout ram;
+    if (!mem.count) {
+        ram = ram_layout_for(256 * MiB);
+        if (ram_layout_map(&ram, &mem) < 0)
+            abort();
+    }
 
     /* The first byte splits the input into kernel and initrd. */
     if (size < 1)
@@ -42,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             .cmdline = "console=ttyS0",
         };
         struct linux_boot_info info;
-        if (linux_boot_load(&mem, &cfg, &info, err, sizeof(err)) == 0 &&
-            info.kernel_end > mem.layout.low_size)
+        if (linux_boot_load(&mem, &ram, &cfg, &info, err, sizeof(err)) == 0 &&
+            info.kernel_end > ram.low_size)
             abort();
     } else if (!err[0]) {
         abort(); /* every refusal says why */

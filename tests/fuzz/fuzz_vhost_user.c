@@ -9,7 +9,11 @@
  * The header's top byte is the fuzzer's, not the protocol's (the back-end
  * looks at the version and NEED_REPLY bits only): its low nibble is how
  * many fds ride with the message, each a dup of one small memfd, so memory
- * tables can be mapped and rings started. */
+ * tables can be mapped and rings started; bit 4 shrinks that memfd to half
+ * before the message (a front-end taking its memory back: the SIGBUS guard
+ * must catch the back-end's next touch, and the front-end must then be
+ * dropped); bit 5 sends the memory table's regions as they are, rather than
+ * fitted inside the memfd. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -20,8 +24,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "eventloop/event_loop.h"
 #include "vhost_user/backend.h"
 #include "vhost_user/protocol.h"
+#include "vhost_user/requests.h"
 #include "virtio/virtio.h"
 #include "stub_dev.h"
 
@@ -40,6 +46,7 @@ static void check(bool ok)
 }
 
 static struct stub_dev stub;
+static struct event_loop loop;
 static struct vu_backend be;
 static int ram_fd = -1;
 
@@ -86,22 +93,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     stub.stop_base = 0x100;
     stub.refuse_start = refuse_start;
     stub.on_breach = trap;
-    /* As vu_backend_init leaves it, without the socket. */
-    memset(&be, 0, sizeof(be));
-    be.dev = &stub.d;
-    be.listen_fd = be.conn_fd = -1;
-    for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
-        be.q[i].kick_fd = be.q[i].call_fd = be.q[i].err_fd = -1;
-        pthread_mutex_init(&be.q[i].fd_lock, NULL);
-    }
+    /* Without a socket: messages come straight from the input. */
+    char err[256];
+    check(event_loop_init(&loop) == 0);
+    event_loop_set_owner(&loop);
+    check(vu_backend_init(&be, &stub.d, &loop, NULL, err, sizeof(err)) == 0);
     ram_fd = memfd_create(RAM_NAME, MFD_CLOEXEC);
     check(ram_fd >= 0 && ftruncate(ram_fd, RAM_SIZE) == 0);
     return 0;
 }
 
-/* Regions past the end of the memfd would map, then SIGBUS on first touch:
- * keep them inside it (the back-end does not check file sizes; see
- * test_vhost_user.c for the arithmetic checks it does make). */
+/* Regions inside the memfd as it was created, so that most tables map
+ * (the back-end refuses regions past the end of the file). */
 static void fit_regions(struct vhost_user_mem *mem)
 {
     unsigned n = mem->nregions < VHOST_USER_MAX_REGIONS ? mem->nregions : VHOST_USER_MAX_REGIONS;
@@ -114,9 +117,25 @@ static void fit_regions(struct vhost_user_mem *mem)
 
 static bool own_reply(uint32_t req)
 {
-    return req == VHOST_USER_GET_FEATURES || req == VHOST_USER_GET_PROTOCOL_FEATURES ||
-           req == VHOST_USER_GET_VRING_BASE || req == VHOST_USER_GET_QUEUE_NUM ||
-           req == VHOST_USER_GET_CONFIG;
+    const struct vu_request *rq = vu_request_find(req);
+    return rq && rq->reply;
+}
+
+/* What the request table promises, whatever the handler does: a message
+ * that breaks its entry's size, fd or version rule, or has no entry, is
+ * refused with a reason, and the reason matches the answer. */
+static void check_table(const struct vhost_user_msg *m, unsigned nfds, int r, const struct vhost_user_msg *reply)
+{
+    const struct vu_request *rq = vu_request_find(m->hdr.request);
+    bool refused = be.why[0] != 0;
+    check(memchr(be.why, 0, sizeof(be.why)) != NULL);
+    if (!rq || (m->hdr.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION || nfds > rq->max_fds ||
+        (rq->size != VU_SIZE_VARIABLE && m->hdr.size != rq->size))
+        check(refused);
+    if (rq && rq->reply)
+        check(r == (refused ? -1 : 1));
+    else if (r == 1)
+        check(reply->p.u64 == (refused ? 1 : 0));
 }
 
 static void check_reply(const struct vhost_user_msg *m, const struct vhost_user_msg *reply, int r)
@@ -152,7 +171,7 @@ static void check_reply(const struct vhost_user_msg *m, const struct vhost_user_
 
 static void check_state(void)
 {
-    check(be.nregions <= VHOST_USER_MAX_REGIONS);
+    check(be.mem.nregions <= VHOST_USER_MAX_REGIONS);
     for (unsigned q = 0; q < NQ; q++) {
         check(be.q[q].started == (stub.starts[q] != stub.stops[q]));
         check(!be.q[q].started || be.q[q].kick_fd >= 0);
@@ -165,8 +184,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct vhost_user_msg m, reply;
     unsigned fds_before = count_fds();
-    bool mapped = false;
+    bool mapped = false, shrunk = false;
     stub_dev_fill_config(&stub);
+    check(ftruncate(ram_fd, RAM_SIZE) == 0);
 
     while (size >= sizeof(m.hdr)) {
         memcpy(&m.hdr, data, sizeof(m.hdr));
@@ -175,6 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned nfds = (m.hdr.flags >> 24) & 0xF;
         if (nfds > VHOST_USER_MAX_FDS)
             nfds = VHOST_USER_MAX_FDS;
+        bool shrink = m.hdr.flags & (1u << 28), raw_regions = m.hdr.flags & (1u << 29);
         m.hdr.flags &= 0x00FFFFFFu;
         uint32_t n = m.hdr.size;
         if (n > sizeof(m.p))
@@ -188,8 +209,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         data += n;
         size -= n;
         if (m.hdr.request == VHOST_USER_SET_MEM_TABLE && nfds) {
-            fit_regions(&m.p.mem);
+            if (!raw_regions)
+                fit_regions(&m.p.mem);
             mapped = true;
+        }
+        if (shrink) {
+            check(ftruncate(ram_fd, RAM_SIZE / 2) == 0);
+            shrunk = true;
         }
 
         int fds[VHOST_USER_MAX_FDS];
@@ -199,12 +225,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         int r = vu_backend_handle(&be, &m, fds, nfds, &reply);
         check_reply(&m, &reply, r);
+        check_table(&m, nfds, r, &reply);
         check_state();
+        /* A fault (the guard's eventfd) drops the front-end at the loop's
+         * next turn: no faulted region stays in use.  (Only a shrunk memfd
+         * faults; the turn is a syscall the other inputs are spared.) */
+        if (shrunk) {
+            check(event_loop_run_once(&loop, 0) >= 0);
+            check(vu_mem_faulted(&be.mem) < 0);
+            check_state();
+        }
     }
 
     /* The front-end goes away: everything it gave must be let go. */
     vu_backend_reset(&be);
-    check(be.nregions == 0 && be.features == 0 && be.protocol_features == 0 && stub.d.features == 0);
+    check(be.mem.nregions == 0 && be.features == 0 && be.protocol_features == 0 && stub.d.features == 0);
     for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
         check(!be.q[q].started && be.q[q].kick_fd < 0 && be.q[q].call_fd < 0 && be.q[q].err_fd < 0);
     check(stub_dev_running(&stub) == 0);

@@ -74,10 +74,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     fcntl(sv[0], F_SETFL, O_NONBLOCK);
     fcntl(sv[1], F_SETFL, O_NONBLOCK);
-    struct vnet_opts o = {.name = "fuzz", .pairs = 1, .iothreads = 0, .mac = {2, 0, 0, 0, 0, 1}};
+    struct vnet_opts o = {.name = "fuzz", .pairs = 1, .mac = {2, 0, 0, 0, 0, 1}};
     o.be = (struct vnet_backend){.set_offload = no_offload, .enable_pair = no_pairs, .fds = {sv[0]}};
     char err[128];
-    struct vnet *n = vnet_new(&o, &loop, err, sizeof(err));
+    struct event_loop *loops[1] = {&loop};
+    struct vnet *n = vnet_new(&o, loops, err, sizeof(err));
     if (!n)
         abort();
     struct virtio_dev *d = vnet_dev(n);

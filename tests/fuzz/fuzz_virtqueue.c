@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtio/memmap.h"
+#include "mem/memmap.h"
 #include "virtio/virtqueue.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -19,7 +19,7 @@ static void check(const struct vm_config *c)
         abort();
     if (c->memory_mib < VM_MIN_MEMORY_MIB || c->memory_mib > VM_MAX_MEMORY_MIB)
         abort();
-    if (c->vcpus < 1 || c->vcpus > VM_MAX_VCPUS || c->ndisks > VM_MAX_DISKS || c->nvifs > VM_MAX_VIFS)
+    if (c->vcpus < 1 || c->vcpus > VM_MAX_VCPUS || c->ndisks > VM_MAX_DISKS || c->nvifs > VM_MAX_NETS)
         abort();
     if (c->ramdisk && !*c->ramdisk)
         abort();
@@ -61,9 +61,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!ov)
             break;
         err[0] = 0;
-        if (vm_config_override(&c, ov, err, sizeof(err)) < 0 && strncmp(err, "command line:", 13) &&
-            strncmp(err, "f:", 2))
-            abort();   /* a rebuild may also fail on the file's part (e.g. cpus vs vcpus) */
+        /* Every error names the override (or, from a rebuild, the file's
+         * part: cpus vs vcpus). */
+        if (vm_config_override(&c, ov, err, sizeof(err)) < 0 && strncmp(err, "command-line setting '", 22) &&
+            strncmp(err, "command line:", 13) && strncmp(err, "f:", 2))
+            abort();
         check(&c);
         free(ov);
         p = e;

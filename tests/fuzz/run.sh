@@ -9,7 +9,9 @@ seconds=$2
 here=$(cd "$(dirname "$0")" && pwd)
 failed=0
 passed=0
-for target in fuzz_bzimage fuzz_devices fuzz_virtqueue fuzz_vhost_user fuzz_recfile fuzz_xlcfg fuzz_virtio_net; do
+failures=""
+for target in fuzz_bzimage fuzz_devices fuzz_virtqueue fuzz_vhost_user fuzz_recfile fuzz_xlcfg fuzz_virtio_net fuzz_blk_req \
+              fuzz_vpci_blk fuzz_vpci_net fuzz_vpci_balloon fuzz_parttable fuzz_grubcfg fuzz_qcow2 fuzz_backup fuzz_vmstat; do
     corpus=$build/corpus-$target
     mkdir -p "$corpus"
     [ -d "$here/seeds/$target" ] && cp -n "$here/seeds/$target"/* "$corpus"/ 2>/dev/null || true
@@ -23,7 +25,12 @@ for target in fuzz_bzimage fuzz_devices fuzz_virtqueue fuzz_vhost_user fuzz_recf
         echo "fuzz: $target FAILED; last lines of $log:"
         tail -40 "$log"
         failed=$((failed + 1))
+        failures+="$target: $(grep -m1 -E 'ERROR: |SUMMARY: |Assertion|deadly signal|failed:' "$log" || echo 'no sanitizer line')"$'\n'
+        failures+="$(grep -E '^ *#[0-9]+ ' "$log" | head -8 || true)"$'\n'
+        failures+="  reproducer: $(ls "$build/$target-"* 2>/dev/null | head -1 || true)"$'\n'
     fi
 done
+# CI keeps only the tail of the output: repeat what failed, and why, last.
+[ -n "$failures" ] && printf 'fuzz: failures:\n%s' "$failures"
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

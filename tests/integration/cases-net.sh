@@ -16,15 +16,6 @@ net_dir=$logs/net
 mkdir -p "$net_dir"
 export net_dir
 
-# net_ns FUNC [ARG...]: FUNC in fresh namespaces; /sys is remounted so that
-# it shows the new namespace's links, /proc so that it shows its PIDs.
-# --kill-child: if unshare dies, its child (PID 1 of the namespace) and so
-# everything in it goes too.
-net_ns() {
-    unshare --net --mount --pid --fork --mount-proc --kill-child \
-        bash -c 'mount -t sysfs sysfs /sys && ip link set lo up && "$@"' net_ns "$@"
-}
-
 # net_setup NAME: the case's directory and its clean-up: background
 # processes listed in net_pids are killed, bridges in net_bridges deleted.
 # TERM/INT become an exit so that the EXIT trap runs then too.
@@ -91,7 +82,7 @@ until ping -c 1 -W 1 $1 >/dev/null 2>&1 || [ \$i -ge 60 ]; do i=\$((i + 1)); sle
 if ping -c 3 -W 5 $1 >/tmp/ping 2>&1; then echo "vireo-guest: ping $1 ok"; else echo "vireo-guest: ping $1 failed"; cat /tmp/ping; fi
 EOF
 }
-export -f net_ns net_setup net_cleanup net_bridge net_links net_tap_of net_mac_of net_field net_wait \
+export -f net_setup net_cleanup net_bridge net_links net_tap_of net_mac_of net_field net_wait \
     net_start_vm net_guest_ip
 
 # 1. (a, d, g) A guest on a bridge the case makes: static address, pings the

@@ -33,6 +33,9 @@ attempt() {
 check() {
     local name=$1 secs=$2 want=$3
     shift 3
+    # VIREO_TEST_ONLY=REGEX runs only the cases whose names match, while
+    # working on them; the others are neither run nor counted.
+    [ -z "${VIREO_TEST_ONLY:-}" ] || [[ $name =~ $VIREO_TEST_ONLY ]] || return 0
     n=$((n + 1))
     local log=$logs/$n.log why=()
     attempt "$log" "$secs" "$want" "$@"
@@ -77,3 +80,49 @@ run_guest() {
         --cmdline "$cmdline vireo.action=script vireo.script=$(gzip -9c <"$script" | base64 -w0)" "$@"
 }
 export -f pattern_md5 run_guest
+
+# mk_boot_disk IMG GRUB_CFG: a guest disk as an installer leaves it: an MBR
+# partition table and an ext4 partition 1 (4 KiB blocks) holding
+# /boot/vmlinuz (the cloud kernel), /boot/initrd.img (the test
+# initramfs), /boot/grub/grub.cfg (GRUB_CFG) and a 1 KiB grubenv with
+# saved_entry=one.  Made with sfdisk and mkfs.ext4 -d: nothing is mounted.
+# IMG.envoff gets the byte offset of the grubenv's data in IMG, so a test
+# can switch saved_entry in place while a VM holds the disk.
+mk_boot_disk() {
+    local img=$1 cfg=$2 d blk
+    PATH=$PATH:/usr/sbin:/sbin
+    d=$(mktemp -d "${img}.fs.XXXXXX")
+    mkdir -p "$d/boot/grub"
+    cp "$cloud" "$d/boot/vmlinuz"
+    cp "$initrd" "$d/boot/initrd.img"
+    printf '%s\n' "$cfg" >"$d/boot/grub/grub.cfg"
+    { printf '# GRUB Environment Block\nsaved_entry=one\n'; head -c 999 /dev/zero | tr '\0' '#'; } \
+        >"$d/boot/grub/grubenv"
+    mkfs.ext4 -q -F -b 4096 -d "$d" "$img.p1" 48M >/dev/null
+    blk=$(debugfs -R "bmap /boot/grub/grubenv 0" "$img.p1" 2>/dev/null)
+    echo $((1048576 + blk * 4096)) >"$img.envoff"
+    rm -f "$img"
+    truncate -s 64M "$img"
+    printf 'label: dos\nstart=2048, size=98304, type=83\n' | sfdisk -q "$img" >/dev/null
+    dd if="$img.p1" of="$img" bs=1M seek=1 conv=notrunc,sparse status=none
+    rm -rf "$d" "$img.p1"
+}
+# set_saved_entry IMG ID: grubenv's saved_entry, rewritten in place (IDs of
+# three letters keep the block's layout).
+set_saved_entry() {
+    printf 'saved_entry=%s\n' "$2" | dd of="$1" bs=1 seek=$(($(cat "$1.envoff") + 25)) conv=notrunc status=none
+}
+export -f mk_boot_disk set_saved_entry
+
+# net_ns FUNC [ARG...]: FUNC in fresh namespaces (network, mount, PID): its
+# bridges, TAPs and addresses exist nowhere else, and when it ends, even by
+# SIGKILL on a timeout, the kernel kills whatever it left running (VM
+# processes too) and deletes its links.  /sys is remounted so that it shows
+# the new namespace's links, /proc so that it shows its PIDs.
+# --kill-child: if unshare dies, its child (PID 1 of the namespace) and so
+# everything in it goes too.  (cases-net.sh, cases-systemd.sh)
+net_ns() {
+    unshare --net --mount --pid --fork --mount-proc --kill-child \
+        bash -c 'mount -t sysfs sysfs /sys && ip link set lo up && "$@"' net_ns "$@"
+}
+export -f net_ns

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # suite.sh BUILD_DIR ASAN_BUILD_DIR [SUITE...]: Vireo's integration tests
-# (SUITEs: boot disk vhost toolstack net; default all).  Runs inside the test host
+# (SUITEs: boot disk vhost toolstack net confine, the default; and systemd, opt-in:
+# `make systemd-test`, which first makes its cached image).  Runs inside the test host
 # (tests/integration/run-all.sh starts it), where /dev/kvm can boot the
 # Debian kernels.  Prints `ok N - name` / `not ok N - name` per case and,
 # last, `P passed, F failed`.
@@ -21,7 +22,7 @@ export ASAN_OPTIONS=detect_leaks=1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 shift 2
-[ $# -gt 0 ] || set -- boot disk vhost toolstack net
+[ $# -gt 0 ] || set -- boot disk vhost toolstack net confine
 for s in "$@"; do
     [ -e "$here/cases-$s.sh" ] || { echo "suite.sh: no suite '$s'" >&2; exit 2; }
     . "$here/cases-$s.sh"

@@ -18,6 +18,7 @@ void fake_bzimage(uint8_t *img, size_t len, uint32_t init_size, uint32_t initrd_
 {
     memset(img, 0, FAKE_SETUP_LEN);
     img[0x1F1] = FAKE_SETUP_SECTS;
+    fake_put32(img, 0x1F4, (uint32_t)((len - FAKE_SETUP_LEN) / 16));   /* syssize: the payload, in paragraphs */
     fake_put16(img, 0x1FE, 0xAA55);
     img[0x200] = 0xEB;                    /* jmp over the header ... */
     img[0x201] = 0x6A;                    /* ... which ends at 0x26C */

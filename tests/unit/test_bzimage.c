@@ -114,6 +114,35 @@ static void rejects_truncated(void **state)
     assert_non_null(strstr(err, "setup"));
 }
 
+/* A kernel cut short (an interrupted download or copy) is refused before
+ * it could boot and crash: syssize says how much must follow the setup.
+ * More than that is fine (a signed kernel carries its signature there). */
+static void rejects_kernel_shorter_than_syssize(void **state)
+{
+    (void)state;
+    make_good();
+    const uint32_t kernel = IMG_LEN - 28 * 512;
+    assert_int_equal(kernel % 16, 0);
+    struct bzimage bz;
+    char err[256] = "";
+    assert_int_equal(bzimage_parse(img, IMG_LEN, IMG_LEN, &bz, err, sizeof(err)), 0);
+    assert_int_equal(bz.kernel_len, kernel);
+    assert_int_equal(parse(IMG_LEN - 1, err, sizeof(err)), -1);
+    if (!strstr(err, "truncated") || !strstr(err, "65536"))
+        fail_msg("error '%s' does not say the image is truncated and how long it should be", err);
+    assert_int_equal(parse(28 * 512 + 16, err, sizeof(err)), -1);
+    /* The file only as long as the header says, or longer. */
+    put32(0x1F4, kernel / 16 - 100);
+    assert_int_equal(bzimage_parse(img, IMG_LEN, IMG_LEN, &bz, err, sizeof(err)), 0);
+    assert_int_equal(bz.kernel_len, kernel);
+    assert_int_equal(bzimage_parse(img, IMG_LEN - 1600, IMG_LEN - 1600, &bz, err, sizeof(err)), 0);
+    assert_int_equal(bz.kernel_len, kernel - 1600);
+    assert_int_equal(parse(IMG_LEN - 1601, err, sizeof(err)), -1);
+    /* No sum of the header's numbers may wrap past the check. */
+    put32(0x1F4, 0xFFFFFFFF);
+    assert_int_equal(parse(IMG_LEN, err, sizeof(err)), -1);
+}
+
 static void rejects_init_size_smaller_than_kernel(void **state)
 {
     (void)state;
@@ -140,6 +169,7 @@ int main(void)
         cmocka_unit_test(rejects_zimage),
         cmocka_unit_test(rejects_32bit_only),
         cmocka_unit_test(rejects_truncated),
+        cmocka_unit_test(rejects_kernel_shorter_than_syssize),
         cmocka_unit_test(rejects_init_size_smaller_than_kernel),
         cmocka_unit_test(rejects_short_header),
     };

@@ -17,30 +17,90 @@
 #include "toolstack/ctl_client.h"
 #include "toolstack/ctl_server.h"
 #include "toolstack/rundir.h"
+#include "toolstack/vm_commands.h"
+#include "toolstack/vm_process_impl.h"
 
 struct fake {
     const char *unavailable;
+    const char *not_running;
+    unsigned calls;    /* handlers run */
     uint8_t input[256];
     size_t input_len;
     size_t take_max;   /* console bytes accepted per call, as a UART FIFO with little room */
+    struct ctl_server *srv;
+    uint64_t held[4];  /* the connection of each "freeze" */
+    unsigned nheld;
+    uint64_t closed[8];
+    unsigned nclosed;
 };
 
-static int fake_command(void *opaque, const char *cmd, struct json_object *req, struct json_object *reply,
-                        char *err, size_t errlen)
+/* The real protocol table with these handlers in place of the VM
+ * process's. */
+static struct ctl_cmd_def fake_cmds[CTL_NCMDS];
+
+static int fake_info(void *opaque, struct json_object *req, struct json_object *reply, char *err, size_t errlen)
 {
-    (void)opaque;
-    (void)req;
-    if (!strcmp(cmd, "info")) {
-        json_object_object_add(reply, "name", json_object_new_string("t"));
+    (void)req, (void)err, (void)errlen;
+    ((struct fake *)opaque)->calls++;
+    json_object_object_add(reply, "name", json_object_new_string("t"));
+    return 0;
+}
+
+/* A reply larger than any request may be, and without the "disks" the
+ * protocol promises. */
+static int fake_big(void *opaque, struct json_object *req, struct json_object *reply, char *err, size_t errlen)
+{
+    (void)req, (void)err, (void)errlen;
+    ((struct fake *)opaque)->calls++;
+    static char s[3 * CTL_LINE_MAX];
+    memset(s, 'b', sizeof(s) - 1);
+    json_object_object_add(reply, "big", json_object_new_string(s));
+    return 0;
+}
+
+static int fake_refuse(void *opaque, struct json_object *req, struct json_object *reply, char *err, size_t errlen)
+{
+    (void)req, (void)reply;
+    ((struct fake *)opaque)->calls++;
+    snprintf(err, errlen, "refused by the fake");
+    return -1;
+}
+
+static int fake_console(void *opaque, struct json_object *req, struct json_object *reply, char *err, size_t errlen)
+{
+    (void)req, (void)reply;
+    struct fake *f = opaque;
+    f->calls++;
+    if (!f->unavailable)
         return 0;
-    }
-    if (!strcmp(cmd, "big")) {   /* larger than any request may be */
-        static char s[3 * CTL_LINE_MAX];
-        memset(s, 'b', sizeof(s) - 1);
-        json_object_object_add(reply, "big", json_object_new_string(s));
+    snprintf(err, errlen, "%s", f->unavailable);
+    return -1;
+}
+
+/* Remembers which connection asked, as the VM process's freeze does. */
+static int fake_hold(void *opaque, struct json_object *req, struct json_object *reply, char *err, size_t errlen)
+{
+    (void)req, (void)err, (void)errlen;
+    struct fake *f = opaque;
+    f->held[f->nheld++] = ctl_server_current_conn(f->srv);
+    json_object_object_add(reply, "disks", json_object_new_array());
+    json_object_object_add(reply, "paused_before", json_object_new_boolean(0));
+    return 0;
+}
+
+static void fake_closed(void *opaque, uint64_t conn)
+{
+    struct fake *f = opaque;
+    if (f->nclosed < 8)
+        f->closed[f->nclosed++] = conn;
+}
+
+static int fake_running(void *opaque, char *err, size_t errlen)
+{
+    struct fake *f = opaque;
+    if (!f->not_running)
         return 0;
-    }
-    snprintf(err, errlen, "unknown command '%s'", cmd);
+    snprintf(err, errlen, "%s", f->not_running);
     return -1;
 }
 
@@ -52,11 +112,6 @@ static size_t fake_input(void *opaque, const uint8_t *p, size_t n)
     memcpy(f->input + f->input_len, p, n);
     f->input_len += n;
     return n;
-}
-
-static const char *fake_unavailable(void *opaque)
-{
-    return ((struct fake *)opaque)->unavailable;
 }
 
 struct env {
@@ -79,8 +134,17 @@ static int setup(void **state)
     mkdir(path, 0700);
     snprintf(path, sizeof(path), "%s/t/control", e.dir);
     e.fake.take_max = 1000;
-    struct ctl_handlers h = {.opaque = &e.fake, .command = fake_command, .console_input = fake_input,
-                             .console_unavailable = fake_unavailable};
+    memcpy(fake_cmds, ctl_cmds, sizeof(fake_cmds));
+    for (int i = 0; i < CTL_NCMDS; i++)
+        fake_cmds[i].handler = fake_refuse;
+    fake_cmds[CTL_INFO].handler = fake_info;
+    fake_cmds[CTL_BLOCK_LIST].handler = fake_big;
+    fake_cmds[CTL_CONSOLE].handler = fake_console;
+    fake_cmds[CTL_WAIT].handler = NULL;
+    fake_cmds[CTL_FREEZE].handler = fake_hold;
+    e.fake.srv = &e.srv;
+    struct ctl_handlers h = {.opaque = &e.fake, .cmds = fake_cmds, .running_or_err = fake_running,
+                             .console_input = fake_input, .conn_closed = fake_closed};
     if (event_loop_init(&e.loop) < 0)
         return -1;
     event_loop_set_owner(&e.loop);
@@ -135,7 +199,7 @@ static void requests_and_errors(void **state)
     assert_string_equal(get(r, "ok"), "true");
     assert_string_equal(get(r, "name"), "t");
     json_object_put(r);
-    r = raw(e, fd, "{\"cmd\":\"big\"}\n");
+    r = raw(e, fd, "{\"cmd\":\"block-list\"}\n");
     assert_non_null(r);
     assert_int_equal(strlen(get(r, "big")), 3 * CTL_LINE_MAX - 1);
     json_object_put(r);
@@ -165,13 +229,52 @@ static void requests_and_errors(void **state)
     /* ctl_call: the reply's error becomes err. */
     int pid = fork();
     if (pid == 0) {   /* the server must run while the client blocks */
-        r = ctl_call("t", "nope", NULL, err, sizeof(err));
-        _exit(r == NULL && !strcmp(err, "unknown command 'nope'") ? 0 : 1);
+        r = ctl_call("t", CTL_PAUSE, NULL, err, sizeof(err));
+        _exit(r == NULL && !strcmp(err, "refused by the fake") ? 0 : 1);
     }
     int st = 0;
     for (int i = 0; i < 100 && waitpid(pid, &st, WNOHANG) == 0; i++)
         spin(e, 1);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* ... and an ok reply without what the protocol promises is an error. */
+    pid = fork();
+    if (pid == 0) {
+        r = ctl_call("t", CTL_BLOCK_LIST, NULL, err, sizeof(err));
+        _exit(r == NULL && !strcmp(err, "bad answer from the VM process to 'block-list': \"disks\" is not an array")
+                  ? 0 : 1);
+    }
+    st = 0;
+    for (int i = 0; i < 100 && waitpid(pid, &st, WNOHANG) == 0; i++)
+        spin(e, 1);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* A command that needs a running guest is refused, saying why, before its
+ * handler runs; the others still run. */
+static void needs_running(void **state)
+{
+    struct env *e = *state;
+    char err[256];
+    int fd = ctl_open("t", err, sizeof(err));
+    spin(e, 2);
+    e->fake.not_running = "the VM is not running (shutdown)";
+    static const char *const need[] = {"shutdown", "reboot", "pause", "unpause", "vcpu-pin"};
+    for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "{\"cmd\":\"%s\"}\n", need[i]);
+        struct json_object *r = raw(e, fd, line);
+        assert_string_equal(get(r, "error"), "the VM is not running (shutdown)");
+        json_object_put(r);
+    }
+    assert_int_equal(e->fake.calls, 0);
+    struct json_object *r = raw(e, fd, "{\"cmd\":\"info\"}\n");
+    assert_string_equal(get(r, "name"), "t");
+    json_object_put(r);
+    r = raw(e, fd, "{\"cmd\":\"destroy\"}\n");
+    assert_string_equal(get(r, "error"), "refused by the fake");   /* its handler ran */
+    json_object_put(r);
+    assert_int_equal(e->fake.calls, 2);
+    close(fd);
 }
 
 static void long_line_closes(void **state)
@@ -198,7 +301,7 @@ static void wait_gets_the_stop(void **state)
     char err[256];
     int fd = ctl_open("t", err, sizeof(err));
     spin(e, 2);
-    assert_int_equal(ctl_send(fd, "wait", NULL), 0);
+    assert_int_equal(ctl_send(fd, CTL_WAIT, NULL), 0);
     spin(e, 3);
     assert_null(ctl_recv(fd, 100, err, sizeof(err)));   /* nothing yet */
     struct json_object *ev = json_object_new_object();
@@ -263,6 +366,123 @@ static void console_replays_and_feeds(void **state)
     close(fd);
 }
 
+/* Every name is found at its own row, and the VM process's own handlers
+ * answer what the table promises (a VM between boots, or preserved after
+ * its stop: no struct vm). */
+static void vm_process_keeps_the_protocol(void **state)
+{
+    struct env *e = *state;
+    for (int i = 0; i < CTL_NCMDS; i++)
+        assert_int_equal(ctl_cmd_lookup(ctl_cmds, ctl_cmds[i].name), i);
+    assert_int_equal(ctl_cmd_lookup(ctl_cmds, "frobnicate"), -1);
+    static const char cfg_text[] = "name = \"p\"\nkernel = \"/k\"\nvcpus = 2\n"
+                                   "disk = ['/img,raw,xvda,rw']\nserial = \"file:/tmp/x\"\n";
+    static struct vm_config cfg;
+    char err[512];
+    assert_int_equal(vm_config_parse(cfg_text, sizeof(cfg_text) - 1, "p.cfg", &cfg, err, sizeof(err)), 0);
+    static struct vm_process_args a;
+    a.cfg = &cfg;
+    a.claim.domid = 7;
+    static struct vmp p;
+    memset(&p, 0, sizeof(p));
+    p.a = &a;
+    p.cfg = &cfg;
+    p.state = VMP_SHUTDOWN;
+    strcpy(p.last_stop, "guest powered off");
+    assert_int_equal(vmp_running_or_err(&p, err, sizeof(err)), -1);
+    assert_string_equal(err, "the VM is not running (shutdown)");
+    for (int i = 0; i < CTL_NCMDS; i++) {
+        const struct ctl_cmd_def *d = &ctl_cmds[i];
+        if (d->needs_running || d->after != CTL_REPLY)
+            continue;
+        struct json_object *r = json_object_new_object();
+        json_object_object_add(r, "ok", json_object_new_boolean(1));
+        if (d->handler(&p, NULL, r, err, sizeof(err)) < 0 || ctl_reply_check(i, r, err, sizeof(err)) < 0)
+            fail_msg("%s: %s", d->name, err);
+        if (i == CTL_INFO)
+            assert_string_equal(get(r, "last_stop"), "guest powered off");
+        json_object_put(r);
+    }
+    assert_int_equal(ctl_cmds[CTL_CONSOLE].handler(&p, NULL, NULL, err, sizeof(err)), -1);
+    assert_string_equal(err, "the console goes to a file (serial=\"file:...\" in the config)");
+    /* The answer to "wait", through the server. */
+    int fd = ctl_open("t", err, sizeof(err));
+    spin(e, 2);
+    assert_int_equal(ctl_send(fd, CTL_WAIT, NULL), 0);
+    spin(e, 3);
+    struct json_object *ev = vmp_stop_event(&p, 0, VM_ACTION_DESTROY);
+    ctl_server_notify_stopped(&e->srv, ev);
+    json_object_put(ev);
+    struct json_object *r = ctl_reply_ok(CTL_WAIT, ctl_recv(fd, 1000, err, sizeof(err)), err, sizeof(err));
+    if (!r)
+        fail_msg("%s", err);
+    assert_string_equal(get(r, "then"), "destroy");
+    json_object_put(r);
+    close(fd);
+    vm_config_free(&cfg);
+}
+
+/* A command that holds something for its connection learns which one it
+ * is, and hears when that connection ends; handlers outside see none. */
+static void connections_are_told_apart(void **state)
+{
+    struct env *e = *state;
+    char err[256];
+    int a = ctl_open("t", err, sizeof(err)), b = ctl_open("t", err, sizeof(err));
+    spin(e, 2);
+    assert_int_equal(ctl_send(a, CTL_FREEZE, NULL), 0);
+    spin(e, 3);
+    struct json_object *r = ctl_reply_ok(CTL_FREEZE, ctl_recv(a, 1000, err, sizeof(err)), err, sizeof(err));
+    assert_non_null(r);
+    json_object_put(r);
+    assert_int_equal(ctl_send(b, CTL_FREEZE, NULL), 0);
+    spin(e, 3);
+    json_object_put(ctl_recv(b, 1000, err, sizeof(err)));
+    assert_int_equal(e->fake.nheld, 2);
+    assert_true(e->fake.held[0] && e->fake.held[1] && e->fake.held[0] != e->fake.held[1]);
+    assert_int_equal(ctl_server_current_conn(&e->srv), 0);
+    unsigned before = e->fake.nclosed;
+    close(a);
+    spin(e, 3);
+    assert_int_equal(e->fake.nclosed, before + 1);
+    assert_int_equal(e->fake.closed[before], e->fake.held[0]);
+    close(b);
+    spin(e, 3);
+    assert_int_equal(e->fake.closed[before + 1], e->fake.held[1]);
+}
+
+/* The VM process's freeze bookkeeping without a VM: a freeze whose
+ * connection ends is lifted, and its thaw then says why; nobody else's
+ * thaw passes. */
+static void freeze_lifted_when_its_command_goes(void **state)
+{
+    (void)state;
+    static struct vmp p;
+    memset(&p, 0, sizeof(p));
+    vmp_freeze_init(&p);
+    char err[512];
+    struct json_object *r = json_object_new_object();
+    p.ctl.current_conn = 5;
+    assert_int_equal(vmp_cmd_thaw(&p, NULL, r, err, sizeof(err)), -1);
+    assert_string_equal(err, "the VM is not frozen");
+    p.freeze.active = true;
+    p.freeze.conn = 5;
+    p.ctl.current_conn = 6;
+    assert_int_equal(vmp_cmd_thaw(&p, NULL, r, err, sizeof(err)), -1);
+    assert_string_equal(err, "the VM was frozen by another command; only it may thaw it");
+    assert_int_equal(vmp_cmd_unpause(&p, NULL, r, err, sizeof(err)), -1);
+    vmp_freeze_conn_closed(&p, 6);   /* not the holder: nothing happens */
+    assert_true(p.freeze.active);
+    vmp_freeze_conn_closed(&p, 5);
+    assert_false(p.freeze.active);
+    p.ctl.current_conn = 5;
+    assert_int_equal(vmp_cmd_thaw(&p, NULL, r, err, sizeof(err)), -1);
+    assert_string_equal(err, "the freeze was lifted before thaw: the command that froze the VM went away; the guest "
+                             "ran on, so what was taken may not be of one instant");
+    json_object_put(r);
+    vmp_freeze_fini(&p);
+}
+
 static void no_vm_named(void **state)
 {
     (void)state;
@@ -316,10 +536,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(requests_and_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(needs_running, setup, teardown),
         cmocka_unit_test_setup_teardown(long_line_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(wait_gets_the_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(console_replays_and_feeds, setup, teardown),
+        cmocka_unit_test_setup_teardown(vm_process_keeps_the_protocol, setup, teardown),
         cmocka_unit_test_setup_teardown(no_vm_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(connections_are_told_apart, setup, teardown),
+        cmocka_unit_test(freeze_lifted_when_its_command_goes),
         cmocka_unit_test(rundir_claims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "cli/cmd_disk.h"
 #include "cli/disk_args.h"
 #include "cli/run_args.h"
 
@@ -17,7 +18,8 @@
 #define ARGC(...) ((int)(sizeof((char *const[]){"run", __VA_ARGS__}) / sizeof(char *)))
 #define PARSE(a, err, ...) run_args_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (a), (err), sizeof(err))
 
-#define OPTIONS "ro, cache=none|writeback, iothread=N, queues=N, aio=io_uring|threads, poll-us=N, serial=ID"
+#define OPTIONS "format=raw|qcow2, backing=on|off, ro, cache=none|writeback, iothread=N, queues=N, " \
+                "aio=io_uring|threads, poll-us=N, serial=ID"
 
 /* Big enough that no message below is truncated: a cut-off message would
  * still "contain" a prefix and hide a wrong tail. */
@@ -42,12 +44,15 @@ static void defaults(void **state)
     assert_ptr_equal(d.o.path, d.path);
     assert_false(d.o.ro);
     assert_int_equal(d.o.cache, BLK_CACHE_WRITEBACK);
-    assert_int_equal(d.o.iothreads, VBLK_DEFAULT_IOTHREADS);
+    assert_int_equal(d.o.iothreads, DISK_DEFAULT_IOTHREADS);
     assert_int_equal(d.o.iothreads, 1);
-    assert_int_equal(d.o.poll_us, vblk_default_poll_us());
+    assert_int_equal(d.o.poll_us, disk_default_poll_us());
     assert_int_equal(d.o.aio, AIO_AUTO);
     assert_int_equal(d.o.queues, 0);   /* filled in by run_args_parse from --vcpus */
     assert_string_equal(d.o.serial, "");
+    /* Raw unless the configuration says otherwise; backing files allowed. */
+    assert_int_equal(d.o.format, BDEV_FORMAT_RAW);
+    assert_false(d.o.no_backing);
 }
 
 static void each_option(void **state)
@@ -59,6 +64,15 @@ static void each_option(void **state)
     assert_int_equal(disk_arg_parse("/dev/vdb,ro", &d, err, sizeof(err)), 0);
     assert_string_equal(d.path, "/dev/vdb");
     assert_true(d.o.ro);
+
+    assert_int_equal(disk_arg_parse("a.qcow2,format=qcow2", &d, err, sizeof(err)), 0);
+    assert_int_equal(d.o.format, BDEV_FORMAT_QCOW2);
+    assert_int_equal(disk_arg_parse("a,format=raw", &d, err, sizeof(err)), 0);
+    assert_int_equal(d.o.format, BDEV_FORMAT_RAW);
+    assert_int_equal(disk_arg_parse("a,format=qcow2,backing=off", &d, err, sizeof(err)), 0);
+    assert_true(d.o.no_backing);
+    assert_int_equal(disk_arg_parse("a,format=qcow2,backing=on", &d, err, sizeof(err)), 0);
+    assert_false(d.o.no_backing);
 
     assert_int_equal(disk_arg_parse("a,cache=none", &d, err, sizeof(err)), 0);
     assert_int_equal(d.o.cache, BLK_CACHE_NONE);
@@ -136,7 +150,17 @@ static void errors(void **state)
     expect_disk_error("a.img,ro=1", "--disk 'a.img,ro=1': unknown option 'ro=1' (expected " OPTIONS ")");
     expect_disk_error("a.img,cache", "--disk 'a.img,cache': unknown option 'cache' (expected " OPTIONS ")");
     expect_disk_error("a.img,ro,,x", "--disk 'a.img,ro,,x': unknown option 'ro,x' (expected " OPTIONS ")");
+    /* The rest of a path with a comma in it: the ",," escape is named. */
+    expect_disk_error("c,d.raw", "--disk 'c,d.raw': unknown option 'd.raw' (expected " OPTIONS "); a comma in "
+                                 "the path is written twice, as in 'c,,d.raw'");
+    expect_disk_error("/srv/a,b/c.img,ro", "--disk '/srv/a,b/c.img,ro': unknown option 'b/c.img' (expected " OPTIONS
+                                           "); a comma in the path is written twice, as in '/srv/a,,b/c.img,ro'");
 
+    /* Formats are named, never guessed; vmdk and friends are not served. */
+    expect_disk_error("a.img,format=vmdk", "--disk 'a.img,format=vmdk': format=vmdk: expected raw or qcow2");
+    expect_disk_error("a.img,format=", "--disk 'a.img,format=': format=: expected raw or qcow2");
+    expect_disk_error("a.img,format", "--disk 'a.img,format': unknown option 'format' (expected " OPTIONS ")");
+    expect_disk_error("a.img,backing=no", "--disk 'a.img,backing=no': backing=no: expected on or off");
     expect_disk_error("a.img,cache=bogus", "--disk 'a.img,cache=bogus': cache=bogus: expected none or writeback");
     expect_disk_error("a.img,cache=", "--disk 'a.img,cache=': cache=: expected none or writeback");
     expect_disk_error("a.img,iothread=17",
@@ -221,11 +245,11 @@ static void through_run_args(void **state)
     assert_int_equal(PARSE(&a, err, "--kernel", "k", "--vcpus", "64", "--disk", "a,queues=3"), 0);
     assert_int_equal(a.disks[0].o.queues, 3);
 
-    /* RUN_MAX_DISKS is fine, one more is not. */
+    /* VM_MAX_DISKS is fine, one more is not. */
     assert_int_equal(PARSE(&a, err, "--kernel", "k", "--disk", "0", "--disk", "1", "--disk", "2", "--disk", "3",
                            "--disk", "4", "--disk", "5", "--disk", "6", "--disk", "7"), 0);
-    assert_int_equal(a.ndisks, RUN_MAX_DISKS);
-    for (unsigned i = 0; i < RUN_MAX_DISKS; i++) {
+    assert_int_equal(a.ndisks, VM_MAX_DISKS);
+    for (unsigned i = 0; i < VM_MAX_DISKS; i++) {
         char want[2] = {(char)('0' + i), 0};
         assert_string_equal(a.disks[i].path, want);
         assert_ptr_equal(a.disks[i].o.path, a.disks[i].path);
@@ -243,9 +267,30 @@ static void through_run_args(void **state)
     assert_string_equal(err, "--disk needs a value");
 }
 
+/* `vireo disk serve` takes --disk's options as its own flags. */
+static void serve_flags(void **state)
+{
+    (void)state;
+    struct disk_serve_args a;
+    char err[ERRLEN];
+    char *const ok[] = {"serve", "--socket", "/tmp/s", "--format", "qcow2", "--backing", "off", "x,y.qcow2"};
+    assert_int_equal(disk_serve_args_parse(8, ok, &a, err, sizeof(err)), 0);
+    assert_int_equal(a.disk.o.format, BDEV_FORMAT_QCOW2);
+    assert_true(a.disk.o.no_backing);
+    assert_string_equal(a.disk.path, "x,y.qcow2");
+    char *const plain[] = {"serve", "--socket", "/tmp/s", "a.img"};
+    assert_int_equal(disk_serve_args_parse(4, plain, &a, err, sizeof(err)), 0);
+    assert_int_equal(a.disk.o.format, BDEV_FORMAT_RAW);
+    assert_false(a.disk.o.no_backing);
+    char *const bad[] = {"serve", "--socket", "/tmp/s", "--format", "vmdk", "a.img"};
+    assert_int_equal(disk_serve_args_parse(6, bad, &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "format=vmdk: expected raw or qcow2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(serve_flags),
         cmocka_unit_test(defaults),
         cmocka_unit_test(each_option),
         cmocka_unit_test(comma_escape),

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "vm/guest_mem.h"
+#include "mem/memmap.h"
 #include "x86/e820.h"
 #include "x86/layout.h"
 
@@ -88,15 +88,37 @@ static void mmio64_window_above_ram(void **state)
 static void guest_mem_bounds(void **state)
 {
     (void)state;
-    struct guest_mem m;
-    assert_int_equal(guest_mem_alloc(&m, 64 * MiB), 0);
-    assert_non_null(guest_mem_ptr(&m, 0, 64 * MiB));
-    assert_non_null(guest_mem_ptr(&m, 64 * MiB - 1, 1));
-    assert_null(guest_mem_ptr(&m, 64 * MiB - 1, 2));
-    assert_null(guest_mem_ptr(&m, 64 * MiB, 1));
-    assert_null(guest_mem_ptr(&m, 1, UINT64_MAX));
-    assert_null(guest_mem_ptr(&m, LAYOUT_HIGH_RAM_START, 1));
-    guest_mem_free(&m);
+    struct memmap m = {0};
+    struct ram_layout l = ram_layout_for(64 * MiB);
+    assert_int_equal(ram_layout_map(&l, &m), 0);
+    assert_non_null(memmap_ptr(&m, 0, 64 * MiB));
+    assert_non_null(memmap_ptr(&m, 64 * MiB - 1, 1));
+    assert_null(memmap_ptr(&m, 64 * MiB - 1, 2));
+    assert_null(memmap_ptr(&m, 64 * MiB, 1));
+    assert_null(memmap_ptr(&m, 1, UINT64_MAX));
+    assert_null(memmap_ptr(&m, LAYOUT_HIGH_RAM_START, 1));
+    memmap_free(&m);
+    assert_int_equal(m.count, 0);
+}
+
+/* Above 3 GiB the same host mapping continues at 4 GiB: one host byte
+ * after the low part's last, and nothing in the hole. */
+static void guest_mem_around_the_hole(void **state)
+{
+    (void)state;
+    struct memmap m = {0};
+    struct ram_layout l = ram_layout_for(LAYOUT_PCI_HOLE_START + 64 * MiB);
+    assert_int_equal(ram_layout_map(&l, &m), 0);
+    assert_int_equal(m.count, 2);
+    uint8_t *low_end = memmap_ptr(&m, LAYOUT_PCI_HOLE_START - 1, 1);
+    assert_non_null(low_end);
+    assert_ptr_equal(memmap_ptr(&m, LAYOUT_HIGH_RAM_START, 64 * MiB), low_end + 1);
+    assert_null(memmap_ptr(&m, LAYOUT_PCI_HOLE_START - 1, 2));
+    assert_null(memmap_ptr(&m, LAYOUT_PCI_HOLE_START, 1));
+    assert_null(memmap_ptr(&m, LAYOUT_HIGH_RAM_START + 64 * MiB - 1, 2));
+    /* Only into an empty map. */
+    assert_int_equal(ram_layout_map(&l, &m), -1);
+    memmap_free(&m);
 }
 
 int main(void)
@@ -107,6 +129,7 @@ int main(void)
         cmocka_unit_test(exactly_hole_sized_vm),
         cmocka_unit_test(mmio64_window_above_ram),
         cmocka_unit_test(guest_mem_bounds),
+        cmocka_unit_test(guest_mem_around_the_hole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

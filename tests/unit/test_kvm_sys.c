@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -54,10 +55,31 @@ static void pvm_detection(void **state)
     rmdir(root);
 }
 
+/* The advice for EACCES follows the node's real owner and mode. */
+static void access_advice(void **state)
+{
+    (void)state;
+    char buf[256];
+    struct stat st = {.st_mode = S_IFCHR | 0660, .st_gid = 108};
+    kvm_access_advice(&st, "kvm", buf, sizeof(buf));
+    assert_string_equal(buf, "add the user to group 'kvm' (usermod -aG kvm USER, then log in again) or run as root");
+    st.st_gid = 0;
+    st.st_mode = S_IFCHR | 0600;
+    kvm_access_advice(&st, "root", buf, sizeof(buf));
+    assert_string_equal(buf, "it is mode 0600, group root: only root can open it; run as root, or let a group open "
+                             "it (a udev rule: KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0660\")");
+    /* A group without read-write access is no way in either. */
+    st.st_gid = 108;
+    st.st_mode = S_IFCHR | 0640;
+    kvm_access_advice(&st, "kvm", buf, sizeof(buf));
+    assert_non_null(strstr(buf, "only root can open it"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pvm_detection),
+        cmocka_unit_test(access_advice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

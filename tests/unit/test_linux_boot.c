@@ -10,8 +10,9 @@
 #include <cmocka.h>
 
 #include "fake_bzimage.h"
-#include "vm/guest_mem.h"
+#include "mem/memmap.h"
 #include "x86/bzimage.h"
+#include "x86/e820.h"
 #include "x86/layout.h"
 #include "x86/linux_boot.h"
 
@@ -22,7 +23,8 @@ struct fixture {
     uint8_t image[KERNEL_FILE_LEN];
     uint8_t initrd[100 * 1024 + 5];
     struct bzimage bz;
-    struct guest_mem mem;
+    struct memmap mem;
+    struct ram_layout ram;
     struct linux_boot_cfg cfg;
 };
 
@@ -34,7 +36,8 @@ static struct fixture *setup(uint64_t ram, uint32_t initrd_addr_max)
     assert_int_equal(bzimage_parse(f->image, sizeof(f->image), sizeof(f->image), &f->bz, err, sizeof(err)), 0);
     for (size_t i = 0; i < sizeof(f->initrd); i++)
         f->initrd[i] = (uint8_t)(i ^ 0x5A);
-    assert_int_equal(guest_mem_alloc(&f->mem, ram), 0);
+    f->ram = ram_layout_for(ram);
+    assert_int_equal(ram_layout_map(&f->ram, &f->mem), 0);
     f->cfg = (struct linux_boot_cfg){
         .bz = &f->bz,
         .kernel = {.data = f->image + f->bz.kernel_offset, .fd = -1, .len = f->bz.kernel_len},
@@ -48,8 +51,21 @@ static struct fixture *setup(uint64_t ram, uint32_t initrd_addr_max)
 
 static void teardown(struct fixture *f)
 {
-    guest_mem_free(&f->mem);
+    memmap_free(&f->mem);
     free(f);
+}
+
+static void empty_initrd_refused(void **state)
+{
+    (void)state;
+    struct fixture *f = setup(128 * MiB, 0x7FFFFFFF);
+    f->cfg.initrd.len = 0;
+    struct linux_boot_info info;
+    char err[256];
+    assert_int_equal(linux_boot_load(&f->mem, &f->ram, &f->cfg, &info, err, sizeof(err)), -1);
+    assert_string_equal(err, "the initrd is empty (0 bytes); expected an initramfs (a cpio archive, possibly "
+                             "compressed)");
+    teardown(f);
 }
 
 static void loads_everything(void **state)
@@ -58,21 +74,21 @@ static void loads_everything(void **state)
     struct fixture *f = setup(128 * MiB, 0x7FFFFFFF);
     struct linux_boot_info info;
     char err[256];
-    assert_int_equal(linux_boot_load(&f->mem, &f->cfg, &info, err, sizeof(err)), 0);
+    assert_int_equal(linux_boot_load(&f->mem, &f->ram, &f->cfg, &info, err, sizeof(err)), 0);
 
     assert_int_equal(info.entry, 0x100000 + 0x200);
     assert_int_equal(info.boot_params, LAYOUT_BOOT_PARAMS);
-    assert_memory_equal(guest_mem_ptr(&f->mem, 0x100000, f->bz.kernel_len), f->image + FAKE_SETUP_LEN,
+    assert_memory_equal(memmap_ptr(&f->mem, 0x100000, f->bz.kernel_len), f->image + FAKE_SETUP_LEN,
                         f->bz.kernel_len);
 
-    const struct boot_params *bp = guest_mem_ptr(&f->mem, LAYOUT_BOOT_PARAMS, sizeof(*bp));
+    const struct boot_params *bp = memmap_ptr(&f->mem, LAYOUT_BOOT_PARAMS, sizeof(*bp));
     assert_int_equal(bp->hdr.header, 0x53726448); /* "HdrS" copied from the image */
     assert_int_equal(bp->hdr.version, 0x020F);
     assert_int_equal(bp->hdr.type_of_loader, 0xFF);
     assert_true(bp->hdr.loadflags & CAN_USE_HEAP);
     assert_true(bp->hdr.loadflags & LOADED_HIGH);
     assert_int_equal(bp->hdr.cmd_line_ptr, LAYOUT_CMDLINE);
-    assert_string_equal(guest_mem_ptr(&f->mem, LAYOUT_CMDLINE, 1), "console=ttyS0 quiet");
+    assert_string_equal(memmap_ptr(&f->mem, LAYOUT_CMDLINE, 1), "console=ttyS0 quiet");
     assert_int_equal(bp->acpi_rsdp_addr, LAYOUT_ACPI_START);
     assert_int_equal(bp->e820_entries, 4);
     assert_int_equal(bp->e820_table[2].addr + bp->e820_table[2].size, 128 * MiB);
@@ -85,11 +101,11 @@ static void loads_everything(void **state)
     assert_true(128 * MiB - (at + sizeof(f->initrd)) < 4096);
     assert_true(at >= info.kernel_end);
     assert_true(info.kernel_end >= 0x1000000 + INIT_SIZE);
-    assert_memory_equal(guest_mem_ptr(&f->mem, at, sizeof(f->initrd)), f->initrd, sizeof(f->initrd));
+    assert_memory_equal(memmap_ptr(&f->mem, at, sizeof(f->initrd)), f->initrd, sizeof(f->initrd));
 
     /* Identity map: PML4[0] -> PDPT, 2 MiB pages up to 4 GiB. */
-    const uint64_t *pml4 = guest_mem_ptr(&f->mem, LAYOUT_PML4, 4096);
-    const uint64_t *pd = guest_mem_ptr(&f->mem, LAYOUT_PD, 4 * 4096);
+    const uint64_t *pml4 = memmap_ptr(&f->mem, LAYOUT_PML4, 4096);
+    const uint64_t *pd = memmap_ptr(&f->mem, LAYOUT_PD, 4 * 4096);
     assert_int_equal(pml4[0], LAYOUT_PDPT | 3);
     assert_int_equal(pd[0], 0x83);
     assert_int_equal(pd[2047], (2047ULL << 21) | 0x83);
@@ -104,8 +120,8 @@ static void initrd_respects_initrd_addr_max(void **state)
     struct fixture *f = setup(1 * GiB, 64 * MiB - 1);
     struct linux_boot_info info;
     char err[256];
-    assert_int_equal(linux_boot_load(&f->mem, &f->cfg, &info, err, sizeof(err)), 0);
-    const struct boot_params *bp = guest_mem_ptr(&f->mem, LAYOUT_BOOT_PARAMS, sizeof(*bp));
+    assert_int_equal(linux_boot_load(&f->mem, &f->ram, &f->cfg, &info, err, sizeof(err)), 0);
+    const struct boot_params *bp = memmap_ptr(&f->mem, LAYOUT_BOOT_PARAMS, sizeof(*bp));
     assert_true(bp->hdr.ramdisk_image + sizeof(f->initrd) <= 64 * MiB);
     assert_true(bp->hdr.ramdisk_image >= 64 * MiB - sizeof(f->initrd) - 4096);
     teardown(f);
@@ -118,14 +134,14 @@ static void refuses_what_does_not_fit(void **state)
     struct linux_boot_info info;
 
     struct fixture *f = setup(32 * MiB, 0x7FFFFFFF);
-    assert_int_equal(linux_boot_load(&f->mem, &f->cfg, &info, err, sizeof(err)), -1);
+    assert_int_equal(linux_boot_load(&f->mem, &f->ram, &f->cfg, &info, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "memory too small for kernel+initrd"));
     assert_true(linux_boot_min_ram(&f->bz, sizeof(f->initrd)) > 32 * MiB);
     teardown(f);
 
     /* initrd_addr_max below the kernel's end: no room for the initrd. */
     f = setup(256 * MiB, 24 * MiB);
-    assert_int_equal(linux_boot_load(&f->mem, &f->cfg, &info, err, sizeof(err)), -1);
+    assert_int_equal(linux_boot_load(&f->mem, &f->ram, &f->cfg, &info, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "initrd_addr_max"));
     teardown(f);
 
@@ -133,7 +149,7 @@ static void refuses_what_does_not_fit(void **state)
     static char long_cmdline[3000];
     memset(long_cmdline, 'a', sizeof(long_cmdline) - 1);
     f->cfg.cmdline = long_cmdline;
-    assert_int_equal(linux_boot_load(&f->mem, &f->cfg, &info, err, sizeof(err)), -1);
+    assert_int_equal(linux_boot_load(&f->mem, &f->ram, &f->cfg, &info, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "at most 2047"));
     teardown(f);
 }
@@ -142,6 +158,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loads_everything),
+        cmocka_unit_test(empty_initrd_refused),
         cmocka_unit_test(initrd_respects_initrd_addr_max),
         cmocka_unit_test(refuses_what_does_not_fit),
     };

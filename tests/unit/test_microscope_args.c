@@ -38,6 +38,21 @@ static void durations(void **state)
     assert_false(parse_duration("1.ms", &ns));
     assert_false(parse_duration("99999999999999999999", &ns));
     assert_false(parse_duration("18446744073709551615s", &ns));
+    assert_true(parse_duration("2h", &ns));
+    assert_int_equal(ns, 7200000000000ull);
+    assert_true(parse_duration("30d", &ns));
+    assert_int_equal(ns, 30ull * 86400 * 1000000000);
+    /* Bounds in messages are printed so that they parse back. */
+    char buf[32];
+    static const uint64_t back[] = {1, 999, 100000, 1000000, 1500000, 1000000000, 90000000000ull, 3600000000000ull,
+                                    30ull * 86400 * 1000000000};
+    static const char *const shown[] = {"1ns", "999ns", "100us", "1ms", "1500us", "1s", "90s", "1h", "30d"};
+    for (size_t i = 0; i < sizeof(back) / sizeof(back[0]); i++) {
+        format_duration(back[i], buf, sizeof(buf));
+        assert_string_equal(buf, shown[i]);
+        assert_true(parse_duration(buf, &ns));
+        assert_int_equal(ns, back[i]);
+    }
 }
 
 static void defaults(void **state)
@@ -85,6 +100,13 @@ static void report(void **state)
     assert_true(a.rep.min_share == 0.5);
     assert_int_equal(a.rep.gap_ns, 1000000);
     assert_int_equal(a.rep.top, 3);
+    assert_false(a.by_vm);
+    assert_int_equal(PARSE(&a, err, "report", "r.csv", "--by", "vm"), 0);
+    assert_true(a.by_vm);
+    assert_int_equal(PARSE(&a, err, "live", "--by", "vm"), 0);
+    assert_true(a.by_vm);
+    assert_int_equal(PARSE(&a, err, "--by", "task"), 0);
+    assert_false(a.by_vm);
 }
 
 static void expect(const char *want, int argc, char *const argv[])
@@ -103,8 +125,12 @@ static void errors(void **state)
     EXPECT("unknown subcommand 'replay' (expected live, record or report)", "replay");
     EXPECT("record needs -o FILE", "record");
     EXPECT("report needs a recording FILE", "report");
-    EXPECT("--interval '10us': expected a duration such as 500us, 1ms, 2s (from 0.1 ms to 1 s)", "--interval", "10us");
-    EXPECT("--interval '2s': expected a duration such as 500us, 1ms, 2s (from 0.1 ms to 1 s)", "--interval", "2s");
+    EXPECT("--interval '10us': expected a duration from 100us to 1s (a number with ns, us, ms, s, m, h or d; bare: "
+           "seconds)", "--interval", "10us");
+    EXPECT("--interval '2s': expected a duration from 100us to 1s (a number with ns, us, ms, s, m, h or d; bare: "
+           "seconds)", "--interval", "2s");
+    EXPECT("--duration '31d': expected a duration from 1ms to 30d (a number with ns, us, ms, s, m, h or d; bare: "
+           "seconds)", "--duration", "31d");
     EXPECT("--interval needs a value", "--interval");
     EXPECT("--format 'xml': expected csv or jsonl", "record", "-o", "f", "--format", "xml");
     EXPECT("unknown option '--json' for microscope record", "record", "-o", "f", "--json");
@@ -115,6 +141,8 @@ static void errors(void **state)
     EXPECT("--min-share '1.5': expected a fraction in (0, 1], e.g. 0.2", "report", "f", "--min-share", "1.5");
     EXPECT("--top '0': expected a number from 1 to 100000", "--top", "0");
     EXPECT("unexpected argument 'g'", "report", "f", "g");
+    EXPECT("--by 'pid': expected vm or task", "report", "f", "--by", "pid");
+    EXPECT("unknown option '--by' for microscope record", "record", "-o", "f", "--by", "vm");
 }
 
 int main(void)

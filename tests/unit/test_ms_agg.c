@@ -12,6 +12,7 @@
 #include "microscope/agg.h"
 #include "microscope/report.h"
 #include "microscope/svg.h"
+#include "microscope/vmmap.h"
 
 #define MS 1000000ull
 #define T0 1000000000ull
@@ -173,12 +174,115 @@ static void report_and_plot(void **state)
     free(buf);
 
     f = open_memstream(&buf, &len);
-    assert_int_equal(ms_svg_write(f, &a, &h, &o, 10), 0);
+    assert_int_equal(ms_svg_write(f, &a, &h, &t, &o, 10), 0);
     fclose(f);
-    assert_memory_equal(buf, "<svg ", 5);
+    assert_memory_equal(buf, "<?xml ", 6);
     assert_non_null(strstr(buf, "&lt;evil&amp;&gt;"));
     assert_null(strstr(buf, "<evil"));
     assert_non_null(strstr(buf, "device loop0"));
+    free(buf);
+    ms_agg_free(&a);
+}
+
+static void add_pid(struct ms_agg *a, uint32_t tid, uint32_t pid, uint64_t bucket, uint64_t bytes)
+{
+    struct ms_sample s = {0};
+    s.t_ns = T0 + bucket * MS;
+    s.bucket_ns = MS;
+    s.tid = tid;
+    s.pid = pid;
+    s.dev = 7u << 20;
+    s.kind = MS_OWN;
+    snprintf(s.comm, sizeof(s.comm), tid == pid ? "vireo" : "vireo-io%u", tid);
+    snprintf(s.devname, sizeof(s.devname), "loop0");
+    s.v.rd_bytes = bytes;
+    s.v.rd_ops = 1;
+    s.v.share_ns = MS / 2;
+    s.v.inflight_ns = MS / 2;
+    assert_int_equal(ms_agg_add(a, &s), 0);
+}
+
+/* --by vm: a VM's threads become one row; other tasks and devices stay. */
+static void by_vm(void **state)
+{
+    (void)state;
+    struct ms_agg a, v;
+    ms_agg_init(&a, MS);
+    add_pid(&a, 10, 10, 1, 4096);  /* the VM's main thread */
+    add_pid(&a, 11, 10, 1, 8192);  /* its I/O thread, same bucket */
+    add_pid(&a, 12, 10, 3, 4096);  /* a vCPU */
+    add_pid(&a, 20, 20, 1, 512);   /* someone else */
+    add_pid(&a, 30, 30, 900, 100); /* pid 30: a task, before a VM got that pid */
+    add(&a, 0, MS_DEVICE, 1, 16384, MS, MS);
+    ms_agg_finish(&a);
+    struct ms_vmmap m;
+    ms_vmmap_init(&m);
+    assert_int_equal(ms_vmmap_add(&m, &(struct ms_vm){.t_ns = T0 + 500 * MS, .pid = 10, .name = "web"}), 1);
+    assert_int_equal(ms_vmmap_add(&m, &(struct ms_vm){.t_ns = T0 + 600 * MS, .pid = 10, .name = "web"}), 0);
+    assert_int_equal(ms_vmmap_add(&m, &(struct ms_vm){.t_ns = T0 + 1000 * MS, .pid = 30, .name = "late"}), 1);
+    /* pid 10's I/O came before the recorder noticed the VM: still web's */
+    assert_string_equal(ms_vmmap_find(&m, 10, T0)->name, "web");
+    assert_null(ms_vmmap_find(&m, 20, T0));
+    assert_int_equal(ms_agg_by_vm(&a, &m, &v), 0);
+    assert_int_equal(v.nseries, 4);
+    const struct ms_series *w = find(&v, 10, MS_OWN);
+    assert_string_equal(w->vm, "web");
+    assert_int_equal(w->threads, 3);
+    assert_int_equal(w->total.rd_bytes, 16384);
+    assert_int_equal(w->total.rd_ops, 3);
+    assert_int_equal(w->npts, 2); /* buckets 1 and 3; bucket 1's two threads added up */
+    assert_int_equal(w->pts[0].bytes, 12288);
+    assert_int_equal(find(&v, 20, MS_OWN)->threads, 1);
+    assert_string_equal(find(&v, 20, MS_OWN)->vm, "");
+    assert_int_equal(find(&v, 0, MS_DEVICE)->total.rd_bytes, 16384);
+    /* pid 30 was mapped only from 1000 ms on; its earliest record is the
+     * fallback, so a single record rules the whole recording */
+    assert_string_equal(find(&v, 30, MS_OWN)->vm, "late");
+
+    struct ms_header h = {.bucket_ns = MS, .start_ns = T0, .host = "h"};
+    struct ms_trailer t = {.present = true, .end_ns = T0 + 1000 * MS};
+    struct ms_report_opts o;
+    ms_report_defaults(&o);
+    char *buf = NULL;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(ms_report_text(f, &v, &h, &t, &o), 0);
+    fclose(f);
+    assert_non_null(strstr(buf, "  -        10       VM web "));
+    assert_non_null(strstr(buf, "(3 thread rows)"));
+    assert_non_null(strstr(buf, "guest-visible latency"));
+    free(buf);
+    f = open_memstream(&buf, &len);
+    assert_int_equal(ms_report_json(f, &v, &h, &t, &o), 0);
+    fclose(f);
+    assert_non_null(strstr(buf, "\"vm\":\"web\",\"threads\":3,\"guest_latency\":null"));
+    assert_non_null(strstr(buf, "\"inflight_ns\":null"));
+    free(buf);
+    ms_agg_free(&v);
+    ms_agg_free(&a);
+    ms_vmmap_free(&m);
+}
+
+/* A recording with a header and no sample (fuzz_recfile found it): the
+ * plot's columns come from the header's bucket, never a zero width. */
+static void plot_without_samples(void **state)
+{
+    (void)state;
+    struct ms_agg a;
+    ms_agg_init(&a, 0);
+    ms_agg_finish(&a);
+    struct ms_header h = {.bucket_ns = MS, .start_ns = T0, .host = "h"};
+    struct ms_trailer t = {0};
+    struct ms_report_opts o;
+    ms_report_defaults(&o);
+    char *buf = NULL;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(ms_svg_write(f, &a, &h, &t, &o, 10), 0);
+    fclose(f);
+    assert_non_null(strstr(buf, "one column of pixels = 1.000 ms"));
+    assert_null(strstr(buf, "nan"));
+    assert_non_null(strstr(buf, ">0 ms</text>"));
     free(buf);
     ms_agg_free(&a);
 }
@@ -190,6 +294,8 @@ int main(void)
         cmocka_unit_test(bursts),
         cmocka_unit_test(intensity),
         cmocka_unit_test(report_and_plot),
+        cmocka_unit_test(by_vm),
+        cmocka_unit_test(plot_without_samples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

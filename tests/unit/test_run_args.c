@@ -26,6 +26,7 @@ static void defaults(void **state)
     assert_int_equal(a.memory, 256ULL << 20);
     assert_int_equal(a.vcpus, 1);
     assert_false(a.setup_only);
+    assert_false(a.balloon);   /* off unless asked for */
 }
 
 static void all_options(void **state)
@@ -34,13 +35,14 @@ static void all_options(void **state)
     struct run_args a;
     char err[256];
     assert_int_equal(PARSE(&a, err, "--kernel=k", "--initrd", "i", "--cmdline", "console=ttyS0 quiet",
-                           "--memory=2G", "--vcpus", "4", "--setup-only"), 0);
+                           "--memory=2G", "--vcpus", "4", "--setup-only", "--balloon"), 0);
     assert_string_equal(a.kernel, "k");
     assert_string_equal(a.initrd, "i");
     assert_string_equal(a.cmdline, "console=ttyS0 quiet");
     assert_int_equal(a.memory, 2ULL << 30);
     assert_int_equal(a.vcpus, 4);
     assert_true(a.setup_only);
+    assert_true(a.balloon);
 }
 
 static void expect_usage_error(int rc, const char *err, const char *needle)
@@ -55,7 +57,7 @@ static void errors(void **state)
     (void)state;
     struct run_args a;
     char err[256];
-    expect_usage_error(PARSE(&a, err, "--initrd", "i"), err, "--kernel is required");
+    expect_usage_error(PARSE(&a, err, "--initrd", "i"), err, "--kernel (or --boot disk) is required");
     expect_usage_error(PARSE(&a, err, "--kernel"), err, "--kernel needs a value");
     expect_usage_error(PARSE(&a, err, "--kernel", "k", "--bogus"), err, "unknown option '--bogus'");
     expect_usage_error(PARSE(&a, err, "--kernel", "k", "--vcpus", "0"), err, "--vcpus '0'");
@@ -68,6 +70,32 @@ static void errors(void **state)
     expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", "4098K"), err, "multiple of 4K");
     expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", "99999999999999999999G"), err, "--memory");
     expect_usage_error(PARSE(&a, err, "--kernel", ""), err, "empty path");
+}
+
+/* --boot disk[=N]: the kernel, initrd and command line come from the disk. */
+static void boot_disk(void **state)
+{
+    (void)state;
+    struct run_args a;
+    char err[256];
+    assert_int_equal(PARSE(&a, err, "--boot", "disk", "--disk", "a.img"), 0);
+    assert_true(a.boot_disk);
+    assert_int_equal(a.boot_disk_index, 0);
+    assert_null(a.kernel);
+    assert_null(a.cmdline);   /* the entry's own, nothing added */
+    assert_int_equal(PARSE(&a, err, "--disk", "a.img", "--disk=b.img", "--boot=disk=1", "--cmdline", "root=/dev/vdb1"), 0);
+    assert_int_equal(a.boot_disk_index, 1);
+    assert_string_equal(a.cmdline, "root=/dev/vdb1");
+    expect_usage_error(PARSE(&a, err, "--boot", "disk"), err, "--boot disk=0: there are only 0 --disk options");
+    expect_usage_error(PARSE(&a, err, "--boot", "disk=1", "--disk", "a"), err,
+                       "--boot disk=1: there is only 1 --disk option (counted from 0)");
+    expect_usage_error(PARSE(&a, err, "--boot", "disk=9", "--disk", "a"), err,
+                       "--boot 'disk=9': expected disk or disk=N (N from 0 to 7");
+    expect_usage_error(PARSE(&a, err, "--boot", "cdrom", "--disk", "a"), err, "--boot 'cdrom'");
+    expect_usage_error(PARSE(&a, err, "--boot", "disk=", "--disk", "a"), err, "--boot 'disk='");
+    expect_usage_error(PARSE(&a, err, "--boot", "disk", "--disk", "a", "--kernel", "k"), err,
+                       "--boot disk reads the kernel and initrd from the disk; expected no --kernel");
+    expect_usage_error(PARSE(&a, err, "--boot", "disk", "--disk", "a", "--initrd", "i"), err, "expected no --initrd");
 }
 
 static void help(void **state)
@@ -155,6 +183,7 @@ int main(void)
         cmocka_unit_test(defaults),
         cmocka_unit_test(all_options),
         cmocka_unit_test(errors),
+        cmocka_unit_test(boot_disk),
         cmocka_unit_test(help),
         cmocka_unit_test(sizes),
         cmocka_unit_test(nets),

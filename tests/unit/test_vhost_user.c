@@ -3,9 +3,13 @@
  * once end to end), guest RAM is a real memfd the test maps as "the
  * front-end" and passes by fd.  The device model is a stub that records
  * which queues the back-end starts and stops. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,10 +25,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "iothread/event_loop.h"
+#include "eventloop/event_loop.h"
 #include "vhost_user/backend.h"
 #include "vhost_user/msg.h"
 #include "vhost_user/protocol.h"
+#include "vhost_user/requests.h"
+#include "vhost_user/sigbus_guard.h"
 #include "virtio/virtio.h"
 #include "stub_dev.h"
 
@@ -452,9 +458,9 @@ static void mem_table(void **state)
     assert_int_equal(req_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, V, PF_ALL), 0);
     assert_int_equal(count_memfd_maps(RAM_NAME), 1);
     map_ram(f);
-    assert_int_equal(f->b.nregions, 1);
+    assert_int_equal(f->b.mem.nregions, 1);
     assert_int_equal(count_memfd_maps(RAM_NAME), 2);
-    const struct vu_region *r = &f->b.regions[0];
+    const struct vu_region *r = &f->b.mem.regions[0];
     assert_int_equal(r->uva, uva(f, 0));
     assert_int_equal(r->size, RAM_SIZE);
     assert_non_null(r->host);
@@ -465,9 +471,9 @@ static void mem_table(void **state)
     r->host[RAM_SIZE - 1] = 0xA5;
     assert_int_equal(f->ram[RAM_SIZE - 1], 0xA5);
     /* Guest-physical addresses reach the same bytes. */
-    assert_int_equal(f->b.map.count, 1);
-    assert_int_equal(f->b.map.r[0].gpa, RAM_GPA);
-    assert_ptr_equal(f->b.map.r[0].host, r->host);
+    assert_int_equal(f->b.mem.map.count, 1);
+    assert_int_equal(f->b.mem.map.r[0].gpa, RAM_GPA);
+    assert_ptr_equal(f->b.mem.map.r[0].host, r->host);
 
     /* A new table replaces the old one, mappings and all. */
     struct vhost_user_region two[2] = {
@@ -475,11 +481,11 @@ static void mem_table(void **state)
         {RAM_GPA + 0x100000, 0x8000, uva(f, 0x8000), 0x8000},
     };
     ACKED(f, req_mem(f, V_ACK, two, 2));
-    assert_int_equal(f->b.nregions, 2);
+    assert_int_equal(f->b.mem.nregions, 2);
     assert_int_equal(count_memfd_maps(RAM_NAME), 3);
-    assert_int_equal(f->b.regions[1].uva, uva(f, 0x8000));
-    assert_int_equal(f->b.regions[1].host[0x8000 - 1], 0xA5);
-    assert_int_equal(f->b.regions[0].host[0x1234], 0x5A);
+    assert_int_equal(f->b.mem.regions[1].uva, uva(f, 0x8000));
+    assert_int_equal(f->b.mem.regions[1].host[0x8000 - 1], 0xA5);
+    assert_int_equal(f->b.mem.regions[0].host[0x1234], 0x5A);
 }
 
 static void mem_table_refused(void **state)
@@ -487,8 +493,8 @@ static void mem_table_refused(void **state)
     struct fx *f = *state;
     assert_int_equal(req_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, V, PF_ALL), 0);
     map_ram(f);
-    struct vu_region before = f->b.regions[0];
-    struct memmap map_before = f->b.map;
+    struct vu_region before = f->b.mem.regions[0];
+    struct memmap map_before = f->b.mem.map;
     f->ram[0x100] = 0x77;
 
     struct vhost_user_region good = whole_ram(f);
@@ -580,10 +586,10 @@ static void mem_table_refused(void **state)
     }
 
     /* The table in force is the first one, untouched. */
-    assert_int_equal(f->b.nregions, 1);
-    assert_memory_equal(&f->b.regions[0], &before, sizeof(before));
-    assert_memory_equal(&f->b.map, &map_before, sizeof(map_before));
-    assert_int_equal(f->b.regions[0].host[0x100], 0x77);
+    assert_int_equal(f->b.mem.nregions, 1);
+    assert_memory_equal(&f->b.mem.regions[0], &before, sizeof(before));
+    assert_memory_equal(&f->b.mem.map, &map_before, sizeof(map_before));
+    assert_int_equal(f->b.mem.regions[0].host[0x100], 0x77);
     assert_int_equal(count_memfd_maps(RAM_NAME), 2);
 }
 
@@ -607,7 +613,7 @@ static void ring_bring_up(void **state)
     assert_true(f->b.q[1].started);
 
     const struct vq *vq = &f->s.vq_at_start[1];
-    const uint8_t *host = f->b.regions[0].host;
+    const uint8_t *host = f->b.mem.regions[0].host;
     assert_ptr_equal(vq->desc, host + DESC_OFF(1));
     assert_ptr_equal(vq->avail, host + AVAIL_OFF(1));
     assert_ptr_equal(vq->used, host + USED_OFF(1));
@@ -617,7 +623,7 @@ static void ring_bring_up(void **state)
     assert_int_equal(vq->last_avail, 7);
     assert_int_equal(vq->used_idx, 7);
     assert_true(vq->event_idx);
-    assert_ptr_equal(vq->mem, &f->b.map);
+    assert_ptr_equal(vq->mem, &f->b.mem.map);
     /* The device got the features without the transport's bit 30. */
     assert_int_equal(f->s.features_at_start, HOST_FEATURES);
     /* Kicks are read without blocking the queue's thread. */
@@ -655,7 +661,7 @@ static void ring_bring_up(void **state)
     assert_closed(rf.kick);
     assert_closed(call2);
     assert_closed(err_fd);
-    assert_int_equal(f->b.nregions, 0);
+    assert_int_equal(f->b.mem.nregions, 0);
     assert_int_equal(count_memfd_maps(RAM_NAME), 1);
     assert_int_equal(f->b.features, 0);
     assert_int_equal(f->b.protocol_features, 0);
@@ -671,7 +677,7 @@ static void ring_without_protocol_features(void **state)
     ring_setup(f, 0, 0);
     assert_int_equal(f->s.starts[0], 1);
     assert_int_equal(f->s.start_calls, 1);
-    assert_ptr_equal(f->s.vq_at_start[0].desc, f->b.regions[0].host + DESC_OFF(0));
+    assert_ptr_equal(f->s.vq_at_start[0].desc, f->b.mem.regions[0].host + DESC_OFF(0));
 }
 
 static void ring_with_mmap_offset(void **state)
@@ -685,10 +691,10 @@ static void ring_with_mmap_offset(void **state)
     ring_up(f, 1, 0);
     assert_int_equal(f->s.starts[1], 1);
     const struct vq *vq = &f->s.vq_at_start[1];
-    assert_ptr_equal(vq->desc, f->b.regions[0].host + DESC_OFF(1) - 0x3000);
+    assert_ptr_equal(vq->desc, f->b.mem.regions[0].host + DESC_OFF(1) - 0x3000);
     assert_int_equal(vq->avail[0], 0x99);
     /* Guest-physical 0 of the region is file offset 0x3000. */
-    assert_int_equal(f->b.map.r[0].host[AVAIL_OFF(1) - 0x3000], 0x99);
+    assert_int_equal(f->b.mem.map.r[0].host[AVAIL_OFF(1) - 0x3000], 0x99);
 }
 
 static void ring_outside_memory(void **state)
@@ -831,7 +837,7 @@ static void mem_table_while_running(void **state)
     for (unsigned q = 0; q < NQ; q++) {
         assert_int_equal(f->s.stops[q], 1);
         assert_int_equal(f->s.starts[q], 2);
-        assert_ptr_equal(f->s.vq_at_start[q].desc, f->b.regions[0].host + DESC_OFF(q));
+        assert_ptr_equal(f->s.vq_at_start[q].desc, f->b.mem.regions[0].host + DESC_OFF(q));
         assert_int_equal(f->s.vq_at_start[q].last_avail, STOP_BASE + q);
     }
     /* A table without queue 1's rings leaves it stopped. */
@@ -979,7 +985,7 @@ static void bad_version(void **state)
         assert_int_equal(f->b.q[0].call_fd, -1);
         struct vhost_user_region r = whole_ram(f);
         REFUSED(f, req_mem(f, bad[i] | VHOST_USER_NEED_REPLY, &r, 1));
-        assert_int_equal(f->b.nregions, 0);
+        assert_int_equal(f->b.mem.nregions, 0);
     }
     /* Unknown flag bits beside a good version are no reason to refuse. */
     assert_int_equal(req_u64(f, VHOST_USER_SET_FEATURES, V | 0x100, HOST_FEATURES), 0);
@@ -1049,7 +1055,7 @@ static void reset_requests(void **state)
         assert_int_equal(f->s.stops[0], i + 1);
         assert_closed(rf.kick);
         assert_closed(rf.call);
-        assert_int_equal(f->b.nregions, 0);
+        assert_int_equal(f->b.mem.nregions, 0);
         assert_int_equal(count_memfd_maps(RAM_NAME), 1);
         assert_int_equal(f->b.features, 0);
         assert_int_equal(f->s.d.features, 0);
@@ -1288,14 +1294,14 @@ static void socket_end_to_end(void **state)
     assert_int_equal(vu_msg_send(cl, &m, &fd, 1), 0);
     close(fd);
     assert_true(event_loop_run_once(&f->loop, 1000) >= 0);
-    assert_int_equal(f->b.nregions, 1);
+    assert_int_equal(f->b.mem.nregions, 1);
 
     /* A malformed message drops the front-end and forgets its state. */
     struct vhost_user_hdr h = {VHOST_USER_SET_FEATURES, V, 0x10000};
     assert_int_equal(write(cl, &h, sizeof(h)), sizeof(h));
     assert_true(event_loop_run_once(&f->loop, 1000) >= 0);
     assert_int_equal(f->b.conn_fd, -1);
-    assert_int_equal(f->b.nregions, 0);
+    assert_int_equal(f->b.mem.nregions, 0);
     char c;
     assert_int_equal(read(cl, &c, 1), 0);
     close(cl);
@@ -1317,6 +1323,671 @@ static void socket_end_to_end(void **state)
     assert_true(event_loop_run_once(&f->loop, 1000) >= 0);
     assert_int_equal(f->b.conn_fd, -1);
     close(cl);
+}
+
+/* ---- The request table ------------------------------------------------------------ */
+
+/* Every request the back-end serves has one entry, and its payload size and
+ * fd allowance are enforced before its handler runs, with the reason. */
+static void request_table(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(req_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, V, PF_ALL), 0);
+    static const uint32_t served[] = {
+        VHOST_USER_GET_FEATURES, VHOST_USER_SET_FEATURES, VHOST_USER_SET_OWNER, VHOST_USER_RESET_OWNER,
+        VHOST_USER_SET_MEM_TABLE, VHOST_USER_SET_VRING_NUM, VHOST_USER_SET_VRING_ADDR,
+        VHOST_USER_SET_VRING_BASE, VHOST_USER_GET_VRING_BASE, VHOST_USER_SET_VRING_KICK,
+        VHOST_USER_SET_VRING_CALL, VHOST_USER_SET_VRING_ERR, VHOST_USER_GET_PROTOCOL_FEATURES,
+        VHOST_USER_SET_PROTOCOL_FEATURES, VHOST_USER_GET_QUEUE_NUM, VHOST_USER_SET_VRING_ENABLE,
+        VHOST_USER_GET_CONFIG, VHOST_USER_SET_CONFIG, VHOST_USER_RESET_DEVICE,
+    };
+    unsigned n = 0;
+    for (uint32_t req = 0; req < vu_request_limit() + 2; req++) {
+        const struct vu_request *rq = vu_request_find(req);
+        bool want = false;
+        for (unsigned i = 0; i < sizeof(served) / sizeof(served[0]); i++)
+            want |= served[i] == req;
+        if (!rq) {
+            if (want)
+                fail_msg("request %u has no entry", req);
+            continue;
+        }
+        n++;
+        assert_true(want);
+        assert_non_null(rq->name);
+        for (uint32_t other = 0; other < req; other++)
+            if (vu_request_find(other))
+                assert_string_not_equal(vu_request_find(other)->name, rq->name);
+        bool own_reply = req == VHOST_USER_GET_FEATURES || req == VHOST_USER_GET_PROTOCOL_FEATURES ||
+                         req == VHOST_USER_GET_VRING_BASE || req == VHOST_USER_GET_QUEUE_NUM ||
+                         req == VHOST_USER_GET_CONFIG;
+        assert_int_equal(rq->reply, own_reply);
+        bool fd_req = req == VHOST_USER_SET_VRING_KICK || req == VHOST_USER_SET_VRING_CALL ||
+                      req == VHOST_USER_SET_VRING_ERR;
+        assert_int_equal(rq->max_fds, req == VHOST_USER_SET_MEM_TABLE ? VHOST_USER_MAX_REGIONS : fd_req ? 1 : 0);
+        if (rq->size == VU_SIZE_VARIABLE) {
+            assert_true(req == VHOST_USER_SET_MEM_TABLE || req == VHOST_USER_GET_CONFIG ||
+                        req == VHOST_USER_SET_CONFIG);
+            continue;
+        }
+        /* One byte more or less than the entry says is refused, by reason. */
+        for (int d = -1; d <= 1; d += 2) {
+            if (rq->size == 0 && d < 0)
+                continue;
+            uint32_t size = rq->size + (uint32_t)d;
+            prep(f, req, V_ACK, size);
+            int r = run(f, NULL, 0);
+            if (rq->reply)
+                assert_int_equal(r, -1);
+            else
+                REFUSED(f, r);
+            char want_why[64];
+            snprintf(want_why, sizeof(want_why), "payload of %u bytes, expected %u", size, rq->size);
+            assert_string_equal(f->b.why, want_why);
+        }
+        /* An fd where none belongs is refused and closed. */
+        if (!rq->max_fds) {
+            prep(f, req, V_ACK, rq->size);
+            int fd = new_eventfd();
+            int r = run(f, &fd, 1);
+            assert_closed(fd);
+            if (rq->reply)
+                assert_int_equal(r, -1);
+            else
+                REFUSED(f, r);
+            assert_string_equal(f->b.why, "file descriptors: 1, expected at most 0");
+        }
+        vu_backend_reset(&f->b);
+        assert_int_equal(req_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, V, PF_ALL), 0);
+    }
+    assert_int_equal(n, sizeof(served) / sizeof(served[0]));
+}
+
+/* Each refusal says why; an accepted message clears the reason. */
+static void refusal_reasons(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(req_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, V, PF_ALL), 0);
+    assert_string_equal(f->b.why, "");
+    REFUSED(f, req_u64(f, 99, V_ACK, 0));
+    assert_string_equal(f->b.why, "not supported");
+    REFUSED(f, req_u64(f, VHOST_USER_SET_FEATURES, 2 | VHOST_USER_NEED_REPLY, HOST_FEATURES));
+    assert_string_equal(f->b.why, "protocol version 2 (only 1 is known)");
+    REFUSED(f, req_u64(f, VHOST_USER_SET_FEATURES, V_ACK, BIT(F_DEV + 1)));
+    assert_string_equal(f->b.why, "features 0x40 were not offered");
+    REFUSED(f, req_state(f, VHOST_USER_SET_VRING_NUM, V_ACK, NQ, QSZ));
+    assert_string_equal(f->b.why, "queue 2 does not exist (2 queues)");
+    REFUSED(f, req_state(f, VHOST_USER_SET_VRING_NUM, V_ACK, 0, 3));
+    assert_string_equal(f->b.why, "ring size 3 (a power of 2 up to 256)");
+    REFUSED(f, req_fd(f, VHOST_USER_SET_VRING_CALL, V_ACK, 0, -1));
+    assert_string_equal(f->b.why, "no file descriptor and no NOFD");
+    struct vhost_user_region r = whole_ram(f);
+    r.memory_size = RAM_SIZE + 0x1000;
+    REFUSED(f, req_mem(f, V_ACK, &r, 1));
+    assert_string_equal(f->b.why, "memory region 0 ends at byte 69632 of a file of 65536 bytes");
+    /* Guest memory is a file: a device (mappable or not) is refused. */
+    prep(f, VHOST_USER_SET_MEM_TABLE, V_ACK, 8 + 32);
+    f->m.p.mem.nregions = 1;
+    f->m.p.mem.regions[0] = whole_ram(f);
+    int zero = open("/dev/zero", O_RDWR | O_CLOEXEC);
+    assert_true(zero >= 0);
+    REFUSED(f, run(f, &zero, 1));
+    assert_closed(zero);
+    assert_string_equal(f->b.why, "memory region 0 is a character device, not a memfd or a file");
+    ACKED(f, req_u64(f, VHOST_USER_SET_FEATURES, V_ACK, HOST_FEATURES | F_PROTO));
+    assert_string_equal(f->b.why, "");
+    /* Rings outside the table: the start that fails names the ring. */
+    map_ram(f);
+    ring_setup(f, 0, 0);
+    ACKED(f, req_addr(f, V_ACK, 0, uva(f, RAM_SIZE), uva(f, AVAIL_OFF(0)), uva(f, USED_OFF(0))));
+    REFUSED(f, req_state(f, VHOST_USER_SET_VRING_ENABLE, V_ACK, 0, 1));
+    assert_string_equal(f->b.why, "queue 0: descriptor table outside the shared memory");
+}
+
+static int connect_to(const char *path)
+{
+    int cl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    if (cl >= 0 && connect(cl, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(cl);
+        return -1;
+    }
+    return cl;
+}
+
+/* ---- The log a front-end can reach ------------------------------------------------- */
+
+/* stderr into a file while a test runs, to count the lines the back-end
+ * logs. */
+struct capture {
+    int saved;
+    FILE *fp;
+};
+
+static void capture_start(struct capture *c)
+{
+    fflush(stderr);
+    c->fp = tmpfile();
+    assert_non_null(c->fp);
+    c->saved = dup(2);
+    assert_true(c->saved >= 0);
+    assert_int_equal(dup2(fileno(c->fp), 2), 2);
+}
+
+/* Lines logged since capture_start that contain what. */
+static unsigned capture_count(struct capture *c, const char *what)
+{
+    fflush(stderr);
+    rewind(c->fp);
+    char line[512];
+    unsigned n = 0;
+    while (fgets(line, sizeof(line), c->fp))
+        n += strstr(line, what) != NULL;
+    fseek(c->fp, 0, SEEK_END);
+    return n;
+}
+
+static void capture_end(struct capture *c)
+{
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    fclose(c->fp);
+}
+
+/* A front-end decides how often things go wrong (issue 14, log flooding):
+ * a broken ring kicked without end, refused requests by the thousand.
+ * The log gets a few lines, not one per event. */
+static void log_bounded(void **state)
+{
+    struct fx *f = *state;
+    struct capture cap;
+    negotiate(f, true);
+    map_ram(f);
+    int err_fd = new_eventfd();
+    ACKED(f, req_fd(f, VHOST_USER_SET_VRING_ERR, V_ACK, 0, err_fd));
+    capture_start(&cap);
+    /* The device reports the same broken ring at every kick. */
+    for (unsigned i = 0; i < 1000; i++)
+        f->s.d.broken(f->s.d.transport, "descriptor loop");
+    unsigned broken_lines = capture_count(&cap, "descriptor loop");
+    /* Requests refused without REPLY_ACK can be told only to the log. */
+    for (unsigned i = 0; i < 1000; i++)
+        assert_int_equal(req_u64(f, 99, V, 0), 0);
+    unsigned refused_lines = capture_count(&cap, "refused");
+    unsigned all = capture_count(&cap, "vireo:");
+    capture_end(&cap);
+    /* Each break still reaches the front-end. */
+    uint64_t v = 0;
+    assert_int_equal(read(err_fd, &v, 8), 8);
+    assert_int_equal(v, 1000);
+    if (broken_lines != 1)
+        fail_msg("%u log lines for one broken ring kicked 1000 times", broken_lines);
+    if (refused_lines < 1 || all > 12)
+        fail_msg("%u log lines (%u about refusals) for 1000 refused requests", all, refused_lines);
+}
+
+/* The budget is per front-end: the next one is heard again, and one that
+ * leaves says how much of its noise went unlogged. */
+static void log_budget_per_front_end(void **state)
+{
+    struct fx *f = *state;
+    struct capture cap;
+    capture_start(&cap);
+    int cl = connect_to(f->path);
+    assert_true(cl >= 0);
+    assert_true(event_loop_run_once(&f->loop, 1000) >= 0);
+    struct vhost_user_msg m = {.hdr = {99, V, 0}};
+    for (unsigned i = 0; i < 100; i++) {
+        assert_int_equal(vu_msg_send(cl, &m, NULL, 0), 0);
+        assert_true(event_loop_run_once(&f->loop, 1000) >= 0);
+    }
+    close(cl);
+    assert_true(event_loop_run_once(&f->loop, 1000) >= 0);
+    assert_int_equal(f->b.conn_fd, -1);
+    unsigned first = capture_count(&cap, "request 99 refused");
+    unsigned left = capture_count(&cap, "errors from it were not logged");
+    cl = connect_to(f->path);
+    assert_true(cl >= 0);
+    assert_true(event_loop_run_once(&f->loop, 1000) >= 0);
+    assert_int_equal(vu_msg_send(cl, &m, NULL, 0), 0);
+    assert_true(event_loop_run_once(&f->loop, 1000) >= 0);
+    unsigned second = capture_count(&cap, "request 99 refused") - first;
+    close(cl);
+    assert_true(event_loop_run_once(&f->loop, 1000) >= 0);
+    capture_end(&cap);
+    assert_true(first >= 1 && first <= 10);
+    assert_int_equal(left, 1);
+    assert_int_equal(second, 1);
+}
+
+/* ---- A hostile front-end on the socket ------------------------------------------------ */
+
+/* Tests that fork use plain checks: a cmocka assert in a child would
+ * report from the wrong process. */
+#define CHILD_CHECK(cond, code)                                                            \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            fprintf(stderr, "child: %s:%d: %s\n", __FILE__, __LINE__, #cond);              \
+            _exit(code);                                                                   \
+        }                                                                                  \
+    } while (0)
+
+static void wait_child(pid_t pid, const char *what, const char *rm)
+{
+    int status = 0;
+    pid_t w = waitpid(pid, &status, 0);
+    if (rm)
+        unlink(rm);
+    assert_int_equal(w, pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("%s: %s %d", what, WIFEXITED(status) ? "child exited with" : "child killed by signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
+/* One request from a front-end on cl, served by one turn of loop; with
+ * REPLY_ACK negotiated.  1 done (reply, if any, in *reply), 0 refused,
+ * -1 the back-end hung up. */
+static int fe_request(int cl, struct event_loop *loop, uint32_t req, const void *payload, uint32_t size,
+                      const int *fds, unsigned nfds, struct vhost_user_msg *reply)
+{
+    struct vhost_user_msg m = {.hdr = {req, V_ACK, size}};
+    if (size)
+        memcpy(&m.p, payload, size);
+    if (vu_msg_send(cl, &m, fds, nfds) < 0)
+        return -1;
+    if (event_loop_run_once(loop, 1000) < 0)
+        return -1;
+    struct vhost_user_msg r;
+    int rfds[VHOST_USER_MAX_FDS];
+    unsigned rn;
+    struct pollfd p = {.fd = cl, .events = POLLIN};
+    if (poll(&p, 1, 1000) != 1 || vu_msg_recv(cl, &r, rfds, &rn) < 0)
+        return -1;
+    for (unsigned i = 0; i < rn; i++)
+        close(rfds[i]);
+    if (reply)
+        *reply = r;
+    bool own = req == VHOST_USER_GET_FEATURES || req == VHOST_USER_GET_QUEUE_NUM ||
+               req == VHOST_USER_GET_VRING_BASE || req == VHOST_USER_GET_PROTOCOL_FEATURES;
+    return own || r.p.u64 == 0 ? 1 : 0;
+}
+
+/* Features, REPLY_ACK, the memory table (memfd, size bytes at ram) and
+ * ring 0 up to its enable; 1 if all went through. */
+static int fe_bring_up(int cl, struct event_loop *loop, int memfd, uint8_t *ram, size_t size)
+{
+    uint64_t feat = HOST_FEATURES | F_PROTO, pf = PF_ALL;
+    struct vhost_user_msg m = {.hdr = {VHOST_USER_SET_PROTOCOL_FEATURES, V, 8}, .p.u64 = pf};
+    if (vu_msg_send(cl, &m, NULL, 0) < 0 || event_loop_run_once(loop, 1000) < 0)
+        return 0;
+    struct vhost_user_mem mem = {.nregions = 1};
+    mem.regions[0] = (struct vhost_user_region){RAM_GPA, size, (uint64_t)(uintptr_t)ram, 0};
+    struct vhost_user_state num = {0, QSZ}, base = {0, 0};
+    struct vhost_user_addr a = {.index = 0, .desc = (uintptr_t)ram + DESC_OFF(0),
+                                .avail = (uintptr_t)ram + AVAIL_OFF(0), .used = (uintptr_t)ram + USED_OFF(0)};
+    int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC);
+    uint64_t idx = 0;
+    int ok = fe_request(cl, loop, VHOST_USER_SET_FEATURES, &feat, 8, NULL, 0, NULL) == 1 &&
+             fe_request(cl, loop, VHOST_USER_SET_MEM_TABLE, &mem, 8 + 32, &memfd, 1, NULL) == 1 &&
+             fe_request(cl, loop, VHOST_USER_SET_VRING_NUM, &num, 8, NULL, 0, NULL) == 1 &&
+             fe_request(cl, loop, VHOST_USER_SET_VRING_BASE, &base, 8, NULL, 0, NULL) == 1 &&
+             fe_request(cl, loop, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL) == 1 &&
+             fe_request(cl, loop, VHOST_USER_SET_VRING_CALL, &idx, 8, &call, 1, NULL) == 1 &&
+             fe_request(cl, loop, VHOST_USER_SET_VRING_KICK, &idx, 8, &kick, 1, NULL) == 1;
+    close(kick);
+    close(call);
+    return ok;
+}
+
+/* The back-end's half of shrunk_memory, in a child of its own. */
+static void shrunk_memory_child(const char *path)
+{
+    /* Not cmocka's handler, which would carry on with the suite here. */
+    signal(SIGBUS, SIG_DFL);
+    struct stub_dev s;
+    stub_dev_init(&s);
+    static struct event_loop loop;
+    static struct vu_backend b;
+    char err[256];
+    CHILD_CHECK(event_loop_init(&loop) == 0, 10);
+    event_loop_set_owner(&loop);
+    CHILD_CHECK(vu_backend_init(&b, &s.d, &loop, path, err, sizeof(err)) == 0, 11);
+    int memfd = memfd_create("vu-shrink", MFD_CLOEXEC);
+    CHILD_CHECK(memfd >= 0 && ftruncate(memfd, RAM_SIZE) == 0, 12);
+    uint8_t *ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    CHILD_CHECK(ram != MAP_FAILED, 13);
+
+    int cl = connect_to(path);
+    CHILD_CHECK(cl >= 0 && event_loop_run_once(&loop, 1000) >= 0 && b.conn_fd >= 0, 14);
+    CHILD_CHECK(fe_bring_up(cl, &loop, memfd, ram, RAM_SIZE), 15);
+    /* The front-end takes its memory back; starting the ring is the
+     * back-end's first touch of it since. */
+    munmap(ram, RAM_SIZE);
+    CHILD_CHECK(ftruncate(memfd, 0) == 0, 16);
+    struct vhost_user_state en = {0, 1};
+    (void)fe_request(cl, &loop, VHOST_USER_SET_VRING_ENABLE, &en, 8, NULL, 0, NULL);
+    for (int i = 0; i < 5 && b.conn_fd >= 0; i++)
+        CHILD_CHECK(event_loop_run_once(&loop, 200) >= 0, 17);
+    /* It is dropped, and hears so. */
+    CHILD_CHECK(b.conn_fd < 0, 18);
+    char c;
+    CHILD_CHECK(recv(cl, &c, 1, 0) == 0, 19);
+    close(cl);
+
+    /* The next front-end is served as if nothing happened. */
+    CHILD_CHECK(ftruncate(memfd, RAM_SIZE) == 0, 20);
+    ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    CHILD_CHECK(ram != MAP_FAILED, 21);
+    ram[AVAIL_OFF(0) + 2] = 0x42;
+    cl = connect_to(path);
+    CHILD_CHECK(cl >= 0 && event_loop_run_once(&loop, 1000) >= 0 && b.conn_fd >= 0, 22);
+    unsigned starts = s.starts[0];
+    CHILD_CHECK(fe_bring_up(cl, &loop, memfd, ram, RAM_SIZE), 23);
+    CHILD_CHECK(fe_request(cl, &loop, VHOST_USER_SET_VRING_ENABLE, &en, 8, NULL, 0, NULL) == 1, 24);
+    CHILD_CHECK(s.starts[0] == starts + 1 && s.vq_at_start[0].avail[2] == 0x42, 25);
+    CHILD_CHECK(s.breaches == 0, 26);
+    close(cl);
+    vu_backend_destroy(&b);
+    _exit(0);
+}
+
+/* Issue 14: a front-end that shrinks the memfd behind its memory table
+ * after SET_MEM_TABLE made the back-end die of SIGBUS, for every later
+ * front-end too.  It must drop that front-end only. */
+static void shrunk_memory(void **state)
+{
+    struct fx *f = *state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/shrink", f->dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        shrunk_memory_child(path);
+    wait_child(pid, "back-end with a front-end that shrinks its memory", path);
+}
+
+/* The guard catches the fault on whichever thread takes it (an I/O thread
+ * reading a ring): the access completes on zeroes, writes no longer reach
+ * the file, and the owner's eventfd is signalled. */
+static void *touch(void *p)
+{
+    volatile uint8_t *b = p;
+    uint8_t v = b[0x2345];
+    b[0x2345] = 0x99;
+    return (void *)(uintptr_t)(v + 1);
+}
+
+static void guard_fault_on_other_thread(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGBUS, SIG_DFL);
+        int fd = memfd_create("guard", MFD_CLOEXEC), efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        CHILD_CHECK(fd >= 0 && efd >= 0 && ftruncate(fd, RAM_SIZE) == 0, 10);
+        uint8_t *p = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        CHILD_CHECK(p != MAP_FAILED, 11);
+        p[0x2345] = 7;
+        int slot = vu_guard_add(p, RAM_SIZE, efd);
+        CHILD_CHECK(slot >= 0 && !vu_guard_faulted(slot), 12);
+        pthread_t t;
+        void *ret;
+        /* Untouched: the file's bytes. */
+        CHILD_CHECK(pthread_create(&t, NULL, touch, p) == 0 && pthread_join(t, &ret) == 0, 13);
+        CHILD_CHECK((uintptr_t)ret == 8 && !vu_guard_faulted(slot), 14);
+        uint64_t v;
+        CHILD_CHECK(read(efd, &v, 8) < 0, 15);
+        p[0x100] = 0x11;
+        /* The front-end keeps its first page and takes the rest back. */
+        CHILD_CHECK(ftruncate(fd, 0x1000) == 0, 16);
+        /* The page is gone from the file: the access faults, and reads 0. */
+        CHILD_CHECK(pthread_create(&t, NULL, touch, p) == 0 && pthread_join(t, &ret) == 0, 17);
+        CHILD_CHECK((uintptr_t)ret == 1 && vu_guard_faulted(slot), 18);
+        CHILD_CHECK(read(efd, &v, 8) == 8 && v == 1, 19);
+        /* The whole mapping is ours now, even the page the file kept: the
+         * file is left alone. */
+        CHILD_CHECK(p[0x100] == 0, 20);
+        p[0x100] = 0x22;
+        uint8_t b = 0;
+        CHILD_CHECK(pread(fd, &b, 1, 0x100) == 1 && b == 0x11, 21);
+        vu_guard_remove(slot);
+        munmap(p, RAM_SIZE);
+        _exit(0);
+    }
+    wait_child(pid, "fault on a guarded mapping", NULL);
+}
+
+/* A SIGBUS the guard does not own (a bug of ours, a file we mapped
+ * ourselves) still kills, as it would without the guard. */
+static void guard_leaves_other_faults(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGBUS, SIG_DFL);
+        int fd = memfd_create("guard", MFD_CLOEXEC), efd = eventfd(0, EFD_CLOEXEC);
+        CHILD_CHECK(fd >= 0 && efd >= 0 && ftruncate(fd, 2 * RAM_SIZE) == 0, 10);
+        uint8_t *p = mmap(NULL, 2 * RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        CHILD_CHECK(p != MAP_FAILED, 11);
+        /* Only the first half is guarded. */
+        CHILD_CHECK(vu_guard_add(p, RAM_SIZE, efd) >= 0, 12);
+        CHILD_CHECK(ftruncate(fd, 0) == 0, 13);
+        volatile uint8_t *q = p + RAM_SIZE;
+        (void)*q;
+        _exit(3);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGBUS)
+        fail_msg("unguarded fault: %s %d", WIFEXITED(status) ? "child exited with" : "child killed by signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
+/* ---- Who may connect ---------------------------------------------------------------- */
+
+/* Accepted by the fixture's back-end (through its loop). */
+static bool fixture_serves(struct fx *f)
+{
+    int cl = connect_to(f->path);
+    if (cl < 0)
+        return false;
+    bool ok = event_loop_run_once(&f->loop, 1000) >= 0 && f->b.conn_fd >= 0;
+    close(cl);
+    event_loop_run_once(&f->loop, 1000);
+    return ok;
+}
+
+/* Only the back-end's owner and root may connect (as the control socket):
+ * a front-end of another uid is hung up on at once, even when the file's
+ * mode would let it in. */
+static void socket_peer_refused(void **state)
+{
+    struct fx *f = *state;
+    if (geteuid() != 0)
+        skip();   /* needs root to connect as another uid */
+    assert_int_equal(chmod(f->dir, 0711), 0);
+    assert_int_equal(chmod(f->path, 0666), 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        CHILD_CHECK(setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0, 10);
+        int cl = connect_to(f->path);
+        CHILD_CHECK(cl >= 0, 11);
+        CHILD_CHECK(write(ready[1], "c", 1) == 1, 12);
+        struct pollfd p = {.fd = cl, .events = POLLIN};
+        char c;
+        CHILD_CHECK(poll(&p, 1, 3000) == 1 && recv(cl, &c, 1, 0) == 0, 13);
+        _exit(0);
+    }
+    close(ready[1]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    assert_true(event_loop_run_once(&f->loop, 1000) >= 0);
+    int conn = f->b.conn_fd;
+    wait_child(pid, "front-end of uid 65534", NULL);
+    assert_int_equal(conn, -1);
+    /* Still listening for the owner. */
+    assert_true(fixture_serves(f));
+}
+
+
+/* ---- The listening socket ----------------------------------------------------------- */
+
+/* bind() as the back-end calls it, watched: the socket file's mode the
+ * moment it exists, before anything could change it. */
+static const char *bind_watch;
+static int bind_mode = -1;
+
+int bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    static int (*real)(int, const struct sockaddr *, socklen_t);
+    if (!real)
+        real = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "bind");
+    int r = real(fd, sa, len);
+    struct stat st;
+    if (r == 0 && sa->sa_family == AF_UNIX && bind_watch &&
+        !strcmp(((const struct sockaddr_un *)sa)->sun_path, bind_watch) && stat(bind_watch, &st) == 0)
+        bind_mode = (int)(st.st_mode & 07777);
+    return r;
+}
+
+/* A second back-end with its own stub device, on path. */
+struct other {
+    struct stub_dev s;
+    struct vu_backend b;
+    char err[256];
+};
+
+static int other_init(struct other *o, struct fx *f, const char *path)
+{
+    stub_dev_init(&o->s);
+    o->err[0] = 0;
+    return vu_backend_init(&o->b, &o->s.d, &f->loop, path, o->err, sizeof(o->err));
+}
+
+static void socket_private_from_creation(void **state)
+{
+    struct fx *f = *state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/private", f->dir);
+    static struct other o;
+    mode_t old = umask(0);
+    bind_watch = path;
+    bind_mode = -1;
+    int r = other_init(&o, f, path);
+    bind_watch = NULL;
+    umask(old);
+    if (r < 0)
+        fail_msg("vu_backend_init: %s", o.err);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    vu_backend_destroy(&o.b);
+    unlink(path);
+    /* Under umask 0 a socket is born 0777: it must be 0600 from birth,
+     * not after a chmod that leaves a window. */
+    if (bind_mode != 0600)
+        fail_msg("socket created with mode %o", bind_mode);
+    assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+static void socket_live_refused(void **state)
+{
+    struct fx *f = *state;
+    static struct other o;
+    int r = other_init(&o, f, f->path);
+    if (r == 0) {
+        vu_backend_destroy(&o.b);
+        fail_msg("a second back-end took the live socket %s", f->path);
+    }
+    char want[64];
+    snprintf(want, sizeof(want), "in use by pid %d", (int)getpid());
+    if (!strstr(o.err, want))
+        fail_msg("second back-end on a live socket: '%s', expected '%s'", o.err, want);
+    /* The first one still has it. */
+    assert_true(fixture_serves(f));
+
+    /* A live server whose backlog is full cannot say who it is: "in use". */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/busy", f->dir);
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, path);
+    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(l, 0), 0);
+    int c1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    assert_int_equal(connect(c1, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    r = other_init(&o, f, path);
+    close(c1);
+    close(l);
+    unlink(path);
+    assert_int_equal(r, -1);
+    char want2[160];
+    snprintf(want2, sizeof(want2), "--socket %s: in use", path);
+    assert_string_equal(o.err, want2);
+}
+
+static void socket_not_a_socket(void **state)
+{
+    struct fx *f = *state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/file", f->dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("keep", fp);
+    fclose(fp);
+    static struct other o;
+    int r = other_init(&o, f, path);
+    if (r == 0)
+        vu_backend_destroy(&o.b);
+    char buf[8] = "";
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(buf, sizeof(buf), fp));
+    fclose(fp);
+    unlink(path);
+    assert_int_equal(r, -1);
+    if (!strstr(o.err, "exists and is not a socket (a regular file)"))
+        fail_msg("--socket on a regular file: '%s'", o.err);
+    assert_string_equal(buf, "keep");
+}
+
+/* A killed server's socket file (nobody listens) is replaced; a back-end
+ * removes its socket when it goes, and only if it is still its own. */
+static void socket_stale_and_own(void **state)
+{
+    struct fx *f = *state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/stale", f->dir);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, path);
+    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(s);
+    static struct other a, b;
+    if (other_init(&a, f, path) < 0)
+        fail_msg("stale socket not replaced: %s", a.err);
+    /* Someone removes a's socket and b takes the path. */
+    assert_int_equal(unlink(path), 0);
+    if (other_init(&b, f, path) < 0)
+        fail_msg("%s", b.err);
+    struct stat before, after;
+    assert_int_equal(lstat(path, &before), 0);
+    vu_backend_destroy(&a.b);
+    int r = lstat(path, &after);
+    vu_backend_destroy(&b.b);
+    struct stat gone;
+    int r2 = lstat(path, &gone);
+    unlink(path);
+    assert_int_equal(r, 0);
+    assert_int_equal(after.st_ino, before.st_ino);
+    assert_int_equal(r2, -1);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -1350,6 +2021,18 @@ int main(void)
         T(fds_always_closed),
         T(reset_requests),
         T(socket_end_to_end),
+        T(request_table),
+        T(refusal_reasons),
+        T(log_bounded),
+        T(log_budget_per_front_end),
+        T(shrunk_memory),
+        T(socket_peer_refused),
+        T(socket_private_from_creation),
+        T(socket_live_refused),
+        T(socket_not_a_socket),
+        T(socket_stale_and_own),
+        cmocka_unit_test(guard_fault_on_other_thread),
+        cmocka_unit_test(guard_leaves_other_faults),
         cmocka_unit_test(msg_round_trip),
         cmocka_unit_test(msg_oversized),
         cmocka_unit_test(msg_peer_closes),

@@ -161,12 +161,15 @@ static int setup_with(void **state, unsigned pairs, uint64_t drop_features, bool
     event_loop_set_owner(&f->loop);
     assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, f->sv), 0);
     fcntl(f->sv[0], F_SETFL, O_NONBLOCK);
-    struct vnet_opts o = {.name = "net test", .pairs = pairs, .mac = {0x52, 0x54, 0, 1, 2, 3}, .iothreads = 0};
+    struct vnet_opts o = {.name = "net test", .pairs = pairs, .mac = {0x52, 0x54, 0, 1, 2, 3}};
     o.be = (struct vnet_backend){.opaque = f, .set_offload = set_offload, .enable_pair = enable_pair};
     for (unsigned i = 0; i < pairs; i++)
         o.be.fds[i] = f->sv[0];
     char err[256];
-    f->net = vnet_new(&o, &f->loop, err, sizeof(err));
+    struct event_loop *loops[VNET_MAX_PAIRS];
+    for (unsigned i = 0; i < pairs; i++)
+        loops[i] = &f->loop;
+    f->net = vnet_new(&o, loops, err, sizeof(err));
     assert_non_null(f->net);
     f->dev = vnet_dev(f->net);
     f->dev->transport = f;

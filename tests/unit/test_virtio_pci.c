@@ -7,13 +7,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "devices/pci.h"
-#include "virtio/memmap.h"
+#include "mem/memmap.h"
+#include "util/log.h"
 #include "virtio/virtio.h"
 #include "virtio/virtio_pci.h"
 #include "stub_dev.h"
@@ -804,6 +807,56 @@ static void bad_rings_need_reset(void **state)
     f->s.refuse_start = NULL;
 }
 
+static double seconds_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A driver that breaks the device and resets it, 20,000 times: each time
+ * the device needs reset again, but the host's log gets a bounded number
+ * of lines (it got one per reset: 20,000 lines in 0.1 s), the first of
+ * which says what happened. */
+static void broken_resets_do_not_flood_the_log(void **state)
+{
+    struct fx *f = *state;
+    FILE *cap = tmpfile();
+    assert_non_null(cap);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(cap), STDERR_FILENO) >= 0);
+    double start = seconds_now();
+    unsigned not_broken = 0;
+    for (unsigned i = 0; i < 20000; i++) {
+        negotiate(f, BIT(VIRTIO_F_VERSION_1));
+        setup_queue(f, 0, 16, 0x40000000, RAM_GPA + 0x1000, RAM_GPA + 0x2000);   /* outside RAM */
+        set_status(f, S_ACK | S_DRV | S_FOK | S_DOK);
+        not_broken += !(status(f) & VIRTIO_STATUS_NEEDS_RESET);
+        set_status(f, 0);
+    }
+    double elapsed = seconds_now() - start;
+    fflush(stderr);
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+    assert_int_equal(not_broken, 0);
+    rewind(cap);
+    char line[1024], first[1024] = "";
+    unsigned lines = 0;
+    while (fgets(line, sizeof(line), cap))
+        if (lines++ == 0)
+            snprintf(first, sizeof(first), "%s", line);
+    fclose(cap);
+    /* A burst per interval begun (the whole run is usually well inside one). */
+    unsigned windows = 1 + (unsigned)(elapsed * 1000 / VLOG_RATELIMIT_INTERVAL_MS);
+    if (lines == 0 || lines > windows * VLOG_RATELIMIT_BURST)
+        fail_msg("%u log lines for 20000 resets in %.2f s (at most %u allowed)", lines, elapsed,
+                 windows * VLOG_RATELIMIT_BURST);
+    if (!strstr(first, "test-vpci: device needs reset: queue 0: bad size or rings outside guest memory"))
+        fail_msg("first line: %s", first);
+}
+
 /* ---- Vectors and interrupts ------------------------------------------------- */
 
 static void msix_vector_registers(void **state)
@@ -1321,6 +1374,7 @@ int main(void)
         T(late_enable_needs_features_ok),
         T(queue_size_above_max),
         T(bad_rings_need_reset),
+        T(broken_resets_do_not_flood_the_log),
         T(msix_vector_registers),
         T(msix_table),
         T(msix_interrupts),

@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <cmocka.h>
 
-#include "virtio/memmap.h"
+#include "mem/memmap.h"
 #include "virtio/virtqueue.h"
 
 #define MEM_GPA   0x100000ULL

@@ -98,7 +98,10 @@ static void dump(FILE *f, const struct vm_config *c)
 {
     static const char *const serial[] = {"pty", "null", "file"};
     char set[4096];
-    fprintf(f, "name = %s\nmemory = %llu\nvcpus = %u\n", c->name, (unsigned long long)c->memory_mib, c->vcpus);
+    fprintf(f, "name = %s\nmemory = %llu\n", c->name, (unsigned long long)c->memory_mib);
+    if (c->maxmem_mib)
+        fprintf(f, "maxmem = %llu\n", (unsigned long long)c->maxmem_mib);
+    fprintf(f, "vcpus = %u\n", c->vcpus);
     if (!c->pinned) {
         fprintf(f, "cpus = unpinned\n");
     } else {
@@ -107,12 +110,18 @@ static void dump(FILE *f, const struct vm_config *c)
             fprintf(f, "cpus[%u] = %s\n", i, set);
         }
     }
-    fprintf(f, "kernel = %s\nramdisk = %s\ncmdline = %s\n", c->kernel, c->ramdisk ? c->ramdisk : "(none)",
-            c->cmdline);
+    if (c->boot.pygrub)
+        fprintf(f, "bootloader = pygrub entry=%s kernel=%s ramdisk=%s\n", c->boot.entry ? c->boot.entry : "(default)",
+                c->boot.kernel ? c->boot.kernel : "(from its configuration)",
+                c->boot.ramdisk ? c->boot.ramdisk : "(none)");
+    else
+        fprintf(f, "kernel = %s\nramdisk = %s\n", c->kernel, c->ramdisk ? c->ramdisk : "(none)");
+    fprintf(f, "cmdline = %s\n", c->cmdline);
     for (unsigned i = 0; i < c->ndisks; i++) {
         const struct vm_disk *d = &c->disks[i];
-        fprintf(f, "disk[%u] = %s index=%u target=%s %s %s\n", i, d->vdev, d->index, d->target,
-                d->readonly ? "ro" : "rw", d->discard ? "discard" : "no-discard");
+        fprintf(f, "disk[%u] = %s index=%u target=%s %s %s%s%s\n", i, d->vdev, d->index, d->target,
+                d->readonly ? "ro" : "rw", d->discard ? "discard" : "no-discard",
+                d->format == BDEV_FORMAT_RAW ? "" : " qcow2", d->no_backing ? " backing=off" : "");
     }
     for (unsigned i = 0; c->iothreads_pinned && i < c->ndisks; i++) {
         cpuset_text(&c->iothread_cpus[i], set, sizeof(set));
@@ -134,6 +143,10 @@ static void dump(FILE *f, const struct vm_config *c)
             vm_action_name(c->on_reboot), vm_action_name(c->on_crash));
     fprintf(f, "serial = %s%s%s\n", serial[c->serial], c->serial_path ? ":" : "",
             c->serial_path ? c->serial_path : "");
+    if (c->user)
+        fprintf(f, "user = %s\n", c->user);
+    if (c->seccomp_off)
+        fprintf(f, "seccomp = off\n");
     for (unsigned i = 0; i < c->nwarnings; i++)
         fprintf(f, "warning: %s\n", c->warnings[i]);
 }
@@ -264,7 +277,8 @@ static void as_json(void **state)
                         "\"vif\":[{\"bridge\":\"xenbr0\",\"mac\":\"02:00:00:00:00:01\"},"
                         "{\"bridge\":\"br1\",\"vifname\":\"web0\"}],"
                         "\"iothread_cpus\":\"all\",\"on_poweroff\":\"destroy\",\"on_reboot\":\"restart\","
-                        "\"on_crash\":\"preserve\",\"serial\":\"file\",\"serial_path\":\"/log\"}");
+                        "\"on_crash\":\"preserve\",\"serial\":\"file\",\"serial_path\":\"/log\",\"user\":null,"
+                        "\"seccomp\":true}");
     json_object_put(j);
     vm_config_free(&c);
 }
@@ -353,9 +367,17 @@ static void cmdline_forms(void **state)
         {"extra = \"quiet\"\ncmdline = \"x\"\n", "x", 1},
         {"cmdline = \"\"\n", "", 0},   /* an empty command line, as asked */
         {"root = \"/dev/xvda1\"\n", "root=/dev/xvda1", 1},
+        /* root= naming one of the VM's disks the Xen way: as the guest sees it. */
+        {"root = \"/dev/xvda1 ro\"\ndisk = ['/a,raw,xvda,w']\n", "root=/dev/vda1 ro", 0},
+        {"extra = \"root=/dev/sdb3 quiet\"\ndisk = ['/a,raw,xvda,w', '/b,raw,xvdb,w']\n", "root=/dev/vdb3 quiet", 0},
+        {"cmdline = \"ro root=/dev/hdc\"\ndisk = ['/a,raw,hdc,w']\n", "ro root=/dev/vda", 0},
+        {"root = \"/dev/xvdc1\"\ndisk = ['/a,raw,xvda,w']\n", "root=/dev/xvdc1", 1},   /* no such disk */
+        {"root = \"/dev/xvda1x\"\ndisk = ['/a,raw,xvda,w']\n", "root=/dev/xvda1x", 1},
+        {"extra = \"noroot=/dev/xvda1\"\ndisk = ['/a,raw,xvda,w']\n", "noroot=/dev/xvda1", 1},
+        {"extra = \"root=/dev/xvda1 root=/dev/xvda2\"\ndisk = ['/a,raw,xvda,w']\n", "root=/dev/vda1 root=/dev/vda2", 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char text[256];
+        char text[512];
         struct vm_config c;
         snprintf(text, sizeof(text), MIN "%s", cases[i].keys);
         parse_ok(text, &c);
@@ -428,13 +450,24 @@ static void generated_errors(void **state)
     /* Non-printable bytes are shown escaped, never raw. */
     expect_error(MIN "on_crash = \"\\x1b[2Jdestroy\"\n",
                  "t.cfg:3:12: on_crash '\\x1b[2Jdestroy' is not an action; expected destroy, restart or preserve");
-    expect_error(MIN "\xef\xbb\xbfmemory = 5\n", "t.cfg:3:1: unexpected byte 0xef; expected a setting such as "
+    /* A byte-order mark past the start (files joined with cat) is named. */
+    expect_error(MIN "\xef\xbb\xbfmemory = 5\n", "t.cfg:3:1: unexpected UTF-8 byte-order mark (one is allowed only "
+                                                   "at the start of the file); expected a setting such as "
                                                    "name = \"vm1\"");
+    expect_error(MIN "memory = \xef\xbb\n", "t.cfg:3:10: unexpected byte 0xef; expected a value: \"string\", "
+                                           "number or [list]");
     /* Escapes make columns inside a string unknowable: point at the string. */
     expect_error(MIN "disk = ['\\x2fa,,xvdq1']\n",
                  "t.cfg:3:9: vdev 'xvdq1' is a partition; expected a whole disk such as xvdq");
     expect_error(MIN "disk = ['/a,,xvdq1']\n",
                  "t.cfg:3:14: vdev 'xvdq1' is a partition; expected a whole disk such as xvdq");
+    /* target= takes the rest of the spec: written first, it swallows the vdev. */
+    expect_error(MIN "disk = ['target=/a.raw,vdev=xvda']\n",
+                 "t.cfg:3:10: target= takes the rest of the disk spec, commas included (here '/a.raw,vdev=xvda'), "
+                 "so no vdev is left; target= must come last, as xl requires");
+    expect_error(MIN "disk = ['format=raw, target=/a.raw, xvda']\n",
+                 "t.cfg:3:22: target= takes the rest of the disk spec, commas included (here '/a.raw, xvda'), "
+                 "so no vdev is left; target= must come last, as xl requires");
     /* Control characters cannot hide in paths through escapes. */
     expect_error(MIN "ramdisk = \"/boot/i\\nrd\"\n", "t.cfg:3:11: ramdisk has a control character (byte 0x0a); "
                                                       "expected a path");
@@ -632,7 +665,7 @@ static void overrides(void **state)
     assert_string_equal(c.disks[1].target, "/b");
     assert_null(c.disks[1].loc.line ? "a line" : NULL);   /* from the command line: no line */
     assert_int_equal(c.disks[1].loc.col, 10);
-    assert_string_equal(c.disks[1].loc.src, "command line");
+    assert_string_equal(c.disks[1].loc.src, "command-line setting 'disk += ['/b,,xvdb']; extra += ' debug''");
     assert_string_equal(c.cmdline, "quiet debug");
     assert_int_equal(vm_config_override(&c, "name = \"t2\"", err, sizeof(err)), 0);
     assert_string_equal(c.name, "t2");
@@ -646,18 +679,18 @@ static void overrides(void **state)
     static const struct {
         const char *setting, *err;
     } bad[] = {
-        {"memory=abc", "command line:8: unquoted word 'abc'; expected a \"string\" such as \"abc\""},
-        {"memory=\"abc\"", "command line:8: memory 'abc' is not a number; expected MiB from 4 to 1048576 (1 TiB)"},
-        {"memroy=1024", "command line:1: unknown key 'memroy'; did you mean 'memory'?"},
-        {"memory=1024\nvcpus=2", "command line:12: a newline in a command-line setting; expected one KEY=VALUE "
+        {"memory=abc", "command-line setting 'memory=abc', column 8: unquoted word 'abc'; memory takes a number"},
+        {"memory=\"abc\"", "command-line setting 'memory=\"abc\"', column 8: memory 'abc' is not a number; expected MiB from 4 to 1048576 (1 TiB)"},
+        {"memroy=1024", "command-line setting 'memroy=1024', column 1: unknown key 'memroy'; did you mean 'memory'?"},
+        {"memory=1024\nvcpus=2", "command-line setting 'memory=1024\\x0avcpus=2', column 12: a newline in a command-line setting; expected one KEY=VALUE "
                                  "(use ';' to separate several)"},
-        {"memory=1024;memory=2048", "command line:13: 'memory' is already set at column 1; expected each key once "
+        {"memory=1024;memory=2048", "command-line setting 'memory=1024;memory=2048', column 13: 'memory' is already set at column 1; expected each key once "
                                     "(use += to add to it)"},
-        {"disk+=['/c,,xvda']", "command line:13: vdev 'xvda' is already used by disk 1 ('xvda'); expected a "
+        {"disk+=['/c,,xvda']", "command-line setting 'disk+=['/c,,xvda']', column 13: vdev 'xvda' is already used by disk 1 ('xvda'); expected a "
                                "different vdev"},
-        {"memory+=1", "command line:1: '+=' cannot add to a number; expected memory = MiB"},
-        {"maxmem=4096", "command line:1: 'maxmem' is valid for xl but not supported by vireo"},
-        {"kernel", "command line:7: unexpected end of the setting after 'kernel'; expected '=' or '+='"},
+        {"memory+=1", "command-line setting 'memory+=1', column 1: '+=' cannot add to a number; expected memory = MiB"},
+        {"maxmem=1024", "command-line setting 'maxmem=1024', column 1: maxmem = 1024 is less than memory = 2048; expected at least memory (the guest starts with memory and may be given up to maxmem)"},
+        {"kernel", "command-line setting 'kernel', column 7: unexpected end of the setting after 'kernel'; expected '=' or '+='"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = 0;
@@ -696,8 +729,17 @@ static void load_with_overrides(void **state)
     assert_string_equal(err, "t.cfg: no name; expected a line name = \"NAME\"");
     const char *const bad[] = {"name=\"x\"", "vcpus=0"};
     assert_int_equal(vm_config_load(file, strlen(file), "t.cfg", bad, 2, &c, err, sizeof(err)), -1);
-    assert_string_equal(err, "command line:7: vcpus 0 is out of range; expected 1 to 64");
+    assert_string_equal(err, "command-line setting 'vcpus=0', column 7: vcpus 0 is out of range; expected 1 to 64");
     assert_null(c.src);
+    /* The VM holds VM_MAX_NETS interfaces: one more through += is refused
+     * here, not copied past the VM's array when it starts. */
+    const char *four = "name = \"n\"\nkernel = \"/k\"\nvif = ['', '', '', '']\n";
+    const char *const more[] = {"vif += ['bridge=b4']"};
+    assert_int_equal(vm_config_load(four, strlen(four), "t.cfg", more, 0, &c, err, sizeof(err)), 0);
+    assert_int_equal(c.nvifs, VM_MAX_NETS);
+    vm_config_free(&c);
+    assert_int_equal(vm_config_load(four, strlen(four), "t.cfg", more, 1, &c, err, sizeof(err)), -1);
+    assert_string_equal(err, "command-line setting 'vif += ['bridge=b4']', column 9: more than 4 vifs; expected at most 4");
 }
 
 /* ---- a short mutation run over the corpus (the real fuzzing is

@@ -1,0 +1,124 @@
+#include "mem/memmap.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int memmap_add(struct memmap *m, uint64_t gpa, uint64_t size, void *host)
+{
+    if (m->count == MEMMAP_MAX_REGIONS || size == 0 || gpa + size < gpa || !host)
+        return -1;
+    for (unsigned i = 0; i < m->count; i++)
+        if (gpa < m->r[i].gpa + m->r[i].size && m->r[i].gpa < gpa + size)
+            return -1;
+    m->r[m->count++] = (struct memmap_region){gpa, size, host};
+    return 0;
+}
+
+int memmap_alloc(struct memmap *m, const struct memmap_range *ranges, unsigned n)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (total + ranges[i].size < total) {
+            errno = EINVAL;
+            return -1;
+        }
+        total += ranges[i].size;
+    }
+    if (m->count || m->owned || total == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* NORESERVE: the guest only costs what it touches. */
+    void *p = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    /* Huge pages where the host allows them: fewer faults while loading the
+     * kernel, and 2 MiB mappings in the nested page tables, as QEMU does. */
+    madvise(p, (size_t)total, MADV_HUGEPAGE);
+    m->owned = p;
+    m->owned_size = total;
+    uint64_t off = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (memmap_add(m, ranges[i].gpa, ranges[i].size, m->owned + off) < 0) {
+            memmap_free(m);
+            errno = EINVAL;
+            return -1;
+        }
+        off += ranges[i].size;
+    }
+    return 0;
+}
+
+void memmap_free(struct memmap *m)
+{
+    if (m->owned)
+        munmap(m->owned, (size_t)m->owned_size);
+    memset(m, 0, sizeof(*m));
+}
+
+static const struct memmap_region *find(const struct memmap *m, uint64_t gpa)
+{
+    for (unsigned i = 0; i < m->count; i++)
+        if (gpa >= m->r[i].gpa && gpa - m->r[i].gpa < m->r[i].size)
+            return &m->r[i];
+    return NULL;
+}
+
+void *memmap_ptr(const struct memmap *m, uint64_t gpa, uint64_t len)
+{
+    for (unsigned i = 0; i < m->count; i++) {
+        const struct memmap_region *r = &m->r[i];
+        /* Written so that no sum can overflow. */
+        if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
+            return r->host + (gpa - r->gpa);
+    }
+    return NULL;
+}
+
+int memmap_iov(const struct memmap *m, uint64_t gpa, uint64_t len, struct iovec *iov, unsigned max)
+{
+    unsigned n = 0;
+    while (len) {
+        const struct memmap_region *r = find(m, gpa);
+        if (!r)
+            return -1;
+        if (n == max)
+            return -2;
+        uint64_t off = gpa - r->gpa, chunk = r->size - off;
+        if (chunk > len)
+            chunk = len;
+        iov[n].iov_base = r->host + off;
+        iov[n].iov_len = (size_t)chunk;
+        n++;
+        gpa += chunk;   /* cannot wrap: it stays within a region */
+        len -= chunk;
+    }
+    return (int)n;
+}
+
+int64_t memmap_discard(const struct memmap *m, void *host, uint64_t len)
+{
+    uintptr_t p = (uintptr_t)host;
+    const struct memmap_region *r = NULL;
+    for (unsigned i = 0; i < m->count && !r; i++) {
+        uintptr_t base = (uintptr_t)m->r[i].host;
+        if (p >= base && p - base <= m->r[i].size && len <= m->r[i].size - (p - base))
+            r = &m->r[i];
+    }
+    if (!r)
+        return -1;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (p + page - 1) & ~(page - 1), end = (p + (uintptr_t)len) & ~(page - 1);
+    if (end <= start)
+        return 0;
+    /* memmap_alloc's RAM is private anonymous memory, which DONTNEED
+     * frees; memory shared with another process (a memfd, a file) keeps
+     * its pages in the file unless they are punched out with REMOVE. */
+    if (!m->owned && madvise((void *)start, end - start, MADV_REMOVE) == 0)
+        return (int64_t)(end - start);
+    if (madvise((void *)start, end - start, MADV_DONTNEED) < 0)
+        return -1;
+    return (int64_t)(end - start);
+}

@@ -1,0 +1,78 @@
+#include "toolstack/mem_budget.h"
+
+#include <stdio.h>
+
+#include "util/size.h"
+
+int mem_budget_init(struct mem_budget *b, uint64_t host_mib, const char *reserve, char *err, size_t errlen)
+{
+    *b = (struct mem_budget){.host_mib = host_mib};
+    if (!reserve || !*reserve) {
+        b->reserve_mib = host_mib / 4 < MEM_BUDGET_DEFAULT_RESERVE_MAX_MIB ? host_mib / 4
+                                                                           : MEM_BUDGET_DEFAULT_RESERVE_MAX_MIB;
+        return 0;
+    }
+    uint64_t bytes;
+    if (!parse_size(reserve, &bytes)) {
+        snprintf(err, errlen, "%s='%.64s' is not a size; expected MiB or a number with K, M, G or T (2G, 512M)",
+                 MEM_BUDGET_RESERVE_ENV, reserve);
+        return -1;
+    }
+    b->reserve_mib = bytes >> 20;
+    if (b->reserve_mib > host_mib) {
+        snprintf(err, errlen, "%s=%.64s is more than the host's memory, %llu MiB", MEM_BUDGET_RESERVE_ENV, reserve,
+                 (unsigned long long)host_mib);
+        return -1;
+    }
+    return 0;
+}
+
+void mem_budget_add_vm(struct mem_budget *b, uint64_t maxmem_mib, uint64_t vmm_resident_bytes, bool measured)
+{
+    b->nvms++;
+    b->vms_mib += maxmem_mib;
+    if (measured) {
+        b->nmeasured++;
+        b->overhead_mib += (vmm_resident_bytes + (1 << 20) - 1) >> 20;
+    }
+}
+
+uint64_t mem_budget_overhead_each(const struct mem_budget *b)
+{
+    if (!b->nmeasured)
+        return MEM_BUDGET_DEFAULT_OVERHEAD_MIB;
+    return (b->overhead_mib + b->nmeasured - 1) / b->nmeasured;
+}
+
+uint64_t mem_budget_overhead_total(const struct mem_budget *b)
+{
+    return b->overhead_mib + (b->nvms - b->nmeasured) * mem_budget_overhead_each(b);
+}
+
+static uint64_t used(const struct mem_budget *b)
+{
+    return b->reserve_mib + b->vms_mib + mem_budget_overhead_total(b);
+}
+
+uint64_t mem_budget_free(const struct mem_budget *b)
+{
+    uint64_t u = used(b);
+    return u < b->host_mib ? b->host_mib - u : 0;
+}
+
+int mem_budget_check(const struct mem_budget *b, uint64_t maxmem_mib, char *msg, size_t msglen)
+{
+    uint64_t need = maxmem_mib + mem_budget_overhead_each(b), left = mem_budget_free(b);
+    if (need <= left)
+        return 0;
+    snprintf(msg, msglen,
+             "the VM does not fit in the host's memory: it needs %llu MiB (maxmem %llu + VMM %llu), %llu MiB are "
+             "left (host %llu - reserved %llu - %u running VMs' maxmem %llu - their VMMs %llu); --overcommit starts "
+             "it anyway, %s sets the reservation",
+             (unsigned long long)need, (unsigned long long)maxmem_mib,
+             (unsigned long long)mem_budget_overhead_each(b), (unsigned long long)left,
+             (unsigned long long)b->host_mib, (unsigned long long)b->reserve_mib, b->nvms,
+             (unsigned long long)b->vms_mib, (unsigned long long)mem_budget_overhead_total(b),
+             MEM_BUDGET_RESERVE_ENV);
+    return -1;
+}

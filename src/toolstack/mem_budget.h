@@ -1,0 +1,44 @@
+/* The host's memory budget for VMs, Dom0's dom0_mem role: the host keeps a
+ * reservation, every running VM may use its maxmem (else memory) plus
+ * what its VMM process itself holds (measured: its RSS less guest RAM),
+ * and a new VM fits only in what is left.  Pure arithmetic, so that the
+ * refusals are testable; `vireo create` and `vireo info` gather the
+ * figures (cli/mem_budget_host.c). */
+#ifndef VIREO_TOOLSTACK_MEM_BUDGET_H
+#define VIREO_TOOLSTACK_MEM_BUDGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a VM's VMM is assumed to hold before any VM was measured. */
+#define MEM_BUDGET_DEFAULT_OVERHEAD_MIB 64
+/* The default reservation: a quarter of the host, at most this much. */
+#define MEM_BUDGET_DEFAULT_RESERVE_MAX_MIB 1024
+/* The environment variable that sets the reservation (a size: 2G, 512M). */
+#define MEM_BUDGET_RESERVE_ENV "VIREO_HOST_RESERVE"
+
+struct mem_budget {
+    uint64_t host_mib;       /* the host's RAM */
+    uint64_t reserve_mib;    /* what the host keeps for itself */
+    uint64_t vms_mib;        /* the running VMs' maxmem (else memory) */
+    uint64_t overhead_mib;   /* their VMMs' measured own memory */
+    unsigned nvms, nmeasured;
+};
+
+/* host_mib and the reservation: reserve is the environment's value (NULL:
+ * the default).  -1 with why in err for a malformed or too large value. */
+int mem_budget_init(struct mem_budget *b, uint64_t host_mib, const char *reserve, char *err, size_t errlen);
+/* A running VM: maxmem_mib, and its VMM's own resident bytes (unknown: 0,
+ * counted as the average of the measured ones). */
+void mem_budget_add_vm(struct mem_budget *b, uint64_t maxmem_mib, uint64_t vmm_resident_bytes, bool measured);
+/* What a new VM's VMM is expected to hold: the measured average, else the default. */
+uint64_t mem_budget_overhead_each(const struct mem_budget *b);
+/* The running VMs' VMMs together (the unmeasured ones at the average). */
+uint64_t mem_budget_overhead_total(const struct mem_budget *b);
+/* What is left for new VMs (0 if overcommitted already). */
+uint64_t mem_budget_free(const struct mem_budget *b);
+/* 0 if a VM of maxmem_mib fits; else -1 with the numbers in msg. */
+int mem_budget_check(const struct mem_budget *b, uint64_t maxmem_mib, char *msg, size_t msglen);
+
+#endif

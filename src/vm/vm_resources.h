@@ -1,0 +1,41 @@
+/* What a VM needs privileges or paths to open, opened once for the life of
+ * the process that drives it, before it gives up root and enters its jail
+ * (vm_confine.h): /dev/kvm, the kernel and initrd, the disk images (the
+ * boot loader reads its disk through the VM's own), the TAP devices (created, enslaved to their
+ * bridge).  Every vm_create takes them from here, so an in-place restart
+ * (on_reboot = "restart") needs neither root nor a path: a VM is built
+ * from descriptors the process already holds.
+ *
+ * A restart therefore boots the kernel and initrd files opened at
+ * `vireo create`, also if they were replaced on the host since (a kernel
+ * the guest installs in its own disk is read again: bootloader = "pygrub"). */
+#ifndef VIREO_VM_VM_RESOURCES_H
+#define VIREO_VM_VM_RESOURCES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "block/bdev.h"
+#include "net/tap.h"
+#include "vm/vm_limits.h"
+
+struct vm_params;
+
+struct vm_resources {
+    int kvm_fd;
+    int kernel_fd, initrd_fd;      /* -1: none (booting from a disk; no initrd) */
+    uint64_t kernel_size, initrd_size;
+    unsigned ndisks, nnets;
+    struct bdev *disks[VM_MAX_DISKS];
+    struct tap taps[VM_MAX_NETS];
+};
+
+/* Opens everything p names, in the order their errors are reported: the
+ * kernel and initrd (checked as bzImage and initrd, before /dev/kvm),
+ * /dev/kvm, the disks, the network interfaces.  Prints the reason and
+ * returns -1 (nothing left open). */
+int vm_resources_open(struct vm_resources *r, const struct vm_params *p);
+/* Closes them (a created TAP disappears, written images are flushed). */
+void vm_resources_close(struct vm_resources *r);
+
+#endif

@@ -1,0 +1,156 @@
+# cases-toolstack-mem.sh: memory, maxmem, mem-set and mem-max (issue 19)
+# end to end, with the test guest's virtio_balloon driver; sourced by
+# cases-toolstack.sh (the toolstack suite).
+# ts_wait_field NAME KEY VALUE SECONDS: until `list -l` shows KEY = VALUE.
+ts_wait_field() {
+    local i
+    for ((i = 0; i < $4; i++)); do
+        [ "$(ts_field "$1" "$2")" = "$3" ] && return 0
+        sleep 1
+    done
+    echo "$1: $2 is '$(ts_field "$1" "$2")' after $4 s, not '$3'"
+    "$vireo" list -l "$1" | grep -A12 '"balloon"'
+    return 1
+}
+export -f ts_wait_field
+# ts_guest_total NAME: the guest's own MemTotal in MiB, from its balloon's
+# statistics queue (asked for fresh figures, then read a moment later).
+ts_guest_total() {
+    "$vireo" list -l "$1" >/dev/null
+    sleep 3
+    "$vireo" list -l "$1" | sed -n 's/^ *"total": \([0-9]*\),\{0,1\}$/\1/p' | head -n 1 |
+        awk '{ printf "%d", $1 / 1048576 }'
+}
+export -f ts_guest_total
+
+# 14. maxmem = 256, memory = 128: the guest starts ballooned down to 128 MiB
+#     and follows mem-set down and up; mem-max bounds mem-set; a guest
+#     without the balloon driver is reported, not waited on; a VM without
+#     maxmem has no balloon; maxmem below memory is refused at its line.
+ts_mem_case() {
+    ts_setup mem
+    printf 'name = "low"\nkernel = "%s"\nmemory = 256\nmaxmem = 128\n' "$cloud" >"$ts_dir/low.cfg"
+    "$vireo" create "$ts_dir/low.cfg"
+    echo "maxmem below memory rc=$?"
+    "$vireo" create "$(ts_cfg bal wait 'memory = 128' 'maxmem = 256')" || return 1
+    ts_wait_console bal "vireo-guest: waiting for the power button" 240 || return 1
+    ts_wait_field bal ram_mib 256 5 && ts_wait_field bal actual_mib 128 120 &&
+        ts_wait_field bal progress "at target" 5 && echo "start: ballooned down to memory"
+    local t128 t96 t200
+    t128=$(ts_guest_total bal)
+    "$vireo" mem-set bal 96M && ts_wait_field bal actual_mib 96 120 && echo "mem-set 96M: followed"
+    t96=$(ts_guest_total bal)
+    "$vireo" mem-set bal 200 && ts_wait_field bal actual_mib 200 120 && echo "mem-set 200: followed back up"
+    t200=$(ts_guest_total bal)
+    # No DEFLATE_ON_OOM: the guest's MemTotal moves with its balloon, as
+    # under xl (a few MiB of slack for the driver's own accounting).
+    echo "guest MemTotal: ${t128:-?} MiB at 128, ${t96:-?} at 96, ${t200:-?} at 200"
+    [ -n "$t128" ] && [ -n "$t96" ] && [ -n "$t200" ] && [ $((t128 - t96)) -ge 30 ] && [ $((t128 - t96)) -le 34 ] &&
+        [ $((t200 - t96)) -ge 102 ] && [ $((t200 - t96)) -le 106 ] && echo "guest MemTotal: follows mem-set"
+    "$vireo" mem-set bal 300
+    echo "mem-set above maxmem rc=$?"
+    "$vireo" mem-max bal 150
+    echo "mem-max below the target rc=$?"
+    "$vireo" mem-set bal 150 && "$vireo" mem-max bal 150 && echo "mem-max 150: set"
+    "$vireo" mem-set bal 160
+    echo "mem-set above mem-max rc=$?"
+    "$vireo" mem-max bal 512
+    echo "mem-max above RAM rc=$?"
+    ts_wait_field bal actual_mib 150 120 && echo "mem-set 150: followed"
+    "$vireo" list -l bal | grep -q '"free":' && echo "list -l: the guest's free memory"
+    # The guest kernel refuses to load the driver: the request is sent,
+    # mem-set returns, and the figures say the guest does not follow.
+    "$vireo" create "$(ts_cfg deaf wait 'memory = 128' 'maxmem = 192')" \
+        "cmdline=\"$cmdline vireo.action=wait module_blacklist=virtio_balloon\"" || return 1
+    ts_wait_console deaf "vireo-guest: waiting for the power button" 240 || return 1
+    local t0=$SECONDS
+    timeout 10 "$vireo" mem-set deaf 100 && echo "mem-set to a deaf guest: returned in $((SECONDS - t0)) s"
+    ts_wait_field deaf progress "not following" 30 && [ "$(ts_field deaf actual_mib)" = 192 ] &&
+        echo "list -l: the deaf guest is not following"
+    "$vireo" create "$(ts_cfg plain wait 'memory = 128')" || return 1
+    ts_wait_console plain "vireo-guest: waiting for the power button" 240 || return 1
+    "$vireo" mem-set plain 64
+    echo "mem-set without maxmem rc=$?"
+    "$vireo" list -l plain | grep -q '"balloon": null' && echo "list -l: no balloon without maxmem"
+    "$vireo" shutdown -a -w -t 60 && echo "shutdown: all stopped"
+}
+export -f ts_mem_case
+check "toolstack: maxmem, mem-set down and up, mem-max, a guest ignoring its balloon" 900 0 \
+    "+low.cfg:4:1: maxmem = 128 is less than memory = 256" "+maxmem below memory rc=1" \
+    "+start: ballooned down to memory" "+mem-set 96M: followed" "+mem-set 200: followed back up" \
+    "+guest MemTotal: follows mem-set" \
+    "+300 MiB is more than the VM's maximum, 256 MiB" "+mem-set above maxmem rc=1" \
+    "+150 MiB is less than the VM's target, 200 MiB" "+mem-max below the target rc=1" "+mem-max 150: set" \
+    "+mem-set above mem-max rc=1" "+mem-max above RAM rc=1" "+mem-set 150: followed" \
+    "+list -l: the guest's free memory" "+mem-set to a deaf guest: returned in" \
+    "+list -l: the deaf guest is not following" "+the VM has no balloon" "+mem-set without maxmem rc=1" \
+    "+list -l: no balloon without maxmem" "+shutdown: all stopped" "-SIGSYS" "-bad system call" \
+    -- bash -c ts_mem_case
+
+# 15. The host's memory budget: with the reservation leaving 300 MiB, a VM
+#     of 256 MiB (+ its VMM) is refused with the numbers and nothing runs;
+#     --overcommit starts it with a warning; vireo info shows the budget.
+ts_budget_case() {
+    ts_setup budget
+    local total
+    total=$("$vireo" info | awk -F': ' '$1 ~ /^total_memory/ { print $2 }')
+    export VIREO_HOST_RESERVE=$((total - 300))M
+    "$vireo" info | grep -E '^(host_reserved_memory|vm_maxmem|vmm_overhead|vm_free_memory)'
+    "$vireo" create "$(ts_cfg big wait 'memory = 128' 'maxmem = 256')"
+    echo "create beyond the budget rc=$?"
+    [ "$("$vireo" list | wc -l)" = 1 ] && echo "refused: nothing runs"
+    VIREO_HOST_RESERVE=lots "$vireo" create "$(ts_cfg bad wait)"
+    echo "malformed reservation rc=$?"
+    "$vireo" create --overcommit "$ts_dir/big.cfg" && echo "overcommit: started"
+    ts_wait_console big "vireo-guest: waiting for the power button" 240
+    "$vireo" info | tee "$ts_dir/info" | grep -E '^(nr_vms|vm_maxmem|vmm_overhead|vm_free_memory)'
+    awk -F': ' '$1 ~ /^vmm_overhead/ { split($2, a, " "); exit !(a[1] > 0) }' "$ts_dir/info" &&
+        echo "info: the VMM's overhead measured"
+    # What is left is the 300 MiB less the VM's maxmem and its VMM as measured.
+    awk -F': ' '$1 ~ /^vmm_overhead/ { split($2, a, " "); o = a[1] } $1 ~ /^vm_free_memory/ { f = $2 }
+                END { exit !(f + o == 44 || (f == 0 && o >= 44)) }' "$ts_dir/info" && echo "info: free is 300 - 256 - VMM"
+    "$vireo" create "$(ts_cfg small wait 'memory = 128')"
+    echo "a second VM past the budget rc=$?"
+    "$vireo" shutdown -a -w -t 60 && echo "shutdown: all stopped"
+}
+export -f ts_budget_case
+check "toolstack: the host's memory budget refuses a VM that does not fit, --overcommit starts it, info shows it" 400 0 \
+    "+host_reserved_memory" "+vm_free_memory         : 300" \
+    "+the VM does not fit in the host's memory: it needs 320 MiB (maxmem 256 + VMM 64), 300 MiB are left" \
+    "+create beyond the budget rc=1" "+refused: nothing runs" "+VIREO_HOST_RESERVE='lots' is not a size" \
+    "+malformed reservation rc=1" "+warning: --overcommit: the VM does not fit" "+overcommit: started" \
+    "+nr_vms                 : 1" "+vm_maxmem              : 256" "+info: the VMM's overhead measured" \
+    "+info: free is 300 - 256 - VMM" "+it needs 1" "+a second VM past the budget rc=1" "+shutdown: all stopped" \
+    -- bash -c ts_budget_case
+
+# 16. Free-page reporting: the guest fills 128 MiB of its tmpfs and frees
+#     it; the VMM's resident memory rises with it and, once the guest's
+#     page reporting hands the free ranges back (MADV_DONTNEED), falls
+#     again without anyone asking (maxmem = memory: a balloon, no target).
+ts_fpr_case() {
+    ts_setup fpr
+    printf '%s\n' 'sleep 3' 'dd if=/dev/zero of=/tmp/fill bs=1048576 count=128 2>/dev/null' 'echo "fpr: filled"' \
+        'sleep 15' 'rm /tmp/fill' 'echo "fpr: freed"' 'sleep 600' >"$ts_dir/fpr.sh"
+    "$vireo" create "$(ts_cfg fpr "script vireo.script=$(gzip -9c <"$ts_dir/fpr.sh" | base64 -w0)" \
+        'memory = 320' 'maxmem = 320')" || return 1
+    ts_wait_console fpr "fpr: filled" 240 || return 1
+    local full low i t0
+    full=$("$vireo" top -b -n 1 | awk '$1 == "fpr" { print $7 }')
+    echo "resident with 128 MiB filled: ${full:-?} MiB"
+    ts_wait_console fpr "fpr: freed" 120 || return 1
+    t0=$SECONDS
+    for ((i = 0; i < 30; i++)); do
+        sleep 2
+        low=$("$vireo" top -b -n 1 | awk '$1 == "fpr" { print $7 }')
+        [ -n "$full" ] && [ -n "$low" ] && [ $((full - low)) -ge 96 ] && break
+    done
+    echo "resident $((SECONDS - t0)) s after the guest freed it: ${low:-?} MiB"
+    "$vireo" list -l fpr | grep -E '"reported_bytes"'
+    [ -n "$full" ] && [ -n "$low" ] && [ $((full - low)) -ge 96 ] &&
+        echo "free-page reporting: the VMM gave back at least 96 of the 128 MiB"
+    "$vireo" destroy fpr
+}
+export -f ts_fpr_case
+check "toolstack: free-page reporting gives memory the guest freed back to the host" 400 0 \
+    "+free-page reporting: the VMM gave back at least 96 of the 128 MiB" "-SIGSYS" "-bad system call" \
+    -- bash -c ts_fpr_case
