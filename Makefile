@@ -80,13 +80,10 @@ microscope-test: all
 integration: all asan guest
 	tests/integration/run-all.sh $(BUILD) $(ASAN_BUILD)
 
+# Every stage runs even after one fails; the output ends with each stage's
+# result and the lines that name what failed (scripts/check.sh).
 check: deps-test
-	$(MAKE) layers
-	$(MAKE) unit
-	$(MAKE) unit-asan
-	$(MAKE) fuzz
-	$(MAKE) microscope-test
-	$(MAKE) integration
+	MAKE="$(MAKE)" scripts/check.sh layers unit unit-asan fuzz microscope-test integration
 
 # Opt-in (not in `check`: three systemd boots in the emulated test host take
 # longer than CI's budget allows): a Debian guest made by `vireo image

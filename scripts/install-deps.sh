@@ -36,5 +36,15 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# A mirror that stalls for a moment must not fail a CI run: apt retries each
+# download, and the whole install is tried three times.
+apt_opts=(-o Acquire::Retries=5 -o Acquire::http::Timeout=60)
+for attempt in 1 2 3; do
+    if apt-get "${apt_opts[@]}" update -qq &&
+       apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+        exit 0
+    fi
+    [ "$attempt" = 3 ] || { echo "install-deps: apt failed (attempt $attempt of 3); trying again in 20 s" >&2; sleep 20; }
+done
+echo "install-deps: could not install: ${missing[*]}" >&2
+exit 1
