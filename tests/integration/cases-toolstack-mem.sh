@@ -66,6 +66,7 @@ ts_mem_case() {
     rss_full=$(ts_rss bal)
     "$vireo" mem-set bal 192 && ts_wait_field bal actual_mib 192 120 && echo "mem-set 192: followed"
     rss_low=$(ts_rss bal)
+    "$vireo" top -b -n 1 | awk '$1 == "bal" && $6 == 192' | grep -q . && echo "top: bal holds 192 MiB"
     echo "VMM resident: ${rss_full:-?} MiB before mem-set 192, ${rss_low:-?} MiB after"
     # 75 % of the 64 MiB ballooned: a page the guest gives may be one it
     # never touched (its free lists also hold the 32 MiB left untouched).
@@ -99,11 +100,18 @@ ts_mem_case() {
     timeout 10 "$vireo" mem-set deaf 100 && echo "mem-set to a deaf guest: returned in $((SECONDS - t0)) s"
     ts_wait_field deaf progress "not following" 30 && [ "$(ts_field deaf actual_mib)" = 192 ] &&
         echo "list -l: the deaf guest is not following"
+    # top's MEM_MiB: what the guest holds, then the target it does not reach.
+    "$vireo" top -b -n 1 | awk '$1 == "deaf" { print "top: deaf MEM_MiB " $6 }'
+    "$vireo" top -b -n 1 --json | grep -o '"name":"deaf".*' |
+        grep -q '"balloon":{"held_mib":192,"target_mib":100,"max_mib":192,"ram_mib":192,"progress":"not following"' &&
+        echo "top --json: deaf's balloon figures"
     "$vireo" create "$(ts_cfg plain wait 'memory = 128')" || return 1
     ts_wait_console plain "vireo-guest: waiting for the power button" 240 || return 1
     "$vireo" mem-set plain 64
     echo "mem-set without maxmem rc=$?"
     "$vireo" list -l plain | grep -q '"balloon": null' && echo "list -l: no balloon without maxmem"
+    "$vireo" top -b -n 1 --json | grep -o '"name":"plain".*' | grep -q '"balloon":null' &&
+        echo "top --json: no balloon without maxmem"
     "$vireo" shutdown -a -w -t 60 && echo "shutdown: all stopped"
 }
 export -f ts_mem_case
@@ -116,7 +124,8 @@ check "toolstack: maxmem, mem-set down and up, mem-max, a guest ignoring its bal
     "+200 MiB is less than the VM's target, 256 MiB" "+mem-max below the target rc=1" "+mem-max 200: set" \
     "+mem-set above mem-max rc=1" "+mem-max above RAM rc=1" "+mem-set 200: followed" \
     "+list -l: the guest's free memory" "+mem-set to a deaf guest: returned in" \
-    "+list -l: the deaf guest is not following" "+the VM has no balloon" "+mem-set without maxmem rc=1" \
+    "+list -l: the deaf guest is not following" "+top: bal holds 192 MiB" "+top: deaf MEM_MiB 192>100" \
+    "+top --json: deaf's balloon figures" "+top --json: no balloon without maxmem" "+the VM has no balloon" "+mem-set without maxmem rc=1" \
     "+list -l: no balloon without maxmem" "+shutdown: all stopped" "-SIGSYS" "-bad system call" \
     -- bash -c ts_mem_case
 
