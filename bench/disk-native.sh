@@ -49,16 +49,10 @@ pids=()
 cleanup() { for p in ${pids[@]+"${pids[@]}"}; do kill "$p" 2>/dev/null || true; done; rm -rf "$run"; }
 trap cleanup EXIT
 
-wait_sock() {
-    for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done
-    echo "disk-native: no socket $1; the server said:" >&2
-    cat "$run/srv.log" >&2
-    return 1
-}
 # One measurement: prints "iops p50_us p99_us".
 measure() {
-    local sys=$1 rw=$2 qd=$3 q=$4 sock=$run/$1.sock pid out
-    rm -f "$sock"   # a server killed last time left it: wait_sock would not wait
+    local sys=$1 rw=$2 qd=$3 q=$4 sock=$run/$1.sock pid
+    rm -f "$sock"   # a server killed last time left it: vu_wait_sock would not wait
     case $sys in
     vireo|vireo-ring|vireo-noacct|vireo-nosec)
         local aio=() acct=on sec=on
@@ -87,14 +81,8 @@ print("%.0f %.1f %.1f" % (j[k]["iops"], p["50.000000"] / 1e3, p["99.000000"] / 1
         return ;;
     esac
     pids+=("$pid")
-    wait_sock "$sock"
-    out=$(timeout $((secs + 30)) "$load" --socket "$sock" --rw "$rw" --qd "$qd" --queues "$q" --seconds "$secs")
-    kill "$pid"
-    # qemu-storage-daemon has been seen to ignore SIGTERM for good here.
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    sed -E 's/iops=([0-9.]+) p50_us=([0-9.]+) p99_us=([0-9.]+).*/\1 \2 \3/' <<<"$out"
+    vu_wait_sock "$sock" "$run/srv.log"
+    vu_load_run "$load" "$sock" "$pid" "$secs" --rw "$rw" --qd "$qd" --queues "$q"
 }
 
 # bench MEDIUM IMG: one table.
@@ -110,7 +98,8 @@ bench() {
                     # Rotate who goes first each round.
                     for k in $(seq 0 $((n - 1))); do
                         sys=${systems[$(( (k + r) % n ))]}
-                        echo "$r $sys $rw $qd $q $(measure "$sys" "$rw" "$qd" "$q")" >>"$results"
+                        m=$(measure "$sys" "$rw" "$qd" "$q")
+                        echo "$r $sys $rw $qd $q $m" >>"$results"
                     done
                 done
             done
