@@ -7,6 +7,10 @@
  * or one after another (write: queue i writes its own stream from i/N of
  * the disk on, as files being written), then prints one line:
  *   iops=N p50_us=N p99_us=N ios=N errors=N
+ * With --poll it never sleeps: it spins on the used ring with interrupts
+ * suppressed (VIRTQ_AVAIL_F_NO_INTERRUPT semantics through EVENT_IDX: the
+ * used event stays behind), as Linux's virtio-blk poll queues do, so the
+ * figure is the back-end's, not the cost of waking a sleeping front-end.
  * With --shrink it plays a hostile front-end instead (the tests use it):
  * it posts one request, truncates its memfd to nothing and kicks, so the
  * back-end's next touch of the rings is a SIGBUS; it exits 0 once the
@@ -52,6 +56,7 @@ struct qctx {
     bool sequential;
     uint64_t next_blk;         /* sequential: where the next request goes */
     unsigned bs;               /* bytes per request */
+    bool poll;                 /* spin on the used ring, no interrupts */
     unsigned qd;
     double seconds;
     uint32_t *lat_ns;
@@ -181,18 +186,30 @@ static void *run_queue(void *arg)
     unsigned inflight = q->qd;
     bool stopping = false;
     while (inflight) {
-        /* Ask for an interrupt at the next completion, then look again
-         * before sleeping, or one could be missed. */
-        __atomic_store_n(used_event, last_used, __ATOMIC_RELEASE);
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (__atomic_load_n(used_idx, __ATOMIC_ACQUIRE) == last_used) {
-            struct pollfd p = {.fd = q->call, .events = POLLIN};
-            if (poll(&p, 1, 2000) == 0) {
-                fprintf(stderr, "vu-load: queue %u: no completion for 2 s\n", q->idx);
-                exit(1);
+        if (q->poll) {
+            /* The used event stays half the index space behind: the
+             * back-end never sees a reason to interrupt. */
+            __atomic_store_n(used_event, (uint16_t)(last_used - 0x8000), __ATOMIC_RELEASE);
+            double spin_start = now_s();
+            while (__atomic_load_n(used_idx, __ATOMIC_ACQUIRE) == last_used)
+                if (now_s() - spin_start > 2) {
+                    fprintf(stderr, "vu-load: queue %u: no completion for 2 s\n", q->idx);
+                    exit(1);
+                }
+        } else {
+            /* Ask for an interrupt at the next completion, then look again
+             * before sleeping, or one could be missed. */
+            __atomic_store_n(used_event, last_used, __ATOMIC_RELEASE);
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            if (__atomic_load_n(used_idx, __ATOMIC_ACQUIRE) == last_used) {
+                struct pollfd p = {.fd = q->call, .events = POLLIN};
+                if (poll(&p, 1, 2000) == 0) {
+                    fprintf(stderr, "vu-load: queue %u: no completion for 2 s\n", q->idx);
+                    exit(1);
+                }
+                uint64_t v;
+                (void)!read(q->call, &v, 8);
             }
-            uint64_t v;
-            (void)!read(q->call, &v, 8);
         }
         uint16_t u = __atomic_load_n(used_idx, __ATOMIC_ACQUIRE);
         if (!stopping && now_s() >= end)
@@ -266,13 +283,14 @@ int main(int argc, char **argv)
     int write_mode = -1;
     bool shrink = false;
     unsigned qd = 1, nq = 1, bs = BS;
-    bool sequential = false;
+    bool sequential = false, poll_mode = false;
     double seconds = 5;
     static const struct option opts[] = {
         {"socket", required_argument, 0, 's'}, {"rw", required_argument, 0, 'r'},
         {"qd", required_argument, 0, 'q'},     {"queues", required_argument, 0, 'n'},
         {"seconds", required_argument, 0, 't'}, {"shrink", no_argument, 0, 'x'},
-        {"bs", required_argument, 0, 'b'},      {0, 0, 0, 0},
+        {"bs", required_argument, 0, 'b'},      {"poll", no_argument, 0, 'p'},
+        {0, 0, 0, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -285,6 +303,7 @@ int main(int argc, char **argv)
             sequential = !strcmp(optarg, "write");
             break;
         case 'b': bs = (unsigned)atoi(optarg); break;
+        case 'p': poll_mode = true; break;
         case 'q': qd = (unsigned)atoi(optarg); break;
         case 'n': nq = (unsigned)atoi(optarg); break;
         case 't': seconds = atof(optarg); break;
@@ -295,7 +314,7 @@ int main(int argc, char **argv)
     if (!path || write_mode < 0 || qd < 1 || qd > MAX_QD || nq < 1 || nq > MAX_Q || seconds <= 0 || bs < BS ||
         bs > MAX_BS || bs % BS) {
         fprintf(stderr, "usage: vu-load --socket PATH --rw randread|randwrite|write [--bs 4096-%u, 4 KiB multiple] "
-                        "[--qd 1-%d] [--queues 1-%d] [--seconds S]\n       vu-load --socket PATH --shrink\n",
+                        "[--qd 1-%d] [--queues 1-%d] [--seconds S] [--poll]\n       vu-load --socket PATH --shrink\n",
                 MAX_BS, MAX_QD, MAX_Q);
         return 2;
     }
@@ -357,7 +376,7 @@ int main(int argc, char **argv)
         uint64_t blocks = capacity / (BS / 512), span = bs / BS;
         q[i] = (struct qctx){.idx = i, .base = mem + qregion * i, .gpa = (uint64_t)qregion * i,
                              .capacity_blocks = blocks, .write = write_mode, .qd = qd, .bs = bs,
-                             .sequential = sequential, .next_blk = blocks / nq * i / span * span,
+                             .sequential = sequential, .poll = poll_mode, .next_blk = blocks / nq * i / span * span,
                              .seconds = seconds, .seed = 1234 + i};
         q[i].kick = eventfd(0, EFD_CLOEXEC);
         q[i].call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
