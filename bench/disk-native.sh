@@ -12,8 +12,14 @@
 #               the v/nosec column
 #   qsd         qemu-storage-daemon's vhost-user-blk export (iothread,
 #               aio=io_uring, cache.direct=on)
-# and fio with io_uring directly on the same file (the limit; numjobs =
-# queues).  Two images, each a table:
+#   vireo-poll, qsd-poll  the same with `vu-load --poll`: the front-end spins
+#               on the used ring with interrupts suppressed, as Linux's
+#               virtio-blk poll queues do, so no wake-up of a sleeping
+#               front-end is in the figure
+# and the limit: the best of fio's io_uring, pvsync2 and psync engines
+# directly on the same file from one thread per queue (numjobs = queues;
+# the synchronous engines have one request in flight per thread).  Two
+# images, each a table:
 #   memory  in tmpfs (O_DIRECT there needs Linux 6.6+): the back-ends' own
 #           cost, nothing else in the way
 #   disk    in the build directory's file system: a real device's latency
@@ -49,18 +55,12 @@ pids=()
 cleanup() { for p in ${pids[@]+"${pids[@]}"}; do kill "$p" 2>/dev/null || true; done; rm -rf "$run"; }
 trap cleanup EXIT
 
-wait_sock() {
-    for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done
-    echo "disk-native: no socket $1; the server said:" >&2
-    cat "$run/srv.log" >&2
-    return 1
-}
 # One measurement: prints "iops p50_us p99_us".
 measure() {
-    local sys=$1 rw=$2 qd=$3 q=$4 sock=$run/$1.sock pid out
-    rm -f "$sock"   # a server killed last time left it: wait_sock would not wait
+    local sys=$1 rw=$2 qd=$3 q=$4 sock=$run/$1.sock pid
+    rm -f "$sock"   # a server killed last time left it: vu_wait_sock would not wait
     case $sys in
-    vireo|vireo-ring|vireo-noacct|vireo-nosec)
+    vireo|vireo-poll|vireo-ring|vireo-noacct|vireo-nosec)
         local aio=() acct=on sec=on
         [ "$sys" = vireo-ring ] && aio=(--aio io_uring)
         [ "$sys" = vireo-noacct ] && acct=off
@@ -69,14 +69,17 @@ measure() {
             --seccomp "$sec" \
             "$img" 2>"$run/srv.log" &
         pid=$! ;;
-    qsd)
+    qsd|qsd-poll)
         qemu-storage-daemon --blockdev "driver=file,node-name=f,filename=$img,cache.direct=on,aio=io_uring" \
             --object iothread,id=io0 \
             --export "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=$sock,writable=on,iothread=io0,num-queues=$q" \
             2>"$run/srv.log" &
         pid=$! ;;
-    fio)
-        fio --name=x --filename="$img" --ioengine=io_uring --direct=1 --rw="$rw" --bs=4k --iodepth="$qd" \
+    fio-*)
+        # The synchronous engines have one request in flight per job.
+        local depth=$qd
+        [ "$sys" = fio-io_uring ] || depth=1
+        fio --name=x --filename="$img" --ioengine="${sys#fio-}" --direct=1 --rw="$rw" --bs=4k --iodepth="$depth" \
             --numjobs="$q" --group_reporting --time_based --runtime="$secs" --output-format=json 2>/dev/null |
             python3 -c '
 import json, sys
@@ -87,21 +90,18 @@ print("%.0f %.1f %.1f" % (j[k]["iops"], p["50.000000"] / 1e3, p["99.000000"] / 1
         return ;;
     esac
     pids+=("$pid")
-    wait_sock "$sock"
-    out=$(timeout $((secs + 30)) "$load" --socket "$sock" --rw "$rw" --qd "$qd" --queues "$q" --seconds "$secs")
-    kill "$pid"
-    # qemu-storage-daemon has been seen to ignore SIGTERM for good here.
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    sed -E 's/iops=([0-9.]+) p50_us=([0-9.]+) p99_us=([0-9.]+).*/\1 \2 \3/' <<<"$out"
+    vu_wait_sock "$sock" "$run/srv.log"
+    local poll=()
+    [[ $sys = *-poll ]] && poll=(--poll)
+    vu_load_run "$load" "$sock" "$pid" "$secs" --rw "$rw" --qd "$qd" --queues "$q" ${poll[@]+"${poll[@]}"}
 }
 
 # bench MEDIUM IMG: one table.
 bench() {
-    local medium=$1 results=$run/results.$1 systems=(vireo vireo-noacct vireo-nosec qsd fio) n
+    local medium=$1 results=$run/results.$1 n
+    local systems=(vireo vireo-poll vireo-noacct vireo-nosec qsd qsd-poll fio-io_uring fio-pvsync2 fio-psync)
     img=$2
-    [ "$medium" = memory ] && systems=(vireo vireo-noacct vireo-nosec vireo-ring qsd fio)
+    [ "$medium" = memory ] && systems+=(vireo-ring)
     n=${#systems[@]}
     for r in $(seq "$rounds"); do
         for q in 1 2; do
@@ -110,7 +110,8 @@ bench() {
                     # Rotate who goes first each round.
                     for k in $(seq 0 $((n - 1))); do
                         sys=${systems[$(( (k + r) % n ))]}
-                        echo "$r $sys $rw $qd $q $(measure "$sys" "$rw" "$qd" "$q")" >>"$results"
+                        m=$(measure "$sys" "$rw" "$qd" "$q")
+                        echo "$r $sys $rw $qd $q $m" >>"$results"
                     done
                 done
             done
@@ -125,33 +126,44 @@ for line in open(sys.argv[1]):
     r, sys_, rw, qd, q, iops, p50, p99 = line.split()
     key = (rw, int(qd), int(q))
     rows.setdefault(key + (sys_,), []).append((float(iops), float(p50), float(p99)))
-    rounds.setdefault(key + (int(r),), {})[sys_] = (float(iops), float(p99))
-systems = [s for s in ("vireo", "vireo-noacct", "vireo-nosec", "vireo-ring", "qsd", "fio") if any(k[3] == s for k in rows)]
+    rounds.setdefault(key + (int(r),), {})[sys_] = float(iops)
+# The limit of each round: its best fio engine.
+for k, d in rounds.items():
+    fios = [v for s, v in d.items() if s.startswith("fio-")]
+    if fios:
+        d["limit"] = max(fios)
+order = ("vireo", "vireo-poll", "vireo-noacct", "vireo-nosec", "vireo-ring", "qsd", "qsd-poll",
+         "fio-io_uring", "fio-pvsync2", "fio-psync")
+systems = [s for s in order if any(k[3] == s for k in rows)]
 def med(key, i):
     return st.median(v[i] for v in rows[key])
 # This machine's speed drifts from minute to minute, so ratios are taken
 # within a round (systems measured back to back) and their median printed.
-def ratio(key, a, b, i):
-    vals = [d[a][i] / d[b][i] for k, d in rounds.items() if k[:3] == key and a in d and b in d and d[b][i]]
+def ratio(key, a, b):
+    vals = [d[a] / d[b] for k, d in rounds.items() if k[:3] == key and a in d and b in d and d[b]]
     return st.median(vals) if vals else float("nan")
-head = "%-10s %3s %2s" % ("workload", "qd", "q")
-for s in systems:
-    head += " | %10s %6s %6s" % (s, "p50us", "p99us")
-print(head + " | %6s %6s %6s %8s %8s" % ("v/qsd", "p99v/q", "v/fio", "v/noacct", "v/nosec"))
-for rw in ("randread", "randwrite"):
-    for q in (1, 2):
-        for qd in (1, 32):
-            k = (rw, qd, q)
-            line = "%-10s %3d %2d" % (rw, qd, q)
-            for s in systems:
-                line += " | %10.0f %6.1f %6.1f" % (med(k + (s,), 0), med(k + (s,), 1), med(k + (s,), 2))
-            print(line + " | %6.2f %6.2f %6.2f %8.3f %8.3f" % (ratio(k, "vireo", "qsd", 0), ratio(k, "vireo", "qsd", 1),
-                                                       ratio(k, "vireo", "fio", 0), ratio(k, "vireo", "vireo-noacct", 0),
-                                                       ratio(k, "vireo", "vireo-nosec", 0)))
-print("IOPS and latency: medians over rounds.  Ratios: medians of per-round ratios.  v/qsd: vireo IOPS /")
-print("qemu-storage-daemon IOPS; p99v/q: vireo p99 / qsd p99; v/fio: vireo IOPS / raw io_uring IOPS;")
-print("v/noacct: vireo IOPS / vireo IOPS with VIREO_ACCOUNTING=off (the accounting's cost);")
-print("v/nosec: vireo IOPS / vireo IOPS with --seccomp off (the filters' cost)")
+keys = [(rw, qd, q) for rw in ("randread", "randwrite") for q in (1, 2) for qd in (1, 32)]
+short = {"vireo-noacct": "v-noacct", "vireo-nosec": "v-nosec", "vireo-ring": "v-ring", "vireo-poll": "v-poll",
+         "fio-io_uring": "fio-uring", "fio-pvsync2": "fio-pvs2", "fio-psync": "fio-psync"}
+print("IOPS (median)")
+print("%-10s %3s %2s" % ("workload", "qd", "q") + "".join(" %9s" % short.get(s, s) for s in systems))
+for k in keys:
+    print("%-10s %3d %2d" % k + "".join(" %9.0f" % med(k + (s,), 0) for s in systems))
+lat = [s for s in ("vireo", "vireo-poll", "qsd", "qsd-poll") if s in systems]
+print("\nLatency p50/p99 us (median)")
+print("%-10s %3s %2s" % ("workload", "qd", "q") + "".join(" %15s" % s for s in lat))
+for k in keys:
+    print("%-10s %3d %2d" % k + "".join(" %7.1f/%7.1f" % (med(k + (s,), 1), med(k + (s,), 2)) for s in lat))
+print("\nRatios of IOPS (medians of per-round ratios)")
+cols = (("v/qsd", "vireo", "qsd"), ("vp/qp", "vireo-poll", "qsd-poll"), ("v/lim", "vireo", "limit"),
+        ("vp/lim", "vireo-poll", "limit"), ("v/noacct", "vireo", "vireo-noacct"), ("v/nosec", "vireo", "vireo-nosec"))
+print("%-10s %3s %2s" % ("workload", "qd", "q") + "".join(" %8s" % c[0] for c in cols))
+for k in keys:
+    print("%-10s %3d %2d" % k + "".join(" %8.2f" % ratio(k, a, b) for _, a, b in cols))
+print("v/qsd: vireo / qemu-storage-daemon, the front-end sleeping on interrupts; vp/qp: the same with the")
+print("polling front-end; lim: the limit, the best of fio's io_uring, pvsync2 and psync engines in that round;")
+print("v/noacct: vireo / vireo with VIREO_ACCOUNTING=off (the accounting's cost); v/nosec: vireo / vireo with")
+print("--seccomp off (the filters' cost)")
 EOF
 }
 

@@ -12,3 +12,28 @@ bench_args() {
     [[ $secs =~ ^[1-9][0-9]*$ && $rounds =~ ^[1-9][0-9]*$ ]] ||
         { echo "$name: SECONDS and ROUNDS must be positive integers" >&2; exit 2; }
 }
+
+# vu_wait_sock SOCK LOG: waits up to 5 s for a vhost-user server's socket;
+# else prints what the server said and fails.
+vu_wait_sock() {
+    for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done
+    echo "$(basename "$0" .sh): no socket $1; the server said:" >&2
+    cat "$2" >&2
+    return 1
+}
+
+# vu_load_run LOAD SOCK PID SECONDS ARGS...: drives the server PID
+# listening on SOCK with bench/vu-load for SECONDS, stops the server and
+# prints "iops p50_us p99_us".  A run with I/O errors fails.
+vu_load_run() {
+    local load=$1 sock=$2 pid=$3 s=$4 out
+    shift 4
+    out=$(timeout $((s + 30)) "$load" --socket "$sock" --seconds "$s" "$@")
+    kill "$pid"
+    # qemu-storage-daemon has been seen to ignore SIGTERM for good here.
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    grep -q ' errors=0' <<<"$out" || { echo "$(basename "$0" .sh): $*: $out" >&2; return 1; }
+    sed -E 's/iops=([0-9.]+) p50_us=([0-9.]+) p99_us=([0-9.]+).*/\1 \2 \3/' <<<"$out"
+}

@@ -6,6 +6,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 "$here/boot-to-init.sh" "$1"
 "$here/guest-disk.sh" "$1"
 "$here/disk-native.sh" "$1"
+"$here/qcow2-native.sh" "$1"
 "$here/setup-cost.sh" "$1"
 "$here/net.sh" "$1"
 "$here/balloon.sh" "$1"

@@ -2,9 +2,15 @@
  * back-end (vireo disk serve, qemu-storage-daemon) can be measured at
  * native speed with no VM: shared memory from a memfd, split rings with
  * EVENT_IDX, kicks on eventfds, completions waited for on call eventfds.
- * One thread per queue keeps --qd 4 KiB requests in flight at random
- * aligned offsets for --seconds, then prints one line:
+ * One thread per queue keeps --qd requests of --bs bytes (4 KiB by default)
+ * in flight for --seconds, at random aligned offsets (randread, randwrite)
+ * or one after another (write: queue i writes its own stream from i/N of
+ * the disk on, as files being written), then prints one line:
  *   iops=N p50_us=N p99_us=N ios=N errors=N
+ * With --poll it never sleeps: it spins on the used ring with interrupts
+ * suppressed (VIRTQ_AVAIL_F_NO_INTERRUPT semantics through EVENT_IDX: the
+ * used event stays behind), as Linux's virtio-blk poll queues do, so the
+ * figure is the back-end's, not the cost of waking a sleeping front-end.
  * With --shrink it plays a hostile front-end instead (the tests use it):
  * it posts one request, truncates its memfd to nothing and kicks, so the
  * back-end's next touch of the rings is a SIGBUS; it exits 0 once the
@@ -29,10 +35,10 @@
 #include "virtio/virtqueue.h"
 
 #define QSIZE      256
-#define BS         4096
+#define BS         4096         /* the unit of offsets; --bs is a multiple */
+#define MAX_BS     (1u << 20)
 #define MAX_QD     64
 #define MAX_Q      8
-#define QREGION    (1u << 20)   /* per queue: rings, headers, data */
 #define OFF_DESC   0
 #define OFF_AVAIL  4096
 #define OFF_USED   8192
@@ -47,6 +53,10 @@ struct qctx {
     int kick, call;
     uint64_t capacity_blocks;  /* in 4 KiB blocks */
     int write;
+    bool sequential;
+    uint64_t next_blk;         /* sequential: where the next request goes */
+    unsigned bs;               /* bytes per request */
+    bool poll;                 /* spin on the used ring, no interrupts */
     unsigned qd;
     double seconds;
     uint32_t *lat_ns;
@@ -117,7 +127,15 @@ static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
 static void submit(struct qctx *q, unsigned slot, uint64_t *t0)
 {
     struct { uint32_t type, prio; uint64_t sector; } h = {q->write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0, 0};
-    uint64_t blk = ((uint64_t)rand_r(&q->seed) << 31 ^ (uint64_t)rand_r(&q->seed)) % q->capacity_blocks;
+    uint64_t span = q->bs / BS, room = q->capacity_blocks - span + 1, blk;
+    if (q->sequential) {
+        if (q->next_blk >= room)
+            q->next_blk = 0;
+        blk = q->next_blk;
+        q->next_blk += span;
+    } else {
+        blk = ((uint64_t)rand_r(&q->seed) << 31 ^ (uint64_t)rand_r(&q->seed)) % room / span * span;
+    }
     h.sector = blk * (BS / 512);
     memcpy(q->base + OFF_HDR + 16 * slot, &h, sizeof(h));
     q->base[OFF_STATUS + slot] = 0xFF;
@@ -150,12 +168,12 @@ static void *run_queue(void *arg)
     for (unsigned s = 0; s < q->qd; s++) {
         struct virtq_desc d[3] = {
             {q->gpa + OFF_HDR + 16 * s, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(3 * s + 1)},
-            {q->gpa + OFF_DATA + (uint64_t)BS * s, BS,
+            {q->gpa + OFF_DATA + (uint64_t)q->bs * s, q->bs,
              (uint16_t)(VIRTQ_DESC_F_NEXT | (q->write ? 0 : VIRTQ_DESC_F_WRITE)), (uint16_t)(3 * s + 2)},
             {q->gpa + OFF_STATUS + s, 1, VIRTQ_DESC_F_WRITE, 0},
         };
         memcpy(q->base + OFF_DESC + 16 * 3 * s, d, sizeof(d));
-        memset(q->base + OFF_DATA + (size_t)BS * s, (int)(s + 1), BS);
+        memset(q->base + OFF_DATA + (size_t)q->bs * s, (int)(s + 1), q->bs);
     }
     uint16_t *used_idx = (uint16_t *)(q->base + OFF_USED + 2);
     uint16_t *used_event = (uint16_t *)(q->base + OFF_AVAIL + 4 + 2 * QSIZE);
@@ -168,18 +186,30 @@ static void *run_queue(void *arg)
     unsigned inflight = q->qd;
     bool stopping = false;
     while (inflight) {
-        /* Ask for an interrupt at the next completion, then look again
-         * before sleeping, or one could be missed. */
-        __atomic_store_n(used_event, last_used, __ATOMIC_RELEASE);
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (__atomic_load_n(used_idx, __ATOMIC_ACQUIRE) == last_used) {
-            struct pollfd p = {.fd = q->call, .events = POLLIN};
-            if (poll(&p, 1, 2000) == 0) {
-                fprintf(stderr, "vu-load: queue %u: no completion for 2 s\n", q->idx);
-                exit(1);
+        if (q->poll) {
+            /* The used event stays half the index space behind: the
+             * back-end never sees a reason to interrupt. */
+            __atomic_store_n(used_event, (uint16_t)(last_used - 0x8000), __ATOMIC_RELEASE);
+            double spin_start = now_s();
+            while (__atomic_load_n(used_idx, __ATOMIC_ACQUIRE) == last_used)
+                if (now_s() - spin_start > 2) {
+                    fprintf(stderr, "vu-load: queue %u: no completion for 2 s\n", q->idx);
+                    exit(1);
+                }
+        } else {
+            /* Ask for an interrupt at the next completion, then look again
+             * before sleeping, or one could be missed. */
+            __atomic_store_n(used_event, last_used, __ATOMIC_RELEASE);
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            if (__atomic_load_n(used_idx, __ATOMIC_ACQUIRE) == last_used) {
+                struct pollfd p = {.fd = q->call, .events = POLLIN};
+                if (poll(&p, 1, 2000) == 0) {
+                    fprintf(stderr, "vu-load: queue %u: no completion for 2 s\n", q->idx);
+                    exit(1);
+                }
+                uint64_t v;
+                (void)!read(q->call, &v, 8);
             }
-            uint64_t v;
-            (void)!read(q->call, &v, 8);
         }
         uint16_t u = __atomic_load_n(used_idx, __ATOMIC_ACQUIRE);
         if (!stopping && now_s() >= end)
@@ -252,18 +282,28 @@ int main(int argc, char **argv)
     const char *path = NULL;
     int write_mode = -1;
     bool shrink = false;
-    unsigned qd = 1, nq = 1;
+    unsigned qd = 1, nq = 1, bs = BS;
+    bool sequential = false, poll_mode = false;
     double seconds = 5;
     static const struct option opts[] = {
         {"socket", required_argument, 0, 's'}, {"rw", required_argument, 0, 'r'},
         {"qd", required_argument, 0, 'q'},     {"queues", required_argument, 0, 'n'},
-        {"seconds", required_argument, 0, 't'}, {"shrink", no_argument, 0, 'x'}, {0, 0, 0, 0},
+        {"seconds", required_argument, 0, 't'}, {"shrink", no_argument, 0, 'x'},
+        {"bs", required_argument, 0, 'b'},      {"poll", no_argument, 0, 'p'},
+        {0, 0, 0, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 's': path = optarg; break;
-        case 'r': write_mode = !strcmp(optarg, "randwrite") ? 1 : !strcmp(optarg, "randread") ? 0 : -1; break;
+        case 'r':
+            write_mode = !strcmp(optarg, "randwrite") || !strcmp(optarg, "write") ? 1
+                         : !strcmp(optarg, "randread")                            ? 0
+                                                                                  : -1;
+            sequential = !strcmp(optarg, "write");
+            break;
+        case 'b': bs = (unsigned)atoi(optarg); break;
+        case 'p': poll_mode = true; break;
         case 'q': qd = (unsigned)atoi(optarg); break;
         case 'n': nq = (unsigned)atoi(optarg); break;
         case 't': seconds = atof(optarg); break;
@@ -271,9 +311,11 @@ int main(int argc, char **argv)
         default: return 2;
         }
     }
-    if (!path || write_mode < 0 || qd < 1 || qd > MAX_QD || nq < 1 || nq > MAX_Q || seconds <= 0) {
-        fprintf(stderr, "usage: vu-load --socket PATH --rw randread|randwrite [--qd 1-%d] [--queues 1-%d] "
-                        "[--seconds S]\n       vu-load --socket PATH --shrink\n", MAX_QD, MAX_Q);
+    if (!path || write_mode < 0 || qd < 1 || qd > MAX_QD || nq < 1 || nq > MAX_Q || seconds <= 0 || bs < BS ||
+        bs > MAX_BS || bs % BS) {
+        fprintf(stderr, "usage: vu-load --socket PATH --rw randread|randwrite|write [--bs 4096-%u, 4 KiB multiple] "
+                        "[--qd 1-%d] [--queues 1-%d] [--seconds S] [--poll]\n       vu-load --socket PATH --shrink\n",
+                MAX_BS, MAX_QD, MAX_Q);
         return 2;
     }
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -309,14 +351,16 @@ int main(int argc, char **argv)
     request(VHOST_USER_GET_CONFIG, &cfg, 12 + 8, NULL, 0, &r);
     uint64_t capacity;
     memcpy(&capacity, r.p.config.payload, 8);
-    if (capacity < BS / 512) {
+    if (capacity < bs / 512) {
         fprintf(stderr, "vu-load: disk too small\n");
         return 1;
     }
     request(VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
     request(VHOST_USER_SET_FEATURES, &want, 8, NULL, 0, NULL);
 
-    size_t memsize = (size_t)QREGION * nq;
+    /* Per queue: rings, headers and statuses, then qd buffers of bs bytes. */
+    size_t qregion = ((size_t)OFF_DATA + (size_t)qd * bs + (1u << 20) - 1) & ~(size_t)((1u << 20) - 1);
+    size_t memsize = qregion * nq;
     int memfd = memfd_create("vu-load", MFD_CLOEXEC);
     if (memfd < 0 || ftruncate(memfd, (off_t)memsize) < 0)
         die("memfd");
@@ -329,8 +373,10 @@ int main(int argc, char **argv)
 
     static struct qctx q[MAX_Q];
     for (unsigned i = 0; i < nq; i++) {
-        q[i] = (struct qctx){.idx = i, .base = mem + (size_t)QREGION * i, .gpa = (uint64_t)QREGION * i,
-                             .capacity_blocks = capacity / (BS / 512), .write = write_mode, .qd = qd,
+        uint64_t blocks = capacity / (BS / 512), span = bs / BS;
+        q[i] = (struct qctx){.idx = i, .base = mem + qregion * i, .gpa = (uint64_t)qregion * i,
+                             .capacity_blocks = blocks, .write = write_mode, .qd = qd, .bs = bs,
+                             .sequential = sequential, .poll = poll_mode, .next_blk = blocks / nq * i / span * span,
                              .seconds = seconds, .seed = 1234 + i};
         q[i].kick = eventfd(0, EFD_CLOEXEC);
         q[i].call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/metrics_fmt.h"
+#include "cli/mhd_lib.h"
 #include "util/duration.h"
 #include "util/log.h"
 
@@ -24,6 +24,9 @@
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* The exposition of every VM now, in a malloc()ed buffer. */
+/* Set before the server starts. */
+static const struct mhd_lib *M;
+
 static char *scrape(size_t *len)
 {
     char *buf = NULL;
@@ -56,7 +59,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     const char *type = CONTENT_TYPE;
     if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
         static const char msg[] = "only GET\n";
-        r = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+        r = M->MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
         code = MHD_HTTP_METHOD_NOT_ALLOWED;
         type = "text/plain";
     } else if (!strcmp(url, "/metrics")) {
@@ -64,18 +67,18 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         char *body = scrape(&len);
         if (!body)
             return MHD_NO;
-        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        r = M->MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     } else {
         static const char msg[] = "vireo metrics: the metrics are at /metrics\n";
-        r = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+        r = M->MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
         code = strcmp(url, "/") ? MHD_HTTP_NOT_FOUND : MHD_HTTP_OK;
         type = "text/plain";
     }
     if (!r)
         return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    enum MHD_Result ok = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
+    M->MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result ok = M->MHD_queue_response(c, code, r);
+    M->MHD_destroy_response(r);
     return ok;
 }
 
@@ -129,6 +132,10 @@ static int serve(const char *listen)
         vlog_err("metrics: %s", err);
         return 2;
     }
+    if (!(M = mhd_lib(err, sizeof(err)))) {
+        vlog_err("metrics: %s", err);
+        return 1;
+    }
     /* The signals are waited for on this thread: blocked before the
      * server's thread starts, so it inherits the mask. */
     sigset_t set;
@@ -140,7 +147,7 @@ static int serve(const char *listen)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, answer, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+    struct MHD_Daemon *d = M->MHD_start_daemon(flags, 0, NULL, NULL, answer, NULL, MHD_OPTION_SOCK_ADDR, &ss,
                                             MHD_OPTION_CONNECTION_LIMIT, 32U, MHD_OPTION_CONNECTION_TIMEOUT, 30U,
                                             MHD_OPTION_END);
     if (!d) {
@@ -150,7 +157,7 @@ static int serve(const char *listen)
     vlog_info("metrics: serving http://%s/metrics", listen);
     int sig = 0;
     sigwait(&set, &sig);
-    MHD_stop_daemon(d);
+    M->MHD_stop_daemon(d);
     return 0;
 }
 

@@ -1,7 +1,5 @@
 #include "image/backup_stream.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -10,11 +8,15 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "image/archive_lib.h"
 #include "util/err.h"
 
 #define CHUNK      (1u << 20)
 #define ZERO_BLOCK (64u << 10)   /* a block device's zero runs are found at this granularity */
 #define EXT_MAX    (1u << 24)    /* extents of one disk in the stream's map */
+
+/* Set by each entry point before anything else runs. */
+static const struct archive_lib *AR;
 
 bool backup_name_ok(const char *s, size_t max)
 {
@@ -142,14 +144,14 @@ struct wr {
 
 static int ar_fail(struct wr *w, const char *what)
 {
-    const char *why = archive_error_string(w->a);
+    const char *why = AR->archive_error_string(w->a);
     return err_fail(w->err, w->errlen, "writing the backup (%s): %s", what, why ? why : "unknown error");
 }
 
 static int put(struct wr *w, const void *p, size_t n, const char *what)
 {
     while (n) {
-        la_ssize_t k = archive_write_data(w->a, p, n);
+        la_ssize_t k = AR->archive_write_data(w->a, p, n);
         if (k <= 0)
             return ar_fail(w, what);
         p = (const uint8_t *)p + k;
@@ -160,13 +162,13 @@ static int put(struct wr *w, const void *p, size_t n, const char *what)
 
 static int put_small(struct wr *w, struct archive_entry *e, const char *name, const char *text, size_t len)
 {
-    archive_entry_clear(e);
-    archive_entry_set_pathname(e, name);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0600);
-    archive_entry_set_size(e, (la_int64_t)len);
-    archive_entry_set_mtime(e, time(NULL), 0);
-    if (archive_write_header(w->a, e) != ARCHIVE_OK)
+    AR->archive_entry_clear(e);
+    AR->archive_entry_set_pathname(e, name);
+    AR->archive_entry_set_filetype(e, AE_IFREG);
+    AR->archive_entry_set_perm(e, 0600);
+    AR->archive_entry_set_size(e, (la_int64_t)len);
+    AR->archive_entry_set_mtime(e, time(NULL), 0);
+    if (AR->archive_write_header(w->a, e) != ARCHIVE_OK)
         return ar_fail(w, name);
     return put(w, text, len, name);
 }
@@ -206,17 +208,17 @@ static int put_disk(struct wr *w, struct archive_entry *e, struct backup_disk *d
                     uint8_t *buf, struct progress *pr, volatile sig_atomic_t *stop)
 {
     static const uint8_t zero[CHUNK];
-    archive_entry_clear(e);
-    archive_entry_set_pathname(e, d->file);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0600);
-    archive_entry_set_size(e, (la_int64_t)d->size);
-    archive_entry_set_mtime(e, time(NULL), 0);
+    AR->archive_entry_clear(e);
+    AR->archive_entry_set_pathname(e, d->file);
+    AR->archive_entry_set_filetype(e, AE_IFREG);
+    AR->archive_entry_set_perm(e, 0600);
+    AR->archive_entry_set_size(e, (la_int64_t)d->size);
+    AR->archive_entry_set_mtime(e, time(NULL), 0);
     if (!m->n && map_add(m, d->size - 512, 512) < 0)   /* an entry with no extent would be taken as not sparse */
         return err_fail(w->err, w->errlen, "out of memory");
     for (size_t i = 0; i < m->n; i++)
-        archive_entry_sparse_add_entry(e, (la_int64_t)m->v[i].off, (la_int64_t)m->v[i].len);
-    if (archive_write_header(w->a, e) != ARCHIVE_OK)
+        AR->archive_entry_sparse_add_entry(e, (la_int64_t)m->v[i].off, (la_int64_t)m->v[i].len);
+    if (AR->archive_write_header(w->a, e) != ARCHIVE_OK)
         return ar_fail(w, d->file);
     uint32_t crc = 0;
     uint64_t pos = 0;
@@ -255,10 +257,12 @@ static int put_disk(struct wr *w, struct archive_entry *e, struct backup_disk *d
 int backup_write(int fd, struct backup_manifest *m, const char *cfg, size_t cfglen, struct img_reader *const r[],
                  struct progress *pr, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
+    if (!(AR = archive_lib(err, errlen)))
+        return -1;
     struct map maps[BACKUP_MAX_DISKS] = {0};
     uint8_t *buf = malloc(CHUNK);
-    struct wr w = {archive_write_new(), err, errlen};
-    struct archive_entry *e = archive_entry_new();
+    struct wr w = {AR->archive_write_new(), err, errlen};
+    struct archive_entry *e = AR->archive_entry_new();
     char *json = NULL;
     int rc = -1;
     if (!buf || !w.a || !e) {
@@ -277,7 +281,7 @@ int backup_write(int fd, struct backup_manifest *m, const char *cfg, size_t cfgl
     }
     if (pr)
         pr->total = total;
-    if (archive_write_set_format_pax(w.a) != ARCHIVE_OK || archive_write_open_fd(w.a, fd) != ARCHIVE_OK) {
+    if (AR->archive_write_set_format_pax(w.a) != ARCHIVE_OK || AR->archive_write_open_fd(w.a, fd) != ARCHIVE_OK) {
         ar_fail(&w, "opening");
         goto out;
     }
@@ -292,7 +296,7 @@ int backup_write(int fd, struct backup_manifest *m, const char *cfg, size_t cfgl
     json = manifest_json(m, true);
     if (!json || put_small(&w, e, BACKUP_TRAILER, json, strlen(json)) < 0)
         goto out;
-    if (archive_write_close(w.a) != ARCHIVE_OK) {
+    if (AR->archive_write_close(w.a) != ARCHIVE_OK) {
         ar_fail(&w, "closing");
         goto out;
     }
@@ -303,9 +307,9 @@ out:
     free(json);
     free(buf);
     if (e)
-        archive_entry_free(e);
+        AR->archive_entry_free(e);
     if (w.a)
-        archive_write_free(w.a);
+        AR->archive_write_free(w.a);
     return rc;
 }
 
@@ -321,19 +325,19 @@ struct rd {
 
 static int rd_fail(struct rd *r, const char *what)
 {
-    const char *why = archive_error_string(r->a);
+    const char *why = AR->archive_error_string(r->a);
     return err_fail(r->err, r->errlen, "%s: %s", what, why ? why : "not a tar archive, or cut short");
 }
 
 /* The next entry, which must be a regular file named name. */
 static int next(struct rd *r, struct archive_entry **e, const char *name)
 {
-    int x = archive_read_next_header(r->a, e);
+    int x = AR->archive_read_next_header(r->a, e);
     if (x == ARCHIVE_EOF)
         return err_fail(r->err, r->errlen, "the stream ends before %s (cut short?)", name);
     if (x != ARCHIVE_OK && x != ARCHIVE_WARN)
         return rd_fail(r, name);
-    const char *p = archive_entry_pathname(*e);
+    const char *p = AR->archive_entry_pathname(*e);
     if (!p || strcmp(p, name)) {
         char shown[80];
         snprintf(shown, sizeof(shown), "%s", p ? p : "(no name)");
@@ -342,14 +346,14 @@ static int next(struct rd *r, struct archive_entry **e, const char *name)
                 *c = '?';
         return err_fail(r->err, r->errlen, "expected %s next in the stream, found '%s'", name, shown);
     }
-    if (archive_entry_filetype(*e) != AE_IFREG)
+    if (AR->archive_entry_filetype(*e) != AE_IFREG)
         return err_fail(r->err, r->errlen, "%s in the stream is not a regular file", name);
     return 0;
 }
 
 static int read_small(struct rd *r, struct archive_entry *e, const char *name, size_t max, char **out, size_t *len)
 {
-    la_int64_t size = archive_entry_size(e);
+    la_int64_t size = AR->archive_entry_size(e);
     if (size < 0 || (uint64_t)size > max)
         return err_fail(r->err, r->errlen, "%s: %lld bytes; at most %zu expected", name, (long long)size, max);
     char *buf = malloc((size_t)size + 1);
@@ -357,7 +361,7 @@ static int read_small(struct rd *r, struct archive_entry *e, const char *name, s
         return err_fail(r->err, r->errlen, "out of memory");
     size_t got = 0;
     while (got < (size_t)size) {
-        la_ssize_t k = archive_read_data(r->a, buf + got, (size_t)size - got);
+        la_ssize_t k = AR->archive_read_data(r->a, buf + got, (size_t)size - got);
         if (k <= 0) {
             free(buf);
             return k < 0 ? rd_fail(r, name) : err_fail(r->err, r->errlen, "%s: cut short", name);
@@ -484,9 +488,9 @@ static int read_disk(struct rd *r, unsigned i, uint32_t *crc_out)
     struct archive_entry *e;
     if (next(r, &e, d->file) < 0)
         return -1;
-    if (archive_entry_size(e) != (la_int64_t)d->size)
+    if (AR->archive_entry_size(e) != (la_int64_t)d->size)
         return err_fail(r->err, r->errlen, "%s: %lld bytes in the stream, %llu in the manifest", d->file,
-                        (long long)archive_entry_size(e), (unsigned long long)d->size);
+                        (long long)AR->archive_entry_size(e), (unsigned long long)d->size);
     uint32_t crc = 0;
     uint64_t pos = 0;
     d->data_bytes = 0;
@@ -494,7 +498,7 @@ static int read_disk(struct rd *r, unsigned i, uint32_t *crc_out)
         const void *buf;
         size_t n;
         la_int64_t off;
-        int x = archive_read_data_block(r->a, &buf, &n, &off);
+        int x = AR->archive_read_data_block(r->a, &buf, &n, &off);
         if (x == ARCHIVE_EOF)
             break;
         if (x != ARCHIVE_OK && x != ARCHIVE_WARN)
@@ -576,7 +580,7 @@ static int read_all(struct rd *r)
     free(text);
     if (rc < 0)
         return -1;
-    int x = archive_read_next_header(r->a, &e);
+    int x = AR->archive_read_next_header(r->a, &e);
     if (x != ARCHIVE_EOF)
         return x == ARCHIVE_OK || x == ARCHIVE_WARN ? err_fail(r->err, r->errlen, "the stream goes on after its end "
                                                                                   "(%s)", BACKUP_TRAILER)
@@ -584,16 +588,20 @@ static int read_all(struct rd *r)
     return 0;
 }
 
-static struct archive *reader_new(void)
+static struct archive *reader_new(char *err, size_t errlen)
 {
-    struct archive *a = archive_read_new();
-    if (!a)
+    if (!(AR = archive_lib(err, errlen)))
         return NULL;
+    struct archive *a = AR->archive_read_new();
+    if (!a) {
+        err_fail(err, errlen, "out of memory");
+        return NULL;
+    }
     /* Only what libarchive decodes itself: never a helper program. */
-    archive_read_support_filter_gzip(a);
-    archive_read_support_filter_zstd(a);
-    archive_read_support_filter_xz(a);
-    archive_read_support_format_tar(a);
+    AR->archive_read_support_filter_gzip(a);
+    AR->archive_read_support_filter_zstd(a);
+    AR->archive_read_support_filter_xz(a);
+    AR->archive_read_support_format_tar(a);
     return a;
 }
 
@@ -603,23 +611,23 @@ static int read_with(struct archive *a, int opened, const struct backup_sink *s,
     memset(m, 0, sizeof(*m));
     struct rd r = {a, s, m, err, errlen};
     int rc = opened == ARCHIVE_OK ? read_all(&r) : rd_fail(&r, "opening the stream");
-    archive_read_free(a);
+    AR->archive_read_free(a);
     return rc;
 }
 
 int backup_read_fd(int fd, const struct backup_sink *s, struct backup_manifest *m, char *err, size_t errlen)
 {
-    struct archive *a = reader_new();
+    struct archive *a = reader_new(err, errlen);
     if (!a)
-        return err_fail(err, errlen, "out of memory");
-    return read_with(a, archive_read_open_fd(a, fd, 1 << 20), s, m, err, errlen);
+        return -1;
+    return read_with(a, AR->archive_read_open_fd(a, fd, 1 << 20), s, m, err, errlen);
 }
 
 int backup_read_mem(const void *buf, size_t len, const struct backup_sink *s, struct backup_manifest *m, char *err,
                     size_t errlen)
 {
-    struct archive *a = reader_new();
+    struct archive *a = reader_new(err, errlen);
     if (!a)
-        return err_fail(err, errlen, "out of memory");
-    return read_with(a, archive_read_open_memory(a, buf, len), s, m, err, errlen);
+        return -1;
+    return read_with(a, AR->archive_read_open_memory(a, buf, len), s, m, err, errlen);
 }
