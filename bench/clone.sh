@@ -122,7 +122,7 @@ if [ -z "$lvm_why" ]; then
         pvcreate -qq "$pvloop" >/dev/null && vgcreate -qq "$vg" "$pvloop" >/dev/null &&
             lvcreate -qq -L "${lv_mib}M" -n plain "$vg" >/dev/null &&
             lvcreate -qq -L "$((lv_mib * 2))M" -T "$vg/pool" >/dev/null &&
-            lvcreate -qq -V "${lv_mib}M" -T "$vg/pool" -n thin "$vg" >/dev/null ||
+            lvcreate -qq -V "${lv_mib}M" -T "$vg/pool" -n thin >/dev/null ||
             { echo "clone: setting up the volume group failed" >&2; exit 1; }
         for lv in plain thin; do
             dd if=vm.raw of="/dev/$vg/$lv" bs=1M count=$((lv_mib / 2)) conv=fsync status=none
