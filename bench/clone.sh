@@ -26,6 +26,8 @@
 set -euo pipefail
 [ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 BUILD_DIR [ROUNDS]" >&2; exit 2; }
 build=$(cd "$1" && pwd)
+# The script cds into the images' folder: its own folder must be absolute.
+here=$(cd "$(dirname "$0")" && pwd)
 rounds=${2:-7}
 disk_gib=${CLONE_BENCH_DISK_GIB:-20}
 data_mib=${CLONE_BENCH_DATA_MIB:-2048}
@@ -111,7 +113,7 @@ else
     fi
 fi
 if [ -z "$lvm_why" ]; then
-    . "$(dirname "$0")/../tests/image/lvm-env.sh"
+    . "$here/../tests/image/lvm-env.sh"
     # A plain LV, room for a full-size snapshot of it, and a thin pool.
     truncate -s $((lv_mib * 5 + 256))M "$tmp/pv.img"
     if pvloop=$(losetup --find --show "$tmp/pv.img"); then
@@ -120,7 +122,7 @@ if [ -z "$lvm_why" ]; then
         pvcreate -qq "$pvloop" >/dev/null && vgcreate -qq "$vg" "$pvloop" >/dev/null &&
             lvcreate -qq -L "${lv_mib}M" -n plain "$vg" >/dev/null &&
             lvcreate -qq -L "$((lv_mib * 2))M" -T "$vg/pool" >/dev/null &&
-            lvcreate -qq -V "${lv_mib}M" -T "$vg/pool" -n thin "$vg" >/dev/null ||
+            lvcreate -qq -V "${lv_mib}M" -T "$vg/pool" -n thin >/dev/null ||
             { echo "clone: setting up the volume group failed" >&2; exit 1; }
         for lv in plain thin; do
             dd if=vm.raw of="/dev/$vg/$lv" bs=1M count=$((lv_mib / 2)) conv=fsync status=none
