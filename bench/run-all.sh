@@ -9,4 +9,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 "$here/qcow2-native.sh" "$1"
 "$here/setup-cost.sh" "$1"
 "$here/net.sh" "$1"
+"$here/balloon.sh" "$1"
 "$here/clone.sh" "$1"

@@ -102,20 +102,35 @@ static const char *cut(char *buf, size_t len, const char *s, int w)
     return buf;
 }
 
+/* MEM_MiB: what the guest holds (its RAM less its balloon); while the
+ * balloon is on its way to another target, "HELD>TARGET" (one word, so
+ * that the columns after it stay the same for awk). */
+#define MEM_W 9
+static const char *mem_col(char *buf, size_t len, const struct vmstat *v)
+{
+    if (!v->balloon)
+        snprintf(buf, len, "%.0f", (double)v->mem_configured / 1048576.0);
+    else if (v->bal_held_mib != v->bal_target_mib)
+        snprintf(buf, len, "%llu>%llu", (unsigned long long)v->bal_held_mib, (unsigned long long)v->bal_target_mib);
+    else
+        snprintf(buf, len, "%llu", (unsigned long long)v->bal_held_mib);
+    return buf;
+}
+
 void top_header(char *buf, size_t len)
 {
-    snprintf(buf, len, "%-*s %5s %-8s %6s %4s %7s %7s %7s %8s %7s %8s %8s %8s %8s %8s", NAME_W, "NAME", "ID",
-             "STATE", "CPU%", "VCPU", "MEM_MiB", "RES_MiB", "RD/s", "RD_MB/s", "WR/s", "WR_MB/s", "P50_us", "P99_us",
+    snprintf(buf, len, "%-*s %5s %-8s %6s %4s %*s %7s %7s %8s %7s %8s %8s %8s %8s %8s", NAME_W, "NAME", "ID",
+             "STATE", "CPU%", "VCPU", MEM_W, "MEM_MiB", "RES_MiB", "RD/s", "RD_MB/s", "WR/s", "WR_MB/s", "P50_us", "P99_us",
              "RX_MB/s", "TX_MB/s");
 }
 
 void top_line(char *buf, size_t len, const struct top_row *r)
 {
     const struct vmstat *v = r->vm;
-    char name[64], state[32];
-    snprintf(buf, len, "%-*s %5u %-8s %6.1f %4u %7.0f %7.0f %7.0f %8.2f %7.0f %8.2f %8.0f %8.0f %8.2f %8.2f",
+    char name[64], state[32], mem[48];
+    snprintf(buf, len, "%-*s %5u %-8s %6.1f %4u %*s %7.0f %7.0f %8.2f %7.0f %8.2f %8.0f %8.0f %8.2f %8.2f",
              NAME_W, cut(name, sizeof(name), v->name, NAME_W), v->id, cut(state, sizeof(state), v->state, 8),
-             r->cpu_pct, v->nvcpus, (double)v->mem_configured / 1048576.0, (double)v->mem_rss / 1048576.0,
+             r->cpu_pct, v->nvcpus, MEM_W, mem_col(mem, sizeof(mem), v), (double)v->mem_rss / 1048576.0,
              r->rd_iops, r->rd_bps / 1e6, r->wr_iops, r->wr_bps / 1e6, r->p50_us, r->p99_us, r->rx_bps / 1e6,
              r->tx_bps / 1e6);
 }
@@ -208,6 +223,16 @@ void top_detail(const struct top_row *r, const struct top_queues *before, const 
              (double)v->mem_configured / 1048576.0, (double)v->mem_guest / 1048576.0, (double)v->mem_vmm / 1048576.0,
              s);
     emit(ctx, line);
+    if (v->balloon) {
+        char progress[32];
+        snprintf(line, sizeof(line), "  balloon: the guest holds %llu MiB of its %llu MiB RAM; target %llu MiB (%s), "
+                 "maximum %llu MiB; the guest counts %.0f MiB total, %.0f MiB free",
+                 (unsigned long long)v->bal_held_mib, (unsigned long long)v->bal_ram_mib,
+                 (unsigned long long)v->bal_target_mib, cut(progress, sizeof(progress), v->bal_progress, 16),
+                 (unsigned long long)v->bal_max_mib, (double)v->bal_guest_total / 1048576.0,
+                 (double)v->bal_guest_free / 1048576.0);
+        emit(ctx, line);
+    }
     emit(ctx, "");
     emit(ctx, "  DISK   QUEUE    RD/s  RD_MB/s    WR/s  WR_MB/s  RD_P50  RD_P99  WR_P50  WR_P99 DEPTH  INFL "
               "VMM_P50 HST_P50 NTF_P50 ERRORS");
@@ -333,6 +358,18 @@ struct json_object *top_row_json(const struct top_row *r)
     add_u(m, "guest_resident", v->mem_guest);
     add_u(m, "vmm_resident", v->mem_vmm);
     add_u(m, "rss", v->mem_rss);
+    struct json_object *b = NULL;
+    if (v->balloon) {
+        b = json_object_new_object();
+        add_u(b, "held_mib", v->bal_held_mib);
+        add_u(b, "target_mib", v->bal_target_mib);
+        add_u(b, "max_mib", v->bal_max_mib);
+        add_u(b, "ram_mib", v->bal_ram_mib);
+        add_s(b, "progress", v->bal_progress);
+        add_u(b, "guest_total", v->bal_guest_total);
+        add_u(b, "guest_free", v->bal_guest_free);
+    }
+    json_object_object_add(m, "balloon", b);   /* null: none */
     json_object_object_add(o, "memory", m);
     struct json_object *disk = blk_json(&r->d.disk_total, s);
     add_d(disk, "p50_us", r->p50_us);

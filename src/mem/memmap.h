@@ -37,8 +37,10 @@ struct memmap_range {
 /* -1 if the table is full, the region is empty, wraps, or overlaps another. */
 int memmap_add(struct memmap *m, uint64_t gpa, uint64_t size, void *host);
 
-/* The VMM's own guest RAM: one anonymous host mapping, laid out as the
- * ranges in order, into an empty map.  -1 with errno on failure. */
+/* The VMM's own guest RAM: one anonymous host mapping, starting at a
+ * multiple of MEMMAP_RAM_ALIGN (a huge page), laid out as the ranges in
+ * order, into an empty map.  -1 with errno on failure. */
+#define MEMMAP_RAM_ALIGN ((uint64_t)2 << 20)
 int memmap_alloc(struct memmap *m, const struct memmap_range *ranges, unsigned n);
 /* Unmaps what memmap_alloc mapped and empties the map. */
 void memmap_free(struct memmap *m);

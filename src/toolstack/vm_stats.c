@@ -171,6 +171,22 @@ static void vcpu(struct json_object *o, struct vmstat_vcpu *v)
     }
 }
 
+/* null (no balloon) and an object without a target alike mean none. */
+static void balloon(struct json_object *b, struct vmstat *out)
+{
+    if (!member(b, "target_mib", json_type_int))
+        return;
+    out->balloon = true;
+    out->bal_target_mib = u64(b, "target_mib");
+    out->bal_held_mib = u64(b, "actual_mib");
+    out->bal_max_mib = u64(b, "max_mib");
+    out->bal_ram_mib = u64(b, "ram_mib");
+    str(b, "progress", out->bal_progress, sizeof(out->bal_progress));
+    struct json_object *g = member(b, "guest", json_type_object);
+    out->bal_guest_total = u64(g, "total");
+    out->bal_guest_free = u64(g, "free");
+}
+
 /* The array k of r, at most max elements; -1 with err if it has more. */
 static struct json_object *array(struct json_object *r, const char *k, unsigned max, unsigned *n, char *err,
                                  size_t errlen)
@@ -207,6 +223,7 @@ int vmstat_parse(struct json_object *r, struct vmstat *out, char *err, size_t er
     out->mem_guest = u64(m, "guest_resident");
     out->mem_vmm = u64(m, "vmm_resident");
     out->mem_rss = u64(m, "rss");
+    balloon(member(r, "balloon", json_type_object), out);
     struct json_object *a;
     if (!(a = array(r, "vcpus", VM_MAX_VCPUS, &out->nvcpus, err, errlen)))
         return -1;

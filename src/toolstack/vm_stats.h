@@ -68,6 +68,14 @@ struct vmstat {
     double uptime, cpu_time;
     unsigned restarts;
     uint64_t mem_configured, mem_guest, mem_vmm, mem_rss;   /* bytes */
+    /* The balloon (a VM with maxmem), as the VM process counted it: what
+     * the guest holds (RAM less the pages in its balloon), the target of
+     * mem-set, the ceiling of mem-max, the RAM; MiB.  The guest's own
+     * MemTotal and MemFree (bytes, 0 until its driver reports them). */
+    bool balloon;
+    uint64_t bal_held_mib, bal_target_mib, bal_max_mib, bal_ram_mib;
+    char bal_progress[16];     /* "at target", "moving", "not following" */
+    uint64_t bal_guest_total, bal_guest_free;
     unsigned nvcpus;
     struct vmstat_vcpu vcpus[VM_MAX_VCPUS];
     unsigned ndisks;

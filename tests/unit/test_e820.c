@@ -92,6 +92,8 @@ static void guest_mem_bounds(void **state)
     struct ram_layout l = ram_layout_for(64 * MiB);
     assert_int_equal(ram_layout_map(&l, &m), 0);
     assert_non_null(memmap_ptr(&m, 0, 64 * MiB));
+    /* A huge page of the host per 2 MiB of the guest. */
+    assert_int_equal((uintptr_t)memmap_ptr(&m, 0, 1) % MEMMAP_RAM_ALIGN, 0);
     assert_non_null(memmap_ptr(&m, 64 * MiB - 1, 1));
     assert_null(memmap_ptr(&m, 64 * MiB - 1, 2));
     assert_null(memmap_ptr(&m, 64 * MiB, 1));

@@ -136,6 +136,68 @@ static void parse_and_delta(void **state)
     assert_true(row.d.seconds > 100.4 && row.d.seconds < 100.6);   /* its uptime */
 }
 
+/* A balloon on its way down shows as HELD>TARGET in MEM_MiB (one word:
+ * RES_MiB stays the seventh column), at its target as what the guest
+ * holds; without a balloon, the configured memory and "balloon": null. */
+static void balloon_in_top(void **state)
+{
+    (void)state;
+    static struct vmstat a, b;
+    char err[256], line[1024], hdr[1024];
+    struct json_object *r = reply("bal", "/img/b.raw", 1000000000ull, 0, "1", 1, 4096, 1, 1);
+    assert_int_equal(vmstat_parse(r, &a, err, sizeof(err)), 0);
+    json_object_put(r);
+    assert_false(a.balloon);
+    r = reply("bal", "/img/b.raw", 2000000000ull, 0, "1", 2, 8192, 2, 2);
+    struct json_object *bl = json_tokener_parse(
+        "{\"target_mib\":100,\"max_mib\":192,\"ram_mib\":192,\"actual_mib\":160,\"progress\":\"moving\","
+        "\"guest\":{\"total\":167772160,\"free\":104857600,\"updates\":3}}");
+    assert_non_null(bl);
+    json_object_object_add(r, "balloon", bl);
+    assert_int_equal(vmstat_parse(r, &b, err, sizeof(err)), 0);
+    json_object_put(r);
+    assert_true(b.balloon);
+    assert_int_equal(b.bal_held_mib, 160);
+    assert_int_equal(b.bal_guest_total, 167772160);
+    struct top_row row;
+    top_row_fill(&row, &a, &b);
+    top_header(hdr, sizeof(hdr));
+    top_line(line, sizeof(line), &row);
+    char f[16][64];
+    assert_int_equal(sscanf(line, "%63s %63s %63s %63s %63s %63s %63s", f[0], f[1], f[2], f[3], f[4], f[5], f[6]), 7);
+    assert_string_equal(f[5], "160>100");
+    assert_string_equal(f[6], "108");   /* rss: 113246208 bytes */
+    /* The header's MEM_MiB ends where the figure does. */
+    assert_int_equal(strstr(hdr, "MEM_MiB") + 7 - hdr, strstr(line, "160>100") + 7 - line);
+    struct json_object *j = top_row_json(&row), *m, *jb, *v;
+    assert_true(json_object_object_get_ex(j, "memory", &m) && json_object_object_get_ex(m, "balloon", &jb));
+    assert_true(json_object_object_get_ex(jb, "target_mib", &v) && json_object_get_int(v) == 100);
+    assert_true(json_object_object_get_ex(jb, "held_mib", &v) && json_object_get_int(v) == 160);
+    assert_true(json_object_object_get_ex(jb, "progress", &v) && !strcmp(json_object_get_string(v), "moving"));
+    json_object_put(j);
+    /* At its target: the plain figure. */
+    b.bal_held_mib = 100;
+    top_row_fill(&row, &a, &b);
+    top_line(line, sizeof(line), &row);
+    assert_int_equal(sscanf(line, "%63s %63s %63s %63s %63s %63s", f[0], f[1], f[2], f[3], f[4], f[5]), 6);
+    assert_string_equal(f[5], "100");
+    /* No balloon: the configured 256 MiB, and null in the JSON. */
+    top_row_fill(&row, NULL, &a);
+    top_line(line, sizeof(line), &row);
+    assert_int_equal(sscanf(line, "%63s %63s %63s %63s %63s %63s", f[0], f[1], f[2], f[3], f[4], f[5]), 6);
+    assert_string_equal(f[5], "256");
+    j = top_row_json(&row);
+    assert_true(json_object_object_get_ex(j, "memory", &m) && json_object_object_get_ex(m, "balloon", &jb));
+    assert_null(jb);
+    json_object_put(j);
+    /* A balloon object without a target (malformed) counts as none. */
+    r = reply("bal", "/img/b.raw", 3000000000ull, 0, "1", 2, 8192, 2, 2);
+    json_object_object_add(r, "balloon", json_tokener_parse("{\"target_mib\":\"lots\",\"actual_mib\":5}"));
+    assert_int_equal(vmstat_parse(r, &b, err, sizeof(err)), 0);
+    json_object_put(r);
+    assert_false(b.balloon);
+}
+
 static bool printable(const char *s)
 {
     for (; *s; s++)
@@ -334,6 +396,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(blk_round_trip),
         cmocka_unit_test(parse_and_delta),
+        cmocka_unit_test(balloon_in_top),
         cmocka_unit_test(hostile_names_are_escaped),
         cmocka_unit_test(hostile_state_in_detail),
         cmocka_unit_test(metrics_text_is_well_formed),
