@@ -11,6 +11,7 @@
 #include "cli/mem_budget_host.h"
 #include "toolstack/vm_config.h"
 #include "toolstack/vm_config_json.h"
+#include "toolstack/rundir.h"
 #include "toolstack/vm_process.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -80,7 +81,7 @@ int cmd_create(const struct cli_cmd *self, int argc, char *const argv[])
         return 1;
     for (unsigned i = 0; i < cfg.nwarnings; i++)
         fprintf(stderr, "warning: %s\n", cfg.warnings[i]);
-    int rc = 1;
+    int rc = 1, create_lock = -1;
     if (supported(path, &cfg) < 0)
         goto out;
     if (dry) {
@@ -91,6 +92,13 @@ int cmd_create(const struct cli_cmd *self, int argc, char *const argv[])
         goto out;
     }
     char err[512];
+    /* From the budget's check until the new VM answers: another create
+     * must count this VM before it decides. */
+    create_lock = rundir_create_lock(err, sizeof(err));
+    if (create_lock < 0) {
+        vlog_err("create: %s", err);
+        goto out;
+    }
     struct mem_budget budget;
     if (mem_budget_gather(&budget, err, sizeof(err)) < 0) {
         vlog_err("create: %s", err);
@@ -110,9 +118,12 @@ int cmd_create(const struct cli_cmd *self, int argc, char *const argv[])
             vlog_err("create: %s", err);
         goto out;
     }
+    rundir_create_unlock(create_lock);
+    create_lock = -1;
     fprintf(stderr, "vireo: VM '%s' started (id %u, pid %d)\n", cfg.name, vm.domid, (int)vm.pid);
     rc = console ? console_attach(cfg.name) : 0;
 out:
+    rundir_create_unlock(create_lock);
     vm_config_free(&cfg);
     return rc;
 }

@@ -31,24 +31,54 @@ int rundir_path(char *out, size_t len, const char *name, const char *file)
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-/* Held while names are claimed or stale entries removed. */
-static int lock_base(char *err, size_t errlen)
+/* BASE/FILE opened for locking (BASE made if missing); -1 with err. */
+static int open_base_file(const char *file, char *path, size_t plen, char *err, size_t errlen)
 {
     const char *base = rundir_base();
     if (mkdir(base, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create %s: %s", base, strerror(errno));
         return -1;
     }
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/.lock", base);
+    snprintf(path, plen, "%s/%s", base, file);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+    if (fd < 0)
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    return fd;
+}
+
+/* Held while names are claimed or stale entries removed. */
+static int lock_base(char *err, size_t errlen)
+{
+    char path[4096];
+    int fd = open_base_file(".lock", path, sizeof(path), err, errlen);
+    if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
         snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+        close(fd);
         return -1;
     }
     return fd;
+}
+
+int rundir_create_lock(char *err, size_t errlen)
+{
+    char path[4096];
+    int fd = open_base_file(".create-lock", path, sizeof(path), err, errlen);
+    /* A POSIX record lock, not flock(): the VM process forked meanwhile
+     * inherits the descriptor but not this lock, which is the creating
+     * process's alone. */
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fd >= 0 && fcntl(fd, F_SETLKW, &l) < 0) {
+        snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void rundir_create_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
 }
 
 static void remove_dir(const char *name)

@@ -46,6 +46,13 @@ void rundir_unlock(struct rundir_claim *c);
 /* Removes NAME's directory if no live process holds it (after a kill). */
 void rundir_remove_stale(const char *name);
 
+/* Serializes VM creation, as xl's lockfile does: held by `create` from
+ * its memory-budget check until the new VM process answers, so that two
+ * creates never both fit in the same room.  Returns the lock's descriptor,
+ * or -1 with err. */
+int rundir_create_lock(char *err, size_t errlen);
+void rundir_create_unlock(int fd);
+
 /* Names of the running VMs, sorted; stale directories are removed on the
  * way.  Returns how many (names[] has room for max), or -1 with err. */
 int rundir_list(char (*names)[72], int max, char *err, size_t errlen);

@@ -1,6 +1,8 @@
 /* The control socket (server and client in one process, the loop run by
  * hand) and the run directory's claims, stale entries and IDs. */
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -532,6 +534,46 @@ static void rundir_claims(void **state)
     assert_int_equal(system(path), 0);
 }
 
+/* A process other than the caller tries the create lock without waiting:
+ * 1 if it got it. */
+static int probe_create_lock(const char *path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(path, O_RDWR);
+        struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        _exit(fd >= 0 && fcntl(fd, F_SETLK, &l) == 0 ? 1 : 0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void create_lock_serializes(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vireo-test-rundir-XXXXXX", err[256], path[256];
+    assert_non_null(mkdtemp(dir));
+    setenv("VIREO_RUN_DIR", dir, 1);
+    snprintf(path, sizeof(path), "%s/.create-lock", dir);
+    int fd = rundir_create_lock(err, sizeof(err));
+    assert_true(fd >= 0);
+    /* The VM process, forked while the lock is held, keeps the descriptor
+     * but must not keep the lock. */
+    pid_t vm = fork();
+    if (vm == 0) {
+        pause();
+        _exit(0);
+    }
+    assert_int_equal(probe_create_lock(path), 0);
+    rundir_create_unlock(fd);
+    assert_int_equal(probe_create_lock(path), 1);
+    kill(vm, SIGKILL);
+    waitpid(vm, NULL, 0);
+    snprintf(path, sizeof(path), "rm -rf %s", dir);
+    assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -545,6 +587,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(connections_are_told_apart, setup, teardown),
         cmocka_unit_test(freeze_lifted_when_its_command_goes),
         cmocka_unit_test(rundir_claims),
+        cmocka_unit_test(create_lock_serializes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
