@@ -6,7 +6,9 @@
  * Per truth task (matched by tid): total bytes (own + writeback rows)
  * within 2 %; buf-w's bytes must be of kind writeback and fall inside
  * iogen-sync's syncfs() call; every truth burst must match a detected
- * burst (gap 2 ms) whose start and end are both within 2 ms, and a burst
+ * burst (gap 2 ms) whose start and end are both within 2 ms (or that
+ * ends earlier holding all the burst's bytes: the truth's end is stamped
+ * late on a loaded host, see end_in_time), and a burst
  * task must show no I/O outside its bursts; idle must have no I/O at all;
  * every bucket in which a task's request completed must show busy time.
  * Exit 0 if everything holds, 1 on any miss, 2 if the inputs are unusable. */
@@ -139,6 +141,19 @@ static size_t truth_bursts(const struct ctx *c, const struct trow *tot, uint64_t
     return o;
 }
 
+/* The truth's end is stamped in user space after the burst's last
+ * completion: on a loaded host the thread waits for a CPU first and the
+ * stamp comes late (seen: 2-5 ms under CI load, SCHED_FIFO or not), never
+ * early.  So a detected burst ends in time if within the tolerance, or
+ * earlier when it holds every byte of the burst (its I/O was all done). */
+static int end_in_time(const struct ms_burst *d, const struct trow *t, int *late_truth)
+{
+    if (absdiff(d->end_ns, t->end) <= TOL_NS)
+        return 1;
+    *late_truth = d->end_ns < t->end && d->bytes == t->bytes;
+    return *late_truth;
+}
+
 /* Matches the task's truth bursts against detected ones; prints misses
  * (all bursts with -v).  Returns the number of failures. */
 static int check_bursts(const struct ctx *c, const struct trow *tot, uint64_t t0, int verbose,
@@ -153,6 +168,7 @@ static int check_bursts(const struct ctx *c, const struct trow *tot, uint64_t t0
     char *used = calloc(nb + 1, 1);
     int fails = 0;
     size_t ntruth = 0, matched = 0, exact = 0; /* exact: to the byte (not required) */
+    size_t late = 0;                           /* matched with a late truth end */
     uint64_t worst = 0;
     struct trow *truth;
     size_t nt = truth_bursts(c, tot, t0, &truth);
@@ -160,16 +176,20 @@ static int check_bursts(const struct ctx *c, const struct trow *tot, uint64_t t0
         const struct trow *t = &truth[r];
         ntruth++;
         size_t best = nb;
-        for (size_t i = 0; i < nb; i++)
-            if (!used[i] && absdiff(b[i].start_ns, t->start) <= TOL_NS && absdiff(b[i].end_ns, t->end) <= TOL_NS)
-                best = i;
+        int best_late = 0;
+        for (size_t i = 0; i < nb; i++) {
+            int l = 0;
+            if (!used[i] && absdiff(b[i].start_ns, t->start) <= TOL_NS && end_in_time(&b[i], t, &l))
+                best = i, best_late = l;
+        }
         int ok = best < nb;
         if (ok) {
             used[best] = 1;
             matched++;
+            late += best_late;
             exact += b[best].bytes == t->bytes;
             uint64_t w = absdiff(b[best].start_ns, t->start);
-            if (absdiff(b[best].end_ns, t->end) > w)
+            if (!best_late && absdiff(b[best].end_ns, t->end) > w)
                 w = absdiff(b[best].end_ns, t->end);
             if (w > worst)
                 worst = w;
@@ -203,8 +223,8 @@ static int check_bursts(const struct ctx *c, const struct trow *tot, uint64_t t0
                (double)(b[i].start_ns - t0) / 1e6, (double)(b[i].end_ns - t0) / 1e6,
                (double)b[i].bytes / (1 << 20));
     }
-    snprintf(summary, slen, "%zu/%zu (+%zu extra), worst %.2f ms, %zu to the byte", matched, ntruth, extra,
-             (double)worst / 1e6, exact);
+    snprintf(summary, slen, "%zu/%zu (+%zu extra), worst %.2f ms, %zu to the byte, %zu truth ends late", matched,
+             ntruth, extra, (double)worst / 1e6, exact, late);
     free(truth);
     free(used);
     free(b);
