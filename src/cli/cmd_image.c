@@ -2,6 +2,7 @@
  * (qemu-img stays the general tool). */
 #include "cli/cmd_image.h"
 #include "cli/commands.h"
+#include "cli/image_args.h"
 #include "cli/cmd_image_bootstrap.h"
 
 #include <errno.h>
@@ -136,36 +137,11 @@ static int probe_backing(const char *file, const char *name, enum img_format *fm
 static int image_create(int argc, char *const argv[])
 {
     const char *fmt_s = NULL, *backing = NULL, *bfmt_s = NULL, *file = NULL, *size_s = NULL;
-    bool ended = false;     /* "--" ends the options */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!ended && !strcmp(a, "--")) {
-            ended = true;
-            continue;
-        }
-        if (!ended && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        const char **opt = ended              ? NULL
-                           : !strcmp(a, "-f") ? &fmt_s
-                           : !strcmp(a, "-b") ? &backing
-                           : !strcmp(a, "-F") ? &bfmt_s
-                                              : NULL;
-        if (opt) {
-            if (i + 1 >= argc)
-                return usage_error("create: %s needs a value", a);
-            *opt = argv[++i];
-        } else if (!ended && a[0] == '-' && a[1]) {
-            return usage_error("create: unknown option '%s'", a);
-        } else if (!file) {
-            file = a;
-        } else if (!size_s) {
-            size_s = a;
-        } else {
-            return usage_error("create: unexpected argument '%s'", a);
-        }
-    }
+    const struct image_opt opts[] = {{"-f", &fmt_s, NULL}, {"-b", &backing, NULL}, {"-F", &bfmt_s, NULL}, {NULL, NULL, NULL}};
+    const char **const operands[] = {&file, &size_s};
+    int parsed = image_args(argc, argv, "create", opts, operands, 2, usage);
+    if (parsed >= 0)
+        return parsed;
     if (!file)
         return usage_error("create: %s", "FILE is missing");
     enum img_format fmt = backing ? IMG_FORMAT_QCOW2 : IMG_FORMAT_RAW, bfmt = IMG_FORMAT_RAW;
@@ -250,31 +226,11 @@ static int image_info(int argc, char *const argv[])
 {
     bool json = false;
     const char *fmt_s = NULL, *file = NULL;
-    bool ended = false;     /* "--" ends the options */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!ended && !strcmp(a, "--")) {
-            ended = true;
-            continue;
-        }
-        if (!ended && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (!ended && !strcmp(a, "--json")) {
-            json = true;
-        } else if (!ended && !strcmp(a, "-f")) {
-            if (i + 1 >= argc)
-                return usage_error("info: %s needs a value", a);
-            fmt_s = argv[++i];
-        } else if (!ended && a[0] == '-' && a[1]) {
-            return usage_error("info: unknown option '%s'", a);
-        } else if (!file) {
-            file = a;
-        } else {
-            return usage_error("info: unexpected argument '%s'", a);
-        }
-    }
+    const struct image_opt opts[] = {{"--json", NULL, &json}, {"-f", &fmt_s, NULL}, {NULL, NULL, NULL}};
+    const char **const operands[] = {&file};
+    int parsed = image_args(argc, argv, "info", opts, operands, 1, usage);
+    if (parsed >= 0)
+        return parsed;
     if (!file)
         return usage_error("info: %s", "FILE is missing");
     enum img_format fmt = IMG_FORMAT_NONE;
@@ -413,31 +369,11 @@ static int image_info(int argc, char *const argv[])
 static int image_resize(int argc, char *const argv[])
 {
     const char *fmt_s = NULL, *file = NULL, *size_s = NULL;
-    bool ended = false;     /* "--" ends the options */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!ended && !strcmp(a, "--")) {
-            ended = true;
-            continue;
-        }
-        if (!ended && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (!ended && !strcmp(a, "-f")) {
-            if (i + 1 >= argc)
-                return usage_error("resize: %s needs a value", a);
-            fmt_s = argv[++i];
-        } else if (!ended && a[0] == '-' && a[1]) {
-            return usage_error("resize: unknown option '%s'", a);
-        } else if (!file) {
-            file = a;
-        } else if (!size_s) {
-            size_s = a;
-        } else {
-            return usage_error("resize: unexpected argument '%s'", a);
-        }
-    }
+    const struct image_opt opts[] = {{"-f", &fmt_s, NULL}, {NULL, NULL, NULL}};
+    const char **const operands[] = {&file, &size_s};
+    int parsed = image_args(argc, argv, "resize", opts, operands, 2, usage);
+    if (parsed >= 0)
+        return parsed;
     if (!file || !size_s)
         return usage_error("resize: %s", "FILE and SIZE are needed");
     enum img_format fmt = IMG_FORMAT_NONE;

@@ -2,6 +2,7 @@
  * image/img_clone.h for how). */
 #include "cli/cmd_image.h"
 #include "cli/commands.h"
+#include "cli/image_args.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,32 +56,11 @@ static int src_format(const char *src, const char *fmt_s, enum img_format *fmt)
 int cmd_image_clone(int argc, char *const argv[], const char *usage)
 {
     const char *fmt_s = NULL, *src = NULL, *dst = NULL, *cow_s = NULL;
-    bool ended = false;     /* "--" ends the options */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!ended && !strcmp(a, "--")) {
-            ended = true;
-            continue;
-        }
-        if (!ended && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (!ended && (!strcmp(a, "-f") || !strcmp(a, "--snapshot-size"))) {
-            if (i + 1 >= argc) {
-                return cli_usage_error("image", "clone: %s needs a value", a);
-            }
-            *(a[1] == 'f' ? &fmt_s : &cow_s) = argv[++i];
-        } else if (!ended && a[0] == '-' && a[1]) {
-            return cli_usage_error("image", "clone: unknown option '%s'", a);
-        } else if (!src) {
-            src = a;
-        } else if (!dst) {
-            dst = a;
-        } else {
-            return cli_usage_error("image", "clone: unexpected argument '%s'", a);
-        }
-    }
+    const struct image_opt opts[] = {{"-f", &fmt_s, NULL}, {"--snapshot-size", &cow_s, NULL}, {NULL, NULL, NULL}};
+    const char **const operands[] = {&src, &dst};
+    int parsed = image_args(argc, argv, "clone", opts, operands, 2, usage);
+    if (parsed >= 0)
+        return parsed;
     if (!src || !dst) {
         return cli_usage_error("image", "clone: SRC and DST are needed");
     }

@@ -5,6 +5,7 @@
  * out; nothing existing is ever replaced. */
 #include "cli/cmd_image.h"
 #include "cli/commands.h"
+#include "cli/image_args.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -169,30 +170,11 @@ static int put_in_place(struct import *im, const char *cfgtext, char *err, size_
 int cmd_image_import(int argc, char *const argv[], const char *usage)
 {
     const char *dir = ".", *name = NULL, *file = NULL;
-    bool ended = false;     /* "--" ends the options */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!ended && !strcmp(a, "--")) {
-            ended = true;
-            continue;
-        }
-        if (!ended && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (!ended && (!strcmp(a, "-o") || !strcmp(a, "-n"))) {
-            if (i + 1 >= argc) {
-                return cli_usage_error("image", "import: %s needs a value", a);
-            }
-            *(a[1] == 'o' ? &dir : &name) = argv[++i];
-        } else if (!ended && a[0] == '-' && a[1]) {
-            return cli_usage_error("image", "import: unknown option '%s'", a);
-        } else if (!file) {
-            file = a;
-        } else {
-            return cli_usage_error("image", "import: unexpected argument '%s'", a);
-        }
-    }
+    const struct image_opt opts[] = {{"-o", &dir, NULL}, {"-n", &name, NULL}, {NULL, NULL, NULL}};
+    const char **const operands[] = {&file};
+    int parsed = image_args(argc, argv, "import", opts, operands, 1, usage);
+    if (parsed >= 0)
+        return parsed;
     if (!file) {
         return cli_usage_error("image", "import: FILE is missing (- for standard input)");
     }
