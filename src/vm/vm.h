@@ -24,6 +24,7 @@
 #include "virtio/balloon.h"
 #include "virtio/net.h"
 #include "virtio/virtio_pci.h"
+#include "vm/boot_protocol.h"
 #include "vm/disk.h"
 #include "vm/vm_limits.h"
 #include "vm/vm_nets.h"
@@ -58,6 +59,7 @@ struct vm_params {
     const char *kernel_path;   /* NULL when boot_disk is set */
     const char *initrd_path;   /* may be NULL */
     const char *cmdline;
+    enum vm_boot_protocol boot_protocol;   /* for kernel_path; a disk's kernel boots as a bzImage */
     const struct vm_boot_disk *boot_disk;   /* read again at each vm_create (a restart) */
     bool allow_pvm;            /* for --setup-only, where no guest code runs */
     bool balloon;              /* a virtio-balloon device (vm_balloon.h) */

@@ -14,6 +14,7 @@
 #include "util/file.h"
 #include "util/log.h"
 #include "vm/vm.h"
+#include "vm/vm_kernel.h"
 #include "util/mclock.h"
 
 /* The TAP, new on a bridge or existing; the bridge is checked first so a
@@ -68,6 +69,8 @@ int vm_resources_open(struct vm_resources *r, const struct vm_params *p)
         if (r->kernel_fd < 0)
             goto fail;
         if (p->initrd_path && (r->initrd_fd = open_input(p->initrd_path, "initrd", &r->initrd_size)) < 0)
+            goto fail;
+        if (vm_kernel_prepare(r, p) < 0)
             goto fail;
         /* A bad kernel is reported before /dev/kvm, on any host. */
         if (vm_check_kernel(p, r) < 0)
@@ -129,5 +132,6 @@ void vm_resources_close(struct vm_resources *r)
     r->ndisks = 0;
     close_fd(&r->kvm_fd);
     close_fd(&r->kernel_fd);
+    kernel_cache_release(&r->vmlinux);
     close_fd(&r->initrd_fd);
 }

@@ -1,0 +1,45 @@
+/* Decompressed bzImage payloads kept on disk, so that a kernel is
+ * decompressed once per host and user rather than by the guest at every
+ * boot.  One file per bzImage, named by the hash of the whole bzImage:
+ *
+ *   DIR/<32 hex digits>.vmlinux = header (64 bytes) + the ELF vmlinux
+ *
+ * The header holds a magic, the key again, the vmlinux's length and its
+ * hash: a short, cut or otherwise corrupt file is detected at lookup,
+ * removed and rebuilt.  Files are written under a temporary name and
+ * renamed into place, so readers see a whole file or none. */
+#ifndef VIREO_VM_KERNEL_CACHE_H
+#define VIREO_VM_KERNEL_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/fasthash.h"
+
+#define KERNEL_CACHE_HEADER 64
+
+/* An uncompressed kernel in memory: data[0..len), inside a mapping of
+ * map_len bytes at map (munmap it with kernel_cache_release). */
+struct cached_kernel {
+    const uint8_t *data;
+    uint64_t len;
+    void *map;
+    size_t map_len;
+    bool from_cache;   /* found on disk, not decompressed now */
+};
+
+/* $XDG_CACHE_HOME/vireo/kernels, else $HOME/.cache/vireo/kernels.  False
+ * when neither variable is set (no cache: decompress at every start). */
+bool kernel_cache_dir(char *buf, size_t len);
+
+/* The vmlinux of bzImage file[0..file_len): from dir when a valid entry is
+ * there, else decompressed now and (dir not NULL) stored.  -1 with a
+ * reason when the payload cannot be decompressed; a cache that cannot be
+ * written is not an error (warned about once). */
+int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, struct cached_kernel *out, char *err,
+                     size_t errlen);
+
+void kernel_cache_release(struct cached_kernel *k);
+
+#endif
