@@ -42,6 +42,18 @@ static void entry_path(char *buf, size_t len, const char *dir, const uint8_t key
     snprintf(buf + n, len - (size_t)n, ".vmlinux");
 }
 
+const uint8_t *kernel_cache_map(const struct cached_kernel *k)
+{
+    void *p = mmap(NULL, (size_t)(k->off + k->len), PROT_READ, MAP_PRIVATE | MAP_POPULATE, k->fd, 0);
+    return p == MAP_FAILED ? NULL : (const uint8_t *)p + k->off;
+}
+
+void kernel_cache_unmap(const struct cached_kernel *k, const uint8_t *p)
+{
+    if (p)
+        munmap((void *)(uintptr_t)(p - k->off), (size_t)(k->off + k->len));
+}
+
 /* An existing entry, checked whole; false (and the file removed) when it
  * is not valid. */
 static bool lookup(const char *path, const uint8_t key[FASTHASH_LEN], struct cached_kernel *out)
@@ -58,20 +70,18 @@ static bool lookup(const char *path, const uint8_t key[FASTHASH_LEN], struct cac
         memcpy(&len, h + H_LEN, sizeof(len));
         ok = len > 0 && len <= KERNEL_PAYLOAD_MAX_OUT && (uint64_t)st.st_size == KERNEL_CACHE_HEADER + len;
     }
-    void *map = MAP_FAILED;
-    if (ok)
-        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    close(fd);
-    if (map != MAP_FAILED) {
+    struct cached_kernel k = {fd, KERNEL_CACHE_HEADER, len, true};
+    const uint8_t *p = ok ? kernel_cache_map(&k) : NULL;
+    if (p) {
         uint8_t sum[FASTHASH_LEN];
-        fasthash128((const uint8_t *)map + KERNEL_CACHE_HEADER, (size_t)len, sum);
+        fasthash128(p, (size_t)len, sum);
+        kernel_cache_unmap(&k, p);
         if (!memcmp(sum, h + H_SUM, FASTHASH_LEN)) {
-            *out = (struct cached_kernel){(const uint8_t *)map + KERNEL_CACHE_HEADER, len, map, (size_t)st.st_size,
-                                          true};
+            *out = k;
             return true;
         }
-        munmap(map, (size_t)st.st_size);
     }
+    close(fd);
     vlog_info("kernel cache: %s is corrupt or incomplete; rebuilding it", path);
     unlink(path);
     return false;
@@ -92,7 +102,9 @@ static int mkdirs(const char *dir)
     return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-static void store(const char *dir, const char *path, const uint8_t key[FASTHASH_LEN], const struct cached_kernel *k)
+/* Writes the entry; its descriptor, or -1 (said why) when it cannot. */
+static int store(const char *dir, const char *path, const uint8_t key[FASTHASH_LEN], const uint8_t *data,
+                 uint64_t len)
 {
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
@@ -100,24 +112,39 @@ static void store(const char *dir, const char *path, const uint8_t key[FASTHASH_
     if (mkdirs(dir) < 0 || (fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
         vlog_info("kernel cache: cannot write in %s (%s): the kernel is decompressed at every start", dir,
                   strerror(errno));
-        return;
+        return -1;
     }
     uint8_t h[KERNEL_CACHE_HEADER] = {0};
     memcpy(h + H_MAGIC, magic, sizeof(magic));
     memcpy(h + H_KEY, key, FASTHASH_LEN);
-    memcpy(h + H_LEN, &k->len, sizeof(k->len));
-    fasthash128(k->data, (size_t)k->len, h + H_SUM);
-    if (write_full(fd, h, sizeof(h)) < 0 || write_full(fd, k->data, (size_t)k->len) < 0 || close(fd) < 0 ||
-        rename(tmp, path) < 0) {
+    memcpy(h + H_LEN, &len, sizeof(len));
+    fasthash128(data, (size_t)len, h + H_SUM);
+    if (write_full(fd, h, sizeof(h)) < 0 || write_full(fd, data, (size_t)len) < 0 || rename(tmp, path) < 0) {
         vlog_info("kernel cache: writing %s: %s", path, strerror(errno));
         unlink(tmp);
+        close(fd);
+        return -1;
     }
+    return fd;
+}
+
+/* Where no cache entry could be written: the kernel in memory, as a file. */
+static int to_memfd(const uint8_t *data, uint64_t len, char *err, size_t errlen)
+{
+    int fd = memfd_create("vireo-vmlinux", MFD_CLOEXEC);
+    if (fd < 0)
+        return err_fail(err, errlen, "memfd_create: %s", strerror(errno));
+    if (write_full(fd, data, (size_t)len) < 0) {
+        close(fd);
+        return err_fail(err, errlen, "writing the decompressed kernel to a memfd: %s", strerror(errno));
+    }
+    return fd;
 }
 
 int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, struct cached_kernel *out, char *err,
                      size_t errlen)
 {
-    memset(out, 0, sizeof(*out));
+    *out = (struct cached_kernel){-1, 0, 0, false};
     uint8_t key[FASTHASH_LEN];
     fasthash128(file, (size_t)file_len, key);
     char path[4096];
@@ -137,15 +164,22 @@ int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, st
     uint64_t len;
     if (kernel_payload_decompress(payload, plen, KERNEL_PAYLOAD_MAX_OUT, &buf, &len, err, errlen) < 0)
         return -1;
-    *out = (struct cached_kernel){buf, len, buf, (size_t)len, false};
-    if (dir)
-        store(dir, path, key, out);
+    int fd = dir ? store(dir, path, key, buf, len) : -1;
+    uint64_t off = KERNEL_CACHE_HEADER;
+    if (fd < 0) {
+        fd = to_memfd(buf, len, err, errlen);
+        off = 0;
+    }
+    munmap(buf, (size_t)len);
+    if (fd < 0)
+        return -1;
+    *out = (struct cached_kernel){fd, off, len, false};
     return 0;
 }
 
 void kernel_cache_release(struct cached_kernel *k)
 {
-    if (k->map)
-        munmap(k->map, k->map_len);
-    memset(k, 0, sizeof(*k));
+    if (k->fd >= 0)
+        close(k->fd);
+    *k = (struct cached_kernel){-1, 0, 0, false};
 }

@@ -19,13 +19,13 @@
 
 #define KERNEL_CACHE_HEADER 64
 
-/* An uncompressed kernel in memory: data[0..len), inside a mapping of
- * map_len bytes at map (munmap it with kernel_cache_release). */
+/* An uncompressed kernel: bytes [off, off + len) of fd, which is the
+ * cache entry, or a memfd when no entry could be written.  A descriptor,
+ * not a mapping: the VMM's resident memory stays small, and a restarted
+ * VM reads it again with pread (vm_resources.h). */
 struct cached_kernel {
-    const uint8_t *data;
-    uint64_t len;
-    void *map;
-    size_t map_len;
+    int fd;            /* -1: none */
+    uint64_t off, len;
     bool from_cache;   /* found on disk, not decompressed now */
 };
 
@@ -40,6 +40,12 @@ bool kernel_cache_dir(char *buf, size_t len);
 int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, struct cached_kernel *out, char *err,
                      size_t errlen);
 
+/* Maps it read-only for a moment (parsing, checks): NULL and errno on
+ * failure; unmap with kernel_cache_unmap(k, p). */
+const uint8_t *kernel_cache_map(const struct cached_kernel *k);
+void kernel_cache_unmap(const struct cached_kernel *k, const uint8_t *p);
+
+/* Closes fd. */
 void kernel_cache_release(struct cached_kernel *k);
 
 #endif

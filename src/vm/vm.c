@@ -168,7 +168,6 @@ struct guest_inputs {
     struct bzimage bz;
     struct linux_boot_cfg boot;
     bool pvh;                       /* boot vmlinux (res->vmlinux) through PVH */
-    struct elf_kernel elf;
     struct pvh_boot_cfg pvh_boot;
     struct boot_disk_images disk;   /* booting from a disk: all of it in memory */
 };
@@ -209,13 +208,9 @@ static int check_pvh(const struct vm_params *cfg, const struct vm_resources *res
 {
     char err[256];
     struct pvh_boot_cfg *b = &in->pvh_boot;
-    if (elf_kernel_parse(res->vmlinux.data, res->vmlinux.len, &in->elf, err, sizeof(err)) < 0) {
-        vlog_err("kernel %s: %s", cfg->kernel_path, err);
-        return -1;
-    }
     in->pvh = true;
-    b->k = &in->elf;
-    b->image = res->vmlinux.data;
+    b->k = &res->vmlinux_elf;
+    b->image = (struct boot_blob){.fd = res->vmlinux.fd, .offset = res->vmlinux.off, .len = res->vmlinux.len};
     b->cmdline = cfg->cmdline;
     b->cmdline_max = PVH_CMDLINE_MAX_DEFAULT;
     if (!res->kernel_is_elf) {
@@ -246,7 +241,7 @@ static int check_pvh(const struct vm_params *cfg, const struct vm_resources *res
 
 static int check_inputs(const struct vm_params *cfg, const struct vm_resources *res, struct guest_inputs *in)
 {
-    if (!cfg->boot_disk && res->vmlinux.data)
+    if (!cfg->boot_disk && res->vmlinux.fd >= 0)
         return check_pvh(cfg, res, in);
     struct linux_boot_cfg *b = &in->boot;
     uint64_t kernel_size;

@@ -49,7 +49,7 @@ static int open_kvm(struct vm_resources *r, const struct vm_params *p)
 int vm_resources_open(struct vm_resources *r, const struct vm_params *p)
 {
     memset(r, 0, sizeof(*r));
-    r->kvm_fd = r->kernel_fd = r->initrd_fd = -1;
+    r->kvm_fd = r->kernel_fd = r->initrd_fd = r->vmlinux.fd = -1;
     for (unsigned i = 0; i < VM_MAX_NETS; i++)
         for (unsigned q = 0; q < TAP_MAX_QUEUES; q++)
             r->taps[i].fds[q] = -1;

@@ -19,6 +19,7 @@
 #include "net/tap.h"
 #include "vm/kernel_cache.h"
 #include "vm/vm_limits.h"
+#include "x86/elf_kernel.h"
 
 struct vm_params;
 
@@ -28,8 +29,9 @@ struct vm_resources {
     uint64_t kernel_size, initrd_size;
     /* The ELF vmlinux to boot through PVH (vm_kernel.h): the --kernel file
      * itself (kernel_is_elf) or its bzImage's payload, decompressed or
-     * from the cache.  data NULL: boot the bzImage. */
+     * from the cache; parsed once, here.  fd -1: boot the bzImage. */
     struct cached_kernel vmlinux;
+    struct elf_kernel vmlinux_elf;
     bool kernel_is_elf;
     unsigned ndisks, nnets;
     struct bdev *disks[VM_MAX_DISKS];

@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include "util/err.h"
+#include "x86/lz4_lib.h"
 #include "x86/lzma_lib.h"
 
 /* Setup header fields of boot protocol 2.08+, relative to the
@@ -26,13 +27,17 @@ const char *kernel_payload_fmt_name(enum kernel_payload_fmt f)
     case KERNEL_PAYLOAD_GZIP: return "gzip";
     case KERNEL_PAYLOAD_XZ: return "xz";
     case KERNEL_PAYLOAD_ZSTD: return "zstd";
+    case KERNEL_PAYLOAD_LZ4: return "lz4";
     default: return "unknown";
     }
 }
 
 enum kernel_payload_fmt kernel_payload_detect(const uint8_t *d, uint64_t len)
 {
-    static const uint8_t gz[] = {0x1F, 0x8B}, xz[] = {0xFD, '7', 'z', 'X', 'Z', 0}, zst[] = {0x28, 0xB5, 0x2F, 0xFD};
+    static const uint8_t gz[] = {0x1F, 0x8B}, xz[] = {0xFD, '7', 'z', 'X', 'Z', 0}, zst[] = {0x28, 0xB5, 0x2F, 0xFD},
+                         lz4[] = {0x02, 0x21, 0x4C, 0x18};
+    if (len >= sizeof(lz4) && !memcmp(d, lz4, sizeof(lz4)))
+        return KERNEL_PAYLOAD_LZ4;
     if (len >= sizeof(xz) && !memcmp(d, xz, sizeof(xz)))
         return KERNEL_PAYLOAD_XZ;
     if (len >= sizeof(zst) && !memcmp(d, zst, sizeof(zst)))
@@ -124,6 +129,42 @@ static int unzstd(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap, u
     return 0;
 }
 
+/* LZ4's legacy format: the magic, then blocks, each a 4-byte compressed
+ * length and an LZ4 block of at most 8 MiB uncompressed; another magic
+ * may start a concatenated stream.  Linux's 4-byte size ends the input. */
+#define LZ4_LEGACY_MAGIC 0x184C2102u
+#define LZ4_LEGACY_BLOCK (8u << 20)
+
+static int unlz4(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap, uint64_t *got, char *err, size_t errlen)
+{
+    const struct lz4_lib *lz = lz4_lib(err, errlen);
+    if (!lz)
+        return -1;
+    uint64_t end = len - 4, at = 4, done = 0;
+    while (end - at >= 4) {
+        uint32_t n = rd32(in + at);
+        at += 4;
+        if (n == LZ4_LEGACY_MAGIC)
+            continue;
+        if (n == 0 || n > end - at)
+            return err_fail(err, errlen, "lz4 payload: block of %u bytes at offset %llu runs past the payload", n,
+                            (unsigned long long)(at - 4));
+        uint64_t room = cap - done;
+        int r = lz->LZ4_decompress_safe((const char *)in + at, (char *)out + done, (int)n,
+                                        (int)(room < LZ4_LEGACY_BLOCK ? room : LZ4_LEGACY_BLOCK));
+        if (r < 0)
+            return err_fail(err, errlen, "lz4 payload: %s at offset %llu",
+                            room < LZ4_LEGACY_BLOCK ? "larger than its declared size, or corrupt" : "corrupt block",
+                            (unsigned long long)at);
+        done += (uint64_t)r;
+        at += n;
+    }
+    if (at != end)
+        return err_fail(err, errlen, "lz4 payload: %llu stray bytes at its end", (unsigned long long)(end - at));
+    *got = done;
+    return 0;
+}
+
 int kernel_payload_decompress(const uint8_t *payload, uint64_t len, uint64_t max_out, uint8_t **out,
                               uint64_t *out_len, char *err, size_t errlen)
 {
@@ -131,7 +172,7 @@ int kernel_payload_decompress(const uint8_t *payload, uint64_t len, uint64_t max
     *out_len = 0;
     enum kernel_payload_fmt f = kernel_payload_detect(payload, len);
     if (f == KERNEL_PAYLOAD_UNKNOWN)
-        return err_fail(err, errlen, "the kernel's payload is not gzip, xz or zstd");
+        return err_fail(err, errlen, "the kernel's payload is not gzip, xz, zstd or lz4");
     if (len < 8)
         return err_fail(err, errlen, "%s payload of %llu bytes is too short", kernel_payload_fmt_name(f),
                         (unsigned long long)len);
@@ -150,8 +191,10 @@ int kernel_payload_decompress(const uint8_t *payload, uint64_t len, uint64_t max
         rc = gunzip(payload, len, buf, declared, &got, err, errlen);
     else if (f == KERNEL_PAYLOAD_XZ)
         rc = unxz(payload, len, buf, declared, &got, err, errlen);
-    else
+    else if (f == KERNEL_PAYLOAD_ZSTD)
         rc = unzstd(payload, len, buf, declared, &got, err, errlen);
+    else
+        rc = unlz4(payload, len, buf, declared, &got, err, errlen);
     if (rc == 0 && got != declared)
         rc = err_fail(err, errlen, "%s payload: %llu bytes uncompressed, its trailer says %llu",
                       kernel_payload_fmt_name(f), (unsigned long long)got, (unsigned long long)declared);

@@ -1,5 +1,5 @@
 /* The compressed kernel a bzImage carries (its "payload": an ELF vmlinux
- * compressed with gzip, xz or zstd, followed by its uncompressed size),
+ * compressed with gzip, xz, zstd or lz4, followed by its uncompressed size),
  * decompressed on the host so the guest need not do it (x86/pvh.h boots
  * the result). */
 #ifndef VIREO_X86_KERNEL_PAYLOAD_H
@@ -15,10 +15,11 @@
 #define KERNEL_PAYLOAD_MAX_OUT (512ULL << 20)
 
 enum kernel_payload_fmt {
-    KERNEL_PAYLOAD_UNKNOWN,   /* lzma, bzip2, lzo, lz4, or not compressed */
+    KERNEL_PAYLOAD_UNKNOWN,   /* lzma, bzip2, lzo, or not compressed */
     KERNEL_PAYLOAD_GZIP,
     KERNEL_PAYLOAD_XZ,
     KERNEL_PAYLOAD_ZSTD,
+    KERNEL_PAYLOAD_LZ4,       /* LZ4's legacy frame format, as Linux writes it */
 };
 
 const char *kernel_payload_fmt_name(enum kernel_payload_fmt f);

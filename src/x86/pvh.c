@@ -112,7 +112,13 @@ int pvh_boot_load(const struct memmap *m, const struct ram_layout *ram, const st
         if (!dst)
             return err_fail(err, errlen, "internal error: kernel segment at 0x%llx does not fit in guest RAM",
                             (unsigned long long)s->paddr);
-        memcpy(dst, cfg->image + s->offset, s->filesz);
+        const struct boot_blob *img = &cfg->image;
+        struct boot_blob seg = {
+            .data = img->data ? img->data + s->offset : NULL, .fd = img->fd, .offset = img->offset + s->offset,
+            .len = s->filesz,
+        };
+        if (boot_blob_copy(m, s->paddr, &seg, "kernel", err, errlen) < 0)
+            return -1;
         /* A restarted VM gets fresh RAM, but the bss must not depend on it. */
         memset(dst + s->filesz, 0, s->memsz - s->filesz);
     }

@@ -29,7 +29,7 @@
 
 struct pvh_boot_cfg {
     const struct elf_kernel *k;
-    const uint8_t *image;      /* the whole ELF file k was parsed from */
+    struct boot_blob image;    /* the whole ELF file k was parsed from */
     bool has_initrd;
     struct boot_blob initrd;
     const char *cmdline;

@@ -178,6 +178,16 @@ static void entry_of(const char *dir, char *path, size_t len)
     pclose(f);
 }
 
+static void assert_holds_elf(const struct cached_kernel *k)
+{
+    assert_true(k->fd >= 0);
+    assert_int_equal(k->len, FAKE_ELF_LEN);
+    const uint8_t *p = kernel_cache_map(k);
+    assert_non_null(p);
+    assert_memory_equal(p, elf, FAKE_ELF_LEN);
+    kernel_cache_unmap(k, p);
+}
+
 static void cache_hits_and_rebuilds(void **state)
 {
     (void)state;
@@ -192,7 +202,7 @@ static void cache_hits_and_rebuilds(void **state)
     struct cached_kernel k;
     assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
     assert_false(k.from_cache);
-    assert_memory_equal(k.data, elf, FAKE_ELF_LEN);
+    assert_holds_elf(&k);
     kernel_cache_release(&k);
     entry_of(dir, path, sizeof(path));
     assert_int_equal(file_size(path), KERNEL_CACHE_HEADER + FAKE_ELF_LEN);
@@ -200,14 +210,14 @@ static void cache_hits_and_rebuilds(void **state)
     assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
     assert_true(k.from_cache);
     assert_int_equal(k.len, FAKE_ELF_LEN);
-    assert_memory_equal(k.data, elf, FAKE_ELF_LEN);
+    assert_holds_elf(&k);
     kernel_cache_release(&k);
 
     /* Cut short: detected, rebuilt whole. */
     assert_int_equal(truncate(path, KERNEL_CACHE_HEADER + 100), 0);
     assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
     assert_false(k.from_cache);
-    assert_memory_equal(k.data, elf, FAKE_ELF_LEN);
+    assert_holds_elf(&k);
     kernel_cache_release(&k);
     assert_int_equal(file_size(path), KERNEL_CACHE_HEADER + FAKE_ELF_LEN);
 
@@ -218,7 +228,7 @@ static void cache_hits_and_rebuilds(void **state)
     close(fd);
     assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
     assert_false(k.from_cache);
-    assert_memory_equal(k.data, elf, FAKE_ELF_LEN);
+    assert_holds_elf(&k);
     kernel_cache_release(&k);
     assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
     assert_true(k.from_cache);
@@ -237,8 +247,11 @@ static void cache_hits_and_rebuilds(void **state)
     close(fd);
     snprintf(dir, sizeof(dir), "%s/file/sub", tmpl);
     assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
-    assert_memory_equal(k.data, elf, FAKE_ELF_LEN);
+    assert_false(k.from_cache);
+    assert_int_equal(k.off, 0);   /* a memfd */
+    assert_holds_elf(&k);
     kernel_cache_release(&k);
+    assert_int_equal(k.fd, -1);
 
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);

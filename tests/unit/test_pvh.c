@@ -37,7 +37,7 @@ static struct fixture *setup(uint64_t ram)
     f->ram = ram_layout_for(ram);
     assert_int_equal(ram_layout_map(&f->ram, &f->mem), 0);
     f->cfg = (struct pvh_boot_cfg){
-        .k = &f->k, .image = f->image, .has_initrd = true,
+        .k = &f->k, .image = {.data = f->image, .fd = -1, .len = sizeof(f->image)}, .has_initrd = true,
         .initrd = {.data = f->initrd, .fd = -1, .len = sizeof(f->initrd)},
         .cmdline = "console=ttyS0 quiet", .cmdline_max = PVH_CMDLINE_MAX_DEFAULT, .acpi_rsdp = LAYOUT_ACPI_START,
     };
