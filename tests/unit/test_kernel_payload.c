@@ -1,6 +1,7 @@
-/* A bzImage's payload decompressed on the host (gzip, xz, zstd), with its
+/* A bzImage's payload decompressed on the host (gzip, xz, zstd, lz4), with its
  * bounds, and the kernel cache that keeps the result: hits, and corrupt
  * or short entries detected and rebuilt. */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <lzma.h>
 #include <setjmp.h>
@@ -48,6 +49,20 @@ static size_t compress_elf(enum kernel_payload_fmt fmt, uint8_t *out, size_t cap
     } else if (fmt == KERNEL_PAYLOAD_ZSTD) {
         n = ZSTD_compress(out, cap, elf, sizeof(elf), 19);
         assert_false(ZSTD_isError(n));
+    } else if (fmt == KERNEL_PAYLOAD_LZ4) {
+        /* Legacy frame: magic, then one block with its length (liblz4's
+         * compressor, loaded as vireo loads its decompressor). */
+        void *h = dlopen("liblz4.so.1", RTLD_NOW);
+        assert_non_null(h);
+        int (*compress)(const char *, char *, int, int) = (int (*)(const char *, char *, int, int))dlsym(h, "LZ4_compress_default");
+        assert_non_null(compress);
+        uint32_t magic = 0x184C2102u;
+        memcpy(out, &magic, 4);
+        int c = compress((const char *)elf, (char *)out + 8, sizeof(elf), (int)cap - 12);
+        assert_true(c > 0);
+        uint32_t c32 = (uint32_t)c;
+        memcpy(out + 4, &c32, 4);
+        n = 8 + (size_t)c;
     } else {
         assert_int_equal(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC32, NULL, elf, sizeof(elf), out, &n, cap), LZMA_OK);
     }
@@ -95,13 +110,14 @@ static void round_trip(enum kernel_payload_fmt fmt)
     munmap(out, out_len);
 }
 
-static void gzip_xz_zstd(void **state)
+static void gzip_xz_zstd_lz4(void **state)
 {
     (void)state;
     fake_elf(elf);
     round_trip(KERNEL_PAYLOAD_GZIP);
     round_trip(KERNEL_PAYLOAD_XZ);
     round_trip(KERNEL_PAYLOAD_ZSTD);
+    round_trip(KERNEL_PAYLOAD_LZ4);
 }
 
 static void expect_refusal(enum kernel_payload_fmt fmt, uint32_t declared, uint64_t max, const char *words)
@@ -124,8 +140,8 @@ static void bounded_output(void **state)
 {
     (void)state;
     fake_elf(elf);
-    enum kernel_payload_fmt fmts[] = {KERNEL_PAYLOAD_GZIP, KERNEL_PAYLOAD_XZ, KERNEL_PAYLOAD_ZSTD};
-    for (int i = 0; i < 3; i++) {
+    enum kernel_payload_fmt fmts[] = {KERNEL_PAYLOAD_GZIP, KERNEL_PAYLOAD_XZ, KERNEL_PAYLOAD_ZSTD, KERNEL_PAYLOAD_LZ4};
+    for (int i = 0; i < 4; i++) {
         /* A hostile size is refused before any allocation. */
         expect_refusal(fmts[i], 0xFFFFFFFFu, KERNEL_PAYLOAD_MAX_OUT, "at most");
         expect_refusal(fmts[i], FAKE_ELF_LEN, FAKE_ELF_LEN - 1, "at most");
@@ -149,7 +165,7 @@ static void bounded_output(void **state)
     assert_int_equal(kernel_payload_detect(lzma_magic, sizeof(lzma_magic)), KERNEL_PAYLOAD_UNKNOWN);
     assert_int_equal(kernel_payload_decompress(lzma_magic, sizeof(lzma_magic), KERNEL_PAYLOAD_MAX_OUT, &out, &out_len,
                                                err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "not gzip, xz or zstd"));
+    assert_non_null(strstr(err, "not gzip, xz, zstd or lz4"));
     /* Payload fields pointing outside the kernel. */
     fake_put32(bz, 0x24C, (uint32_t)(len - FAKE_SETUP_LEN));
     assert_int_equal(payload_of(bz, len, &p, &plen), -1);
@@ -277,7 +293,7 @@ static void cache_dir_from_environment(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(gzip_xz_zstd),
+        cmocka_unit_test(gzip_xz_zstd_lz4),
         cmocka_unit_test(bounded_output),
         cmocka_unit_test(cache_hits_and_rebuilds),
         cmocka_unit_test(cache_dir_from_environment),
