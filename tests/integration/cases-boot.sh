@@ -4,15 +4,15 @@
 boot=90   # generous: the guest runs under nested emulation
 # Both ways in: the default enters the kernel at its PVH entry, from the
 # bzImage's payload decompressed on the host (the cloud kernel's is lz4, the
-# generic one's xz), and Linux then stamps Xen's loader type (0x90) into
-# its boot_params; --boot-protocol linux keeps the bzImage's own entry and
-# Vireo's loader type (0xff).
+# generic one's xz), and Linux then stamps the loader type it gives a PVH
+# entry outside Xen (0xb0, QEMU's) into its boot_params; --boot-protocol
+# linux keeps the bzImage's own entry and Vireo's loader type (0xff).
 for k in cloud generic; do
     kernel=$cloud
     [ $k = generic ] && kernel=$generic
     for v in 1 2; do
         check "boot $k kernel, $v vcpu(s) (PVH, the default)" $boot 0 \
-            "+vireo-guest: nproc=$v" "+vireo-guest: acpi=yes" "+vireo-guest: loader=90" -- \
+            "+vireo-guest: nproc=$v" "+vireo-guest: acpi=yes" "+vireo-guest: loader=b0" -- \
             "$vireo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" --memory 256M --vcpus $v
         check "boot $k kernel, $v vcpu(s), --boot-protocol linux" $boot 0 \
             "+vireo-guest: nproc=$v" "+vireo-guest: acpi=yes" "+vireo-guest: loader=ff" -- \
@@ -44,11 +44,11 @@ plen=$(od -An -tu4 -j588 -N4 "$generic")
 tail -c +$((setup + poff + 1)) "$generic" | head -c $((plen - 4)) | xz -dc >"$vmlinux" 2>/dev/null || true
 for v in 1 2; do
     check "boot a plain vmlinux (ELF) given with --kernel, $v vcpu(s)" $boot 0 \
-        "+vireo-guest: nproc=$v" "+vireo-guest: acpi=yes" "+vireo-guest: loader=90" -- \
+        "+vireo-guest: nproc=$v" "+vireo-guest: acpi=yes" "+vireo-guest: loader=b0" -- \
         "$vireo" run --kernel "$vmlinux" --initrd "$initrd" --cmdline "$cmdline" --memory 256M --vcpus $v
 done
 check "ASan/UBSan build boots a vmlinux through PVH, 2 vcpus" $((boot * 2)) 0 \
-    "+vireo-guest: nproc=2" "+vireo-guest: loader=90" "-ERROR: AddressSanitizer" "-runtime error:" -- \
+    "+vireo-guest: nproc=2" "+vireo-guest: loader=b0" "-ERROR: AddressSanitizer" "-runtime error:" -- \
     "$vireo_asan" run --kernel "$vmlinux" --initrd "$initrd" --cmdline "$cmdline" --memory 256M --vcpus 2
 check "vmlinux with --boot-protocol linux => exit 1" 30 1 "+boots only through PVH" -- \
     "$vireo" run --boot-protocol linux --kernel "$vmlinux" --initrd "$initrd" --memory 256M
@@ -60,7 +60,7 @@ check "vmlinux too large for --memory => exit 1" 30 1 "+memory too small for ker
 # A cache entry cut short (a full disk, a crash mid-write) is found out and
 # written again, and the guest still boots through PVH.
 check "corrupt kernel cache entry: rebuilt, boots through PVH" $boot 0 "+is corrupt or incomplete; rebuilding" \
-    "+vireo-guest: loader=90" -- \
+    "+vireo-guest: loader=b0" -- \
     sh -c '"$@" --setup-only >/dev/null 2>&1
            ls "$XDG_CACHE_HOME"/vireo/kernels/*.vmlinux >/dev/null || { echo "no cache entry"; exit 99; }
            for f in "$XDG_CACHE_HOME"/vireo/kernels/*.vmlinux; do truncate -s 1000000 "$f"; done
