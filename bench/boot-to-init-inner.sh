@@ -26,7 +26,8 @@ vmlinux=$scratch/vmlinux
 setup=$(( ($(od -An -tu1 -j497 -N1 "$kernel") + 1) * 512 ))
 poff=$(od -An -tu4 -j584 -N4 "$kernel")
 plen=$(od -An -tu4 -j588 -N4 "$kernel")
-tail -c +$((setup + poff + 1)) "$kernel" | head -c $((plen - 4)) >"$scratch/payload"
+dd if="$kernel" of="$scratch/payload" iflag=skip_bytes,count_bytes skip=$((setup + poff)) count=$((plen - 4)) \
+    bs=1M status=none
 case $(od -An -tx1 -N4 "$scratch/payload" | tr -d ' ') in
 fd377a58) xz -dc <"$scratch/payload" >"$vmlinux" ;;
 02214c18) lz4 -dc <"$scratch/payload" >"$vmlinux" ;;
@@ -34,7 +35,7 @@ fd377a58) xz -dc <"$scratch/payload" >"$vmlinux" ;;
 28b52ffd) zstd -dc <"$scratch/payload" >"$vmlinux" ;;
 *) echo "unknown payload format in $kernel" >&2; exit 1 ;;
 esac
-echo "kernel: $kernel ($(stat -c %s "$kernel") bytes; vmlinux $(stat -c %s "$vmlinux") bytes)"
+echo "kernel: $kernel ($(stat -L -c %s "$kernel") bytes; vmlinux $(stat -c %s "$vmlinux") bytes)"
 
 qemu=(qemu-system-x86_64 -enable-kvm -cpu host -m 256 -nographic -no-reboot -nic none
       -initrd "$initrd" -append "$cmdline")

@@ -22,6 +22,7 @@ struct run_args {
     unsigned boot_disk_index;
     enum vm_boot_protocol boot_protocol;   /* --boot-protocol */
     uint64_t memory;
+    bool hugepages;            /* --memory SIZE,hugepages=on */
     uint32_t vcpus;
     unsigned ndisks;
     struct disk_arg disks[VM_MAX_DISKS];

@@ -373,9 +373,9 @@ int vm_create(struct vm *vm, const struct vm_params *cfg)
         goto out;
     }
     vm->layout = ram_layout_for(cfg->ram_size);
-    if (ram_layout_map(&vm->layout, &vm->memmap) < 0) {
-        vlog_err("cannot map %llu MiB of guest memory: %s",
-                 (unsigned long long)(cfg->ram_size / MiB), strerror(errno));
+    if (ram_layout_map(&vm->layout, &vm->memmap, cfg->hugepages) < 0) {
+        vlog_err("cannot map %llu MiB of guest memory%s: %s", (unsigned long long)(cfg->ram_size / MiB),
+                 cfg->hugepages ? " from 2 MiB huge pages (see /proc/sys/vm/nr_hugepages)" : "", strerror(errno));
         goto out;
     }
     if (event_loop_init(&vm->loop) < 0) {

@@ -55,6 +55,7 @@ struct vm_boot_disk {
 
 struct vm_params {
     uint64_t ram_size;
+    bool hugepages;            /* RAM from the host's 2 MiB hugetlb pages (memmap_alloc_hugetlb) */
     uint32_t ncpus;
     const char *kernel_path;   /* NULL when boot_disk is set */
     const char *initrd_path;   /* may be NULL */

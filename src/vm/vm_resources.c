@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "kvm/kvm_sys.h"
+#include "mem/memmap.h"
 #include "net/netlink.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -64,6 +65,19 @@ int vm_resources_open(struct vm_resources *r, const struct vm_params *p)
         vlog_err("warning: the VM's %llu MiB of RAM is more than this host's %llu MiB; a guest that uses it all "
                  "will make the host swap or meet the OOM killer", (unsigned long long)(p->ram_size >> 20),
                  (unsigned long long)((uint64_t)pages * (uint64_t)page >> 20));
+    /* Here, before the jail (no /sys there) and before any guest runs. */
+    if (p->hugepages) {
+        char herr[512];
+        if (p->ram_size % MEMMAP_HUGE_PAGE) {
+            vlog_err("--memory %llu KiB,hugepages=on: must be a multiple of 2 MiB (the huge page size)",
+                     (unsigned long long)(p->ram_size >> 10));
+            goto fail;
+        }
+        if (memmap_hugetlb_check("/sys", p->ram_size, herr, sizeof(herr)) < 0) {
+            vlog_err("hugepages: %s", herr);
+            goto fail;
+        }
+    }
     if (!p->boot_disk) {
         r->kernel_fd = open_input(p->kernel_path, "kernel", &r->kernel_size);
         if (r->kernel_fd < 0)

@@ -35,7 +35,7 @@ static struct fixture *setup(uint64_t ram)
     for (size_t i = 0; i < sizeof(f->initrd); i++)
         f->initrd[i] = (uint8_t)(i ^ 0xA5);
     f->ram = ram_layout_for(ram);
-    assert_int_equal(ram_layout_map(&f->ram, &f->mem), 0);
+    assert_int_equal(ram_layout_map(&f->ram, &f->mem, false), 0);
     f->cfg = (struct pvh_boot_cfg){
         .k = &f->k, .image = {.data = f->image, .fd = -1, .len = sizeof(f->image)}, .has_initrd = true,
         .initrd = {.data = f->initrd, .fd = -1, .len = sizeof(f->initrd)},
