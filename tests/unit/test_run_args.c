@@ -90,6 +90,16 @@ static void boot_protocol(void **state)
     expect_usage_error(PARSE(&a, err, "--kernel", "k", "--boot-protocol"), err, "--boot-protocol needs a value");
     expect_usage_error(PARSE(&a, err, "--boot", "disk", "--disk", "a", "--boot-protocol", "pvh"), err,
                        "--boot-protocol applies to --kernel");
+    assert_int_equal(PARSE(&a, err, "--kernel", "k", "--memory", "1G,hugepages=on"), 0);
+    assert_true(a.hugepages);
+    assert_int_equal(a.memory, 1ULL << 30);
+    assert_int_equal(PARSE(&a, err, "--kernel", "k", "--memory", "1G,hugepages=off"), 0);
+    assert_false(a.hugepages);
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", "5M,hugepages=on"), err,
+                       "with hugepages=on, must be a multiple of 2M");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", "1G,huge=1"), err,
+                       "unknown option 'huge=1'; expected hugepages=on or hugepages=off");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", ",hugepages=on"), err, "expected a size");
     /* --boot still means --boot, not a prefix of --boot-protocol. */
     assert_int_equal(PARSE(&a, err, "--boot", "disk", "--disk", "a", "--boot-protocol", "auto"), 0);
     assert_true(a.boot_disk);
