@@ -40,14 +40,16 @@ vu_load_run() {
 
 # bench_time_to_marker MARKER LIMIT SCRATCH CMD...: starts CMD and prints
 # the milliseconds from its start until a line of its output holds MARKER,
-# or "fail" after LIMIT seconds; CMD is killed either way.  Output is read
+# or "fail" after LIMIT seconds or when CMD ends first (then the end of its
+# output goes to stderr); CMD is killed either way.  Output is read
 # through a FIFO, not a coproc (bash closes a coproc's pipe as soon as the
 # process exits, losing what was not read yet), and bash's read on a pipe
 # takes single bytes, so the line is seen the moment its newline comes.
 bench_time_to_marker() {
-    local marker=$1 limit=$2 fifo=$3/marker.fifo t0 line left found= pid fd
+    local marker=$1 limit=$2 fifo=$3/marker.fifo log=$3/marker.log t0 line left found= pid fd
     shift 3
     rm -f "$fifo"; mkfifo "$fifo"
+    : >"$log"
     t0=${EPOCHREALTIME/./}
     "$@" </dev/null >"$fifo" 2>&1 &
     pid=$!
@@ -57,6 +59,7 @@ bench_time_to_marker() {
         [ $left -gt 0 ] || break
         printf -v left '%d.%06d' $((left / 1000000)) $((left % 1000000))
         IFS= read -r -t "$left" line <&"$fd" || break
+        printf '%s\n' "$line" >>"$log"
         if [[ $line == *"$marker"* ]]; then
             found=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
             break
@@ -66,6 +69,10 @@ bench_time_to_marker() {
     wait "$pid" 2>/dev/null || true
     exec {fd}<&-
     rm -f "$fifo"
+    if [ -z "$found" ]; then
+        echo "$(basename "$0" .sh): $1 gave no '$marker' within $limit s; its output ends with:" >&2
+        tail -n 5 "$log" | tr -d '\r' | sed 's/^/  > /' >&2
+    fi
     echo "${found:-fail}"
 }
 

@@ -21,9 +21,9 @@ measure() {
     rm -f "$ov"
     qemu-img create -q -f qcow2 -b "$scratch/base.img" -F raw "$ov"
     case $1 in
-    vireo-disk) cmd=("$build/vireo" run --boot disk --disk "$ov" --cmdline "$extra" --memory 512M --vcpus 2) ;;
+    vireo-disk) cmd=("$build/vireo" run --boot disk --disk "$ov,format=qcow2" --cmdline "$extra" --memory 512M --vcpus 2) ;;
     vireo-hand) cmd=("$build/vireo" run --kernel "$files/vmlinuz" --initrd "$files/initrd.img" --cmdline "$cmdline"
-                     --disk "$ov" --memory 512M --vcpus 2) ;;
+                     --disk "$ov,format=qcow2" --memory 512M --vcpus 2) ;;
     q35) cmd=(qemu-system-x86_64 -M q35 -enable-kvm -cpu host -smp 2 -m 512 -nographic -no-reboot -nic none
               -kernel "$files/vmlinuz" -initrd "$files/initrd.img" -append "$cmdline"
               -drive "file=$ov,if=virtio,format=qcow2") ;;

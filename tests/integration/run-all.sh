@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run-all.sh BUILD_DIR ASAN_BUILD_DIR: Vireo's integration tests.  They need
-# a /dev/kvm that boots ordinary kernels, so they run in the test host: three
+# a /dev/kvm that boots ordinary kernels, so they run in the test host: four
 # boots, one per group of suites (below).
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR ASAN_BUILD_DIR" >&2; exit 2; }
@@ -28,7 +28,7 @@ else
     echo "# not a PVM host: the PVM refusal is covered by the kvm_sys unit test only"
 fi
 
-# The suites run in three test-host boots, not one, so that a test host
+# The suites run in four test-host boots, not one, so that a test host
 # that hangs as a whole (TCG emulation has frozen it: RCU stalls in its
 # kernel, no heartbeat; the harness says 125, or it ends with no summary
 # line) costs one group, which then runs once more in a fresh test host,
