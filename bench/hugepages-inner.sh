@@ -6,7 +6,7 @@
 #          time: the host's faults, 4 KiB or 2 MiB at a time);
 #   copy:  dd from /dev/zero to /dev/null through a 32 MiB buffer, 2 GiB
 #          (the same memory again and again: TLB and nested paging);
-#   walk:  reading the 384 MiB file back (a sweep across all of it).
+#   walk:  reading the 384 MiB file back four times (sweeps across it).
 # Times are emulated: only the ratios mean anything.
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR ROUNDS" >&2; exit 2; }
@@ -23,10 +23,12 @@ echo 400 >/proc/sys/vm/nr_hugepages
 echo "huge pages reserved: $(cat /proc/sys/vm/nr_hugepages)"
 script=$(cat <<'G' | gzip | base64 -w0
 t() { cut -d' ' -f1 /proc/uptime | tr -d .; }
-mount -t tmpfs -o size=400m tmpfs /mnt
-a=$(t); dd if=/dev/zero of=/mnt/f bs=1M count=384 2>/dev/null; b=$(t)
-dd if=/dev/zero of=/dev/null bs=32M count=64 2>/dev/null; c=$(t)
-dd if=/mnt/f of=/dev/null bs=1M 2>/dev/null; d=$(t)
+mkdir -p /mnt/h
+mount -t tmpfs -o size=400m tmpfs /mnt/h || echo "vireo-guest: mount failed"
+a=$(t); dd if=/dev/zero of=/mnt/h/f bs=1M count=384 || echo "vireo-guest: dd failed"; b=$(t)
+dd if=/dev/zero of=/dev/null bs=32M count=64; c=$(t)
+for i in 1 2 3 4; do dd if=/mnt/h/f of=/dev/null bs=1M; done; d=$(t)
+echo "vireo-guest: file=$(wc -c </mnt/h/f)"
 echo "vireo-guest: result touch=$((b - a)) copy=$((c - b)) walk=$((d - c))"
 G
 )
@@ -38,7 +40,8 @@ for ((r = 0; r < rounds; r++)); do
     line="round $((r + 1)):"
     for h in "${order[@]}"; do
         out=$(timeout 180 "$build/vireo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" \
-              --memory "$mem,hugepages=$h" 2>&1 | tr -d '\r' | sed -n 's/^vireo-guest: result //p')
+              --memory "$mem,hugepages=$h" 2>&1 | tr -d '\r' | tee -a "$scratch/guest.log" |
+              sed -n 's/^vireo-guest: result //p')
         [ -n "$out" ] || out="touch=fail copy=fail walk=fail"
         res[$h]+="$out;"
         line+=" [$h] $out"
@@ -46,6 +49,7 @@ for ((r = 0; r < rounds; r++)); do
     echo "$line"
 done
 echo 0 >/proc/sys/vm/nr_hugepages
+grep -m1 -E "vireo-guest: (file|mount failed|dd failed)" "$scratch/guest.log" || true
 awk -v on="${res[on]}" -v off="${res[off]}" '
 function val(rec, k,   a, n, i, kv) { n = split(rec, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); if (kv[1] == k) return kv[2] } return "fail" }
 function median(s,   a, n, i, j, t, m) {
