@@ -146,6 +146,7 @@ static void do_socket(void) { syscall(SYS_socket, AF_INET, SOCK_STREAM, 0); }
 static void do_epoll_create(void) { epoll_create1(EPOLL_CLOEXEC); }
 static void do_kvm_create_vm(void) { ioctl(-1, KVM_CREATE_VM, 0); }
 static void do_openat_dirfd(void) { syscall(SYS_openat, 0, "passwd", O_RDONLY); }
+static void do_openat_write(void) { syscall(SYS_openat, AT_FDCWD, "/tmp/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0600); }
 /* What glibc's malloc does when a thread's arena first shrinks: the open
  * fails (EACCES) and the thread goes on. */
 static void do_openat_path(void)
@@ -194,6 +195,9 @@ static void each_kind_narrows_main(void **state)
      * not even by main (its /proc descriptor aside). */
     o = run_sc(CONFINE_PROCESS_VM, false, CONFINE_MAIN, do_openat_dirfd);
     expect_sigsys(&o, "the main thread main made the system call openat (257)");
+    /* Only glibc's read-only pattern fails quietly (path_opens_fail_quietly). */
+    o = run_sc(CONFINE_PROCESS_VM, false, CONFINE_IOTHREAD, do_openat_write);
+    expect_sigsys(&o, "the I/O thread t-io made the system call openat (257)");
     /* `vireo disk serve` has no KVM. */
     o = run_sc(CONFINE_PROCESS_DISK_SERVE, false, CONFINE_MAIN, do_kvm_create_vm);
     expect_sigsys(&o, "the main thread main made the system call ioctl (16)");
