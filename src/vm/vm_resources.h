@@ -36,6 +36,11 @@ struct vm_resources {
     unsigned ndisks, nnets;
     struct bdev *disks[VM_MAX_DISKS];
     struct tap taps[VM_MAX_NETS];
+    /* The console (vm_params.serial_fd) once more, non-blocking, for the
+     * virtio console, which writes from the VM's main loop: a description
+     * of its own, so the UART's writes (from vCPU threads) stay blocking.
+     * -1: serial_fd itself (a regular file, already non-blocking, or none). */
+    int console_fd;
 };
 
 /* Opens everything p names, in the order their errors are reported: the
