@@ -28,6 +28,10 @@ struct vm_resources {
     unsigned ndisks, nnets;
     struct bdev *disks[VM_MAX_DISKS];
     struct tap taps[VM_MAX_NETS];
+    /* vhost-net per NIC and queue pair (-1: NIC i's frames go through this
+     * process), owned by this process; its VHOST_GET_FEATURES. */
+    int vhost_fds[VM_MAX_NETS][TAP_MAX_QUEUES];
+    uint64_t vhost_features[VM_MAX_NETS];
 };
 
 /* Opens everything p names, in the order their errors are reported: the
