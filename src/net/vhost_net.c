@@ -47,11 +47,6 @@ int vhost_net_open(uint64_t *features, bool *missing, char *err, size_t errlen)
     return fd;
 }
 
-bool vhost_net_usable(void)
-{
-    return access(VHOST_NET_PATH, R_OK | W_OK) == 0;
-}
-
 int vhost_net_set_features(int fd, uint64_t features)
 {
     return ioctl(fd, VHOST_SET_FEATURES, &features);
@@ -86,10 +81,11 @@ int vhost_net_ring_start(int fd, unsigned idx, const struct vhost_ring *r, int t
         .used_user_addr = (uint64_t)(uintptr_t)r->used,
     };
     struct vhost_vring_file kick = {.index = idx, .fd = r->kick}, call = {.index = idx, .fd = r->call};
+    struct vhost_vring_file errf = {.index = idx, .fd = r->err};
     struct vhost_vring_file be = {.index = idx, .fd = tap_fd};
     if (ioctl(fd, VHOST_SET_VRING_NUM, &num) < 0 || ioctl(fd, VHOST_SET_VRING_BASE, &base) < 0 ||
         ioctl(fd, VHOST_SET_VRING_ADDR, &addr) < 0 || ioctl(fd, VHOST_SET_VRING_KICK, &kick) < 0 ||
-        ioctl(fd, VHOST_SET_VRING_CALL, &call) < 0)
+        ioctl(fd, VHOST_SET_VRING_CALL, &call) < 0 || ioctl(fd, VHOST_SET_VRING_ERR, &errf) < 0)
         return -1;
     return ioctl(fd, VHOST_NET_SET_BACKEND, &be);
 }

@@ -24,9 +24,6 @@
  * not ours to open (the default falls back to the user-space device). */
 int vhost_net_open(uint64_t *features, bool *missing, char *err, size_t errlen);
 
-/* Whether /dev/vhost-net can be opened read-write by this process now. */
-bool vhost_net_usable(void);
-
 /* The features acknowledged (VHOST_SET_FEATURES) and the guest memory
  * vhost may touch (VHOST_SET_MEM_TABLE, every region of mem).  -1 and
  * errno. */
@@ -38,6 +35,7 @@ struct vhost_ring {
     const void *desc, *avail, *used;   /* the rings in this process's memory */
     uint16_t base;                 /* next avail index to take */
     int kick, call;                /* eventfds; call -1: no interrupt (no MSI-X vector) */
+    int err;                       /* eventfd vhost signals when the guest broke the ring; -1 none */
 };
 
 /* Starts vring idx (0 receive, 1 transmit) on the TAP queue tap_fd.  -1

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -279,6 +280,16 @@ struct vnet *vnet_new(const struct vnet_opts *opts, struct event_loop *const loo
         p->idx = i;
         p->fd = opts->be.fds[i];
         p->vhost_fd = opts->be.vhost ? opts->be.vhost_fds[i] : -1;
+        p->vhost_err[0] = p->vhost_err[1] = -1;
+        /* Made here: the I/O thread's filter has no eventfd2. */
+        for (unsigned r = 0; p->vhost_fd >= 0 && r < 2; r++) {
+            p->vhost_err[r] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            if (p->vhost_err[r] < 0) {
+                snprintf(err, errlen, "%s: eventfd: %s", opts->name, strerror(errno));
+                vnet_free(n);
+                return NULL;
+            }
+        }
         p->rx_kick = p->tx_kick = -1;
         p->loop = loops[i];
         p->pkt = malloc(VNET_HDR_LEN + VNET_MAX_FRAME);
@@ -319,8 +330,12 @@ void vnet_free(struct vnet *n)
 {
     if (!n)
         return;
-    for (unsigned i = 0; i < VNET_MAX_PAIRS; i++)
+    for (unsigned i = 0; i < VNET_MAX_PAIRS; i++) {
         free(n->pairs[i].pkt);
+        for (unsigned r = 0; r < 2; r++)
+            if (n->pairs[i].vhost_err[r] > 0)   /* 0: a pair never set up (calloc) */
+                close(n->pairs[i].vhost_err[r]);
+    }
     free(n);
 }
 

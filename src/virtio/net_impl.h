@@ -36,6 +36,8 @@ struct vnet_pair {
     struct vq_elem first;     /* the first chain of a merged frame */
     int vhost_fd;             /* -1: this process moves the frames */
     bool vhost_ready;         /* features and memory table given for this driver */
+    int vhost_err[2];         /* eventfds vhost signals when it finds ring [0] rx, [1] tx broken */
+    struct el_watch w_vhost_err[2];
     /* Written on the pair's loop only (stat_counter.h). */
     stat_counter rx_packets, rx_bytes, tx_packets, tx_bytes;
     stat_counter rx_dropped_too_big, rx_dropped_offload, rx_bad_buffers, tx_bad_chain, tx_bad_header, tx_backend_errors;

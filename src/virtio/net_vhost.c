@@ -5,10 +5,14 @@
  * rings and the TAP queue inside the kernel.  This file only starts and
  * stops the rings, on the pair's loop like the user-space path: its
  * ioctls are the I/O thread's (confine/seccomp_policy.c).  vhost checks
- * the guest's rings itself; a ring it finds broken stops moving frames,
- * and the driver's reset starts it afresh. */
+ * the guest's rings itself; a ring it finds broken stops moving frames
+ * and signals the ring's error eventfd, which marks the device as needing
+ * a reset, as the user-space path does; the driver's reset starts it
+ * afresh. */
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "net/vhost_net.h"
 #include "util/log.h"
@@ -30,6 +34,26 @@ static void failed(struct vnet_pair *p, const char *what)
     vlog_ratelimited(&p->n->log, "%s: pair %u: vhost-net: %s: %s", p->n->opts.name, p->idx, what, strerror(errno));
 }
 
+static void on_ring_error(struct vnet_pair *p, unsigned r)
+{
+    uint64_t v;
+    (void)!read(p->vhost_err[r], &v, sizeof(v));
+    p->n->dev.broken(p->n->dev.transport, r == 0 ? "vhost-net found the receive ring broken"
+                                                 : "vhost-net found the transmit ring broken");
+}
+
+static void on_rx_error(void *opaque, uint32_t events)
+{
+    (void)events;
+    on_ring_error(opaque, 0);
+}
+
+static void on_tx_error(void *opaque, uint32_t events)
+{
+    (void)events;
+    on_ring_error(opaque, 1);
+}
+
 void vnet_vhost_start(struct vnet_pair *p, bool rx, const struct vq *vq, int kick, int call)
 {
     struct vnet *n = p->n;
@@ -48,10 +72,15 @@ void vnet_vhost_start(struct vnet_pair *p, bool rx, const struct vq *vq, int kic
     }
     struct vhost_ring r = {
         .num = vq->size, .desc = vq->desc, .avail = vq->avail, .used = vq->used, .base = vq->last_avail,
-        .kick = kick, .call = call,
+        .kick = kick, .call = call, .err = p->vhost_err[rx ? 0 : 1],
     };
+    if (event_loop_add(p->loop, &p->w_vhost_err[rx ? 0 : 1], r.err, EPOLLIN, rx ? on_rx_error : on_tx_error, p) < 0) {
+        failed(p, "watching its error eventfd");
+        return;
+    }
     if (vhost_net_ring_start(p->vhost_fd, rx ? 0 : 1, &r, p->fd) < 0) {
         failed(p, rx ? "starting the receive ring" : "starting the transmit ring");
+        event_loop_del(p->loop, &p->w_vhost_err[rx ? 0 : 1]);
         return;
     }
     if (rx) {
@@ -68,8 +97,13 @@ uint16_t vnet_vhost_stop(struct vnet_pair *p, bool rx)
     bool *on = rx ? &p->rx_on : &p->tx_on;
     struct vq *vq = rx ? &p->rxq : &p->txq;
     uint16_t base = vq->last_avail;
-    if (*on && vhost_net_ring_stop(p->vhost_fd, rx ? 0 : 1, &base) < 0)
-        failed(p, "stopping a ring");
+    if (*on) {
+        if (vhost_net_ring_stop(p->vhost_fd, rx ? 0 : 1, &base) < 0)
+            failed(p, "stopping a ring");
+        event_loop_del(p->loop, &p->w_vhost_err[rx ? 0 : 1]);
+        uint64_t v;   /* an error of this driver's is not the next one's */
+        (void)!read(p->vhost_err[rx ? 0 : 1], &v, sizeof(v));
+    }
     *on = false;
     vq->last_avail = base;
     if (!p->rx_on && !p->tx_on)
