@@ -85,9 +85,8 @@ integration: all asan guest
 check: deps-test
 	MAKE="$(MAKE)" scripts/check.sh layers unit unit-asan fuzz microscope-test integration
 
-# Opt-in (not in `check`: three systemd boots in the emulated test host take
-# longer than CI's budget allows): a Debian guest made by `vireo image
-# bootstrap`, cached under $(BUILD)/systemd-guest, booted from its disk.
+# The systemd group of `integration` alone: a Debian guest made by `vireo
+# image bootstrap`, cached under $(BUILD)/systemd-guest, booted from its disk.
 systemd-test: deps-test all guest
 	tests/integration/systemd-image.sh $(BUILD)
 	TESTHOST_QEMU=$${TESTHOST_QEMU:-backports} VIREO_BUILD=$(BUILD) tests/testhost/run --memory 3072 --timeout 2700 -- \

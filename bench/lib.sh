@@ -37,3 +37,56 @@ vu_load_run() {
     grep -q ' errors=0' <<<"$out" || { echo "$(basename "$0" .sh): $*: $out" >&2; return 1; }
     sed -E 's/iops=([0-9.]+) p50_us=([0-9.]+) p99_us=([0-9.]+).*/\1 \2 \3/' <<<"$out"
 }
+
+# bench_time_to_marker MARKER LIMIT SCRATCH CMD...: starts CMD and prints
+# the milliseconds from its start until a line of its output holds MARKER,
+# or "fail" after LIMIT seconds or when CMD ends first (then the end of its
+# output goes to stderr); CMD is killed either way.  Output is read
+# through a FIFO, not a coproc (bash closes a coproc's pipe as soon as the
+# process exits, losing what was not read yet), and bash's read on a pipe
+# takes single bytes, so the line is seen the moment its newline comes.
+bench_time_to_marker() {
+    local marker=$1 limit=$2 fifo=$3/marker.fifo log=$3/marker.log t0 line left found= pid fd
+    shift 3
+    rm -f "$fifo"; mkfifo "$fifo"
+    : >"$log"
+    t0=${EPOCHREALTIME/./}
+    "$@" </dev/null >"$fifo" 2>&1 &
+    pid=$!
+    exec {fd}<"$fifo"
+    while :; do
+        left=$(( limit * 1000000 - (${EPOCHREALTIME/./} - t0) ))
+        [ $left -gt 0 ] || break
+        printf -v left '%d.%06d' $((left / 1000000)) $((left % 1000000))
+        IFS= read -r -t "$left" line <&"$fd" || break
+        printf '%s\n' "$line" >>"$log"
+        if [[ $line == *"$marker"* ]]; then
+            found=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+            break
+        fi
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    exec {fd}<&-
+    rm -f "$fifo"
+    if [ -z "$found" ]; then
+        echo "$(basename "$0" .sh): $1 gave no '$marker' within $limit s; its output ends with:" >&2
+        tail -n 5 "$log" | tr -d '\r' | sed 's/^/  > /' >&2
+    fi
+    echo "${found:-fail}"
+}
+
+# bench_median "N N ...": the median of the numbers, ignoring "fail"; n/a
+# when there are none.
+bench_median() {
+    tr ' ' '\n' <<<"$1" | grep -E '^[0-9.]+$' | sort -g |
+        awk '{ a[++n] = $1 } END { if (!n) print "n/a"; else if (n % 2) print a[(n + 1) / 2];
+                                   else print (a[n / 2] + a[n / 2 + 1]) / 2 }'
+}
+
+# bench_ratios "X1 X2 ..." "Y1 Y2 ...": the per-round ratios Xi/Yi of the
+# rounds where both succeeded.
+bench_ratios() {
+    awk -v x="$1" -v y="$2" 'BEGIN { n = split(x, a, " "); split(y, b, " ")
+        for (i = 1; i <= n; i++) if (a[i] ~ /^[0-9.]+$/ && b[i] ~ /^[0-9.]+$/ && b[i] > 0) printf "%s ", a[i] / b[i] }'
+}

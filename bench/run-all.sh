@@ -11,3 +11,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 "$here/net.sh" "$1"
 "$here/balloon.sh" "$1"
 "$here/clone.sh" "$1"
+"$here/systemd-boot.sh" "$1"

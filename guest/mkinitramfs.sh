@@ -40,7 +40,8 @@ cp "$here/init" "$root/init"
 # button turns the ACPI power button (what `vireo shutdown` and QEMU's
 # system_powerdown press) into an input device, and evdev gives it the
 # /dev/input/event node that busybox acpid reads (vireo.action=wait).
-modules=(virtio_pci virtio_blk virtio_net virtio_balloon button evdev)
+# virtio_console gives hvc0 for a console=hvc0 command line.
+modules=(virtio_pci virtio_blk virtio_net virtio_balloon virtio_console button evdev)
 for moddir in "$@"; do
     moddir=$(readlink -f "$moddir")
     kdir=$root/lib/modules/$(basename "$moddir")

@@ -13,6 +13,7 @@
 #include "vm/console.h"
 #include "vm/setup_report.h"
 #include "vm/vm.h"
+#include "vm/vm_vconsole.h"
 #include "vm/vm_confine.h"
 
 static int report_setup(struct vm *vm)
@@ -51,6 +52,11 @@ static void on_signal(void *opaque, uint32_t events)
                     strsignal((int)si.ssi_signo));
 }
 
+static size_t console_push(void *vm, const uint8_t *buf, size_t len)
+{
+    return vm_console_input(vm, buf, len);
+}
+
 static void on_console_quit(void *opaque)
 {
     vm_request_stop(opaque, VM_STATUS_CONSOLE_QUIT, "stopped from the console (Ctrl-A x)");
@@ -73,7 +79,7 @@ static int drive(struct runner *r)
         return vm_finish(&r->vm);
     }
     console_open(&r->con, STDIN_FILENO);
-    if (console_input_start(&r->con, &r->loop, &r->vm.serial, on_console_quit, &r->vm) < 0)
+    if (console_input_start(&r->con, &r->loop, console_push, &r->vm, on_console_quit, &r->vm) < 0)
         vm_request_stop(&r->vm, VM_STATUS_ERROR, "console: %s", strerror(errno));
     vm_start(&r->vm);
     while (!vm_stopping(&r->vm))

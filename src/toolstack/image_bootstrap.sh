@@ -150,8 +150,10 @@ configure_base() {   # configure_base ROOT
     printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
     chmod 755 "$root/usr/sbin/policy-rc.d"
     # The disk and network drivers and the root file system, whatever the
-    # initramfs's module policy finds on this host.
-    printf '%s\n' virtio_pci virtio_blk virtio_net ext4 >>"$root/etc/initramfs-tools/modules"
+    # initramfs's module policy finds on this host; and the virtio console,
+    # so that with console=hvc0 (Xen's PV console) hvc0 exists before
+    # systemd's getty generator looks for it and gets the login, as on Xen.
+    printf '%s\n' virtio_pci virtio_blk virtio_net virtio_console ext4 >>"$root/etc/initramfs-tools/modules"
     chroot "$root" update-initramfs -u -k all
     # The power button's input device (ACPI button) and its event interface,
     # which systemd-logind watches.

@@ -22,6 +22,7 @@
 #include "util/cpulist.h"
 #include "util/log.h"
 #include "vm/vm_confine.h"
+#include "vm/vm_vconsole.h"
 
 static struct vm the_vm;   /* large (device config spaces): not on the stack */
 
@@ -42,7 +43,7 @@ static size_t console_input(void *opaque, const uint8_t *b, size_t n)
     struct vmp *p = opaque;
     if (!p->vm || p->state != VMP_RUNNING)
         return n;   /* nobody to take it: dropped, as a UART with no receiver */
-    return serial_rx_push(&p->vm->serial, b, n);
+    return vm_console_input(p->vm, b, n);
 }
 
 static int open_serial(struct vmp *p, char *err, size_t errlen)

@@ -115,7 +115,7 @@ static void pump(struct console *c)
 {
     for (;;) {
         if (c->pending_off < c->pending_len) {
-            c->pending_off += serial_rx_push(c->uart, c->pending + c->pending_off, c->pending_len - c->pending_off);
+            c->pending_off += c->push(c->sink, c->pending + c->pending_off, c->pending_len - c->pending_off);
             if (c->pending_off < c->pending_len) {
                 watch_input(c, false);
                 retry_later(c);
@@ -155,11 +155,13 @@ static void on_timer(void *opaque, uint32_t events)
     pump(c);
 }
 
-int console_input_start(struct console *c, struct event_loop *loop, struct serial *uart, void (*quit)(void *opaque),
-                   void *opaque)
+int console_input_start(struct console *c, struct event_loop *loop,
+                        size_t (*push)(void *sink, const uint8_t *buf, size_t len), void *sink,
+                        void (*quit)(void *opaque), void *opaque)
 {
     c->loop = loop;
-    c->uart = uart;
+    c->push = push;
+    c->sink = sink;
     c->quit = quit;
     c->opaque = opaque;
     c->open = c->readable;

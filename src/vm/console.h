@@ -1,7 +1,8 @@
 /* The host side of the serial console of `vireo run`: the terminal in raw
  * mode while the guest runs, the Ctrl-A escape (Ctrl-A x quits, Ctrl-A
  * Ctrl-A sends a literal Ctrl-A) as QEMU's -nographic console has it, and
- * the pump that feeds the host's input to the UART on the caller's loop. */
+ * the pump that feeds the host's input to the guest's console (the UART,
+ * or the virtio console: vm_console_input) on the caller's loop. */
 #ifndef VIREO_VM_CONSOLE_H
 #define VIREO_VM_CONSOLE_H
 
@@ -10,7 +11,6 @@
 #include <stdint.h>
 #include <termios.h>
 
-#include "devices/serial.h"
 #include "eventloop/event_loop.h"
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A */
@@ -25,7 +25,8 @@ struct console {
 
     /* The input pump (console_input_start). */
     struct event_loop *loop;
-    struct serial *uart;
+    size_t (*push)(void *sink, const uint8_t *buf, size_t len);
+    void *sink;
     void (*quit)(void *opaque);
     void *opaque;
     uint8_t in[CONSOLE_CHUNK], pending[CONSOLE_CHUNK + 1];
@@ -33,7 +34,7 @@ struct console {
     bool open;       /* input may still come */
     bool watched;
     bool pollable;   /* epoll refuses regular files and /dev/null */
-    int timer_fd;    /* retries while the UART's receive FIFO is full */
+    int timer_fd;    /* retries while the guest's receive side is full */
     struct el_watch w_in, w_timer;
 };
 
@@ -47,12 +48,14 @@ void console_restore(struct console *c);
  * one); returns the bytes for the guest and sets *quit on Ctrl-A x. */
 size_t console_filter(struct console *c, const uint8_t *in, size_t n, uint8_t *out, bool *quit);
 
-/* Feeds the console's input to uart from loop (whose owner calls this),
+/* Feeds the console's input to the guest through push(sink, ...) (which
+ * returns how much the guest took: vm_console_input) from loop (whose owner calls this),
  * in order and no faster than the guest reads it; quit(opaque) on Ctrl-A
  * x.  Input that ends leaves the guest running without it.  -1 with errno
  * when the loop refuses the watches. */
-int console_input_start(struct console *c, struct event_loop *loop, struct serial *uart, void (*quit)(void *opaque),
-                   void *opaque);
+int console_input_start(struct console *c, struct event_loop *loop,
+                        size_t (*push)(void *sink, const uint8_t *buf, size_t len), void *sink,
+                        void (*quit)(void *opaque), void *opaque);
 void console_input_stop(struct console *c);
 
 #endif

@@ -19,6 +19,7 @@
 #include "vm/boot_disk.h"
 #include "vm/vm_disks.h"
 #include "vm/vm_balloon.h"
+#include "vm/vm_vconsole.h"
 #include "vm/vm_nets.h"
 #include "vm/vm_vcpu.h"
 #include "x86/bzimage.h"
@@ -348,7 +349,7 @@ int vm_create(struct vm *vm, const struct vm_params *cfg)
     vm->parent = cfg->loop;
     if (create_platform(vm) < 0 || set_memory(vm) < 0 || create_devices(vm, cfg) < 0 ||
         vm_disks_create(vm, cfg) < 0 || vm_nets_create(vm, cfg) < 0 ||
-        vm_balloon_create(vm, cfg) < 0)
+        vm_balloon_create(vm, cfg) < 0 || vm_vconsole_create(vm, cfg, in.boot.cmdline) < 0)
         goto out;
     for (unsigned i = 0; i < vm->ncpus; i++)
         if (vm_vcpu_create(vm, &vm->vcpus[i], i) < 0)
@@ -397,6 +398,7 @@ int vm_finish(struct vm *vm)
     vm_disks_shutdown(vm);
     vm_nets_shutdown(vm);
     vm_balloon_shutdown(vm);
+    vm_vconsole_shutdown(vm);
     unwatch_parent(vm);
     vlog_info("%s", vm->stop_reason);
     return vm->stop_status;
@@ -412,6 +414,7 @@ void vm_destroy(struct vm *vm)
     vm_disks_destroy(vm);
     vm_nets_destroy(vm);
     vm_balloon_destroy(vm);
+    vm_vconsole_destroy(vm);
     memmap_free(&vm->memmap);
     free(vm->cpuid);
     if (vm->routes_ok)

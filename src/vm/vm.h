@@ -22,6 +22,7 @@
 #include "net/tap.h"
 #include "util/log.h"
 #include "virtio/balloon.h"
+#include "virtio/console.h"
 #include "virtio/net.h"
 #include "virtio/virtio_pci.h"
 #include "vm/disk.h"
@@ -134,6 +135,9 @@ struct vm {
     struct vballoon *balloon;  /* NULL: none */
     struct vpci balloon_pci;
     bool balloon_pci_ok;
+    struct vcons *vcons;       /* the virtio console (vm_vconsole.h); NULL: none */
+    struct vpci vcons_pci;
+    bool vcons_pci_ok;
 
     /* First stop request wins; the main thread is woken through stop_fd. */
     pthread_mutex_t stop_lock;

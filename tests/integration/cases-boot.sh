@@ -22,6 +22,12 @@ check "boot cloud kernel with 4G (RAM above the PCI hole)" $boot 0 "+vireo-guest
 check "serial console input reaches the guest" $boot 0 "+console-input: guest answered" \
     "+guest powered off" -- \
     "$here/console-input.sh" "$vireo" "$cloud" "$initrd" "$cmdline"
+# console=hvc0, as an xl.cfg's extra often says: the VM offers a virtio
+# console, the guest's output (only the virtio console is a console here)
+# and the typed input go through it.
+check "virtio console (console=hvc0): output and input" $boot 0 "+vireo-guest: console on hvc0" \
+    "+console-input: guest answered" "+guest powered off" -- \
+    "$here/console-input.sh" "$vireo" "$cloud" "$initrd" "${cmdline/console=ttyS0/console=hvc0}"
 # A console reader that goes away (`| head`) must not take the VM down.
 check "closed stdout does not kill the VM" $boot 0 "+rc=0" -- \
     bash -c '"$@" 2>/dev/null | head -c 16 >/dev/null; echo "rc=${PIPESTATUS[0]}"' sh \

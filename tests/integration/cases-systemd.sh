@@ -44,7 +44,22 @@ sd_wait_marker() {
     done
     echo "the console did not show marker $2 within $3 s; it ends with:"
     tail -n 30 "$1" | tr -d '\r' | sed 's/^/  > /'
+    sd_vm_state
     return 1
+}
+# sd_vm_state: what the toolstack and the VM process say, for a failure's
+# output: the VM list, each VM's log tail and its vCPUs' state.
+sd_vm_state() {
+    local f n
+    "$vireo" list 2>&1 | sed 's/^/  list> /'
+    for f in "$VIREO_LOG_DIR"/*; do
+        [ -f "$f" ] || continue
+        echo "  log $f:"
+        tail -n 25 "$f" | sed 's/^/  log> /'
+    done
+    for n in $("$vireo" list 2>/dev/null | awk 'NR > 1 { print $1 }'); do
+        timeout 10 "$vireo" list -l "$n" 2>&1 | head -n 60 | sed 's/^/  list -l> /'
+    done
 }
 # sd_ping: until the guest answers (90 s at most), then three pings.
 sd_ping() {
@@ -70,7 +85,7 @@ sd_cfg() {
     echo 'extra = "no_timer_check tsc=reliable lpj=5000000"'
     echo "serial = \"file:$sd_case/console\""
 }
-export -f sd_setup sd_markers sd_wait_marker sd_ping sd_ssh_banner sd_fsck sd_cfg
+export -f sd_setup sd_markers sd_wait_marker sd_vm_state sd_ping sd_ssh_banner sd_fsck sd_cfg
 
 # 1. The guest as vireo image bootstrap made it: boot from its disk to
 #    multi-user.target, ping, sshd; reboot -w; shutdown -w through
@@ -112,7 +127,8 @@ check "systemd: bootstrap image, pygrub boot, ping, sshd, reboot -w, shutdown -w
     "+power button: the guest's systemd powered it off" "+list: sg is gone" "+e2fsck -fn: clean" -- bash -c 'net_ns sd_lifecycle'
 
 # 2. An xl.cfg as Xen users write it: a file: disk as xvda, root= naming
-#    xvda1 (vireo makes it vda1), a vif on xenbr0, pygrub by its path.
+#    xvda1 (vireo makes it vda1), a vif on xenbr0, pygrub by its path, the
+#    console on hvc0.
 sd_xen_cfg() {
     set -e
     sd_setup xen
@@ -123,7 +139,7 @@ vcpus      = 2
 bootloader = "/usr/lib/xen/bin/pygrub"
 disk       = ['file:$sd_case/disk.img,xvda,w']
 root       = "/dev/xvda1 ro"
-extra      = "no_timer_check tsc=reliable lpj=5000000 loglevel=6"
+extra      = "no_timer_check tsc=reliable lpj=5000000 loglevel=6 console=hvc0"
 vif        = ['bridge=xenbr0']
 serial     = "file:$sd_case/console"
 on_reboot  = "restart"
@@ -135,13 +151,23 @@ CFG
     tr -d '\r' <"$sd_case/console" | grep -q 'Kernel command line: .*root=/dev/vda1 ro' &&
         echo "cmdline: root=/dev/xvda1 became /dev/vda1"
     sd_ping >/dev/null && echo "net: the guest answers ping on xenbr0"
+    # console=hvc0, Xen's PV console: systemd's getty generator starts a
+    # login on hvc0, whose banner names it; only the virtio console can
+    # carry that line (the UART is ttyS0).
+    local i
+    for ((i = 0; i < 60; i++)); do
+        tr -d '\r' <"$sd_case/console" | grep -q '^Debian GNU/Linux 12 .* hvc0$' && break
+        sleep 1
+    done
+    tr -d '\r' <"$sd_case/console" | grep -q '^Debian GNU/Linux 12 .* hvc0$' &&
+        echo "console: a login prompt on hvc0 (the virtio console)"
     "$vireo" shutdown -w -t 300 debian-xen && echo "shutdown -w: off"
     sd_fsck "$sd_case/disk.img" && echo "e2fsck -fn: clean"
 }
 export -f sd_xen_cfg
 check "systemd: an xl.cfg written the Xen way (file:, xvda, root=/dev/xvda1, xenbr0) boots" 900 0 \
     "+boot: multi-user.target reached" "+cmdline: root=/dev/xvda1 became /dev/vda1" "+net: the guest answers ping" \
-    "+shutdown -w: off" "+e2fsck -fn: clean" -- bash -c 'net_ns sd_xen_cfg'
+    "+console: a login prompt on hvc0" "+shutdown -w: off" "+e2fsck -fn: clean" -- bash -c 'net_ns sd_xen_cfg'
 
 # 3. Bad disks through `vireo create` (bootloader = "pygrub"): each refused
 #    with the reason, exit 1, in bounded time, nothing left running.  The

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # suite.sh BUILD_DIR ASAN_BUILD_DIR [SUITE...]: Vireo's integration tests
-# (SUITEs: boot disk vhost toolstack net confine, the default; and systemd, opt-in:
-# `make systemd-test`, which first makes its cached image).  Runs inside the test host
+# (SUITEs: boot disk vhost toolstack net confine, the default; and systemd,
+# whose image run-all.sh or `make systemd-test` make first).  Runs inside the test host
 # (tests/integration/run-all.sh starts it), where /dev/kvm can boot the
 # Debian kernels.  Prints `ok N - name` / `not ok N - name` per case and,
 # last, `P passed, F failed`.

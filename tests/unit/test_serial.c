@@ -157,6 +157,11 @@ static size_t guest_reads(struct serial *s, uint8_t *out, size_t max)
 }
 
 static bool quit_called;
+static size_t uart_push(void *sink, const uint8_t *buf, size_t len)
+{
+    return serial_rx_push(sink, buf, len);
+}
+
 static void on_quit(void *opaque)
 {
     (void)opaque;
@@ -176,7 +181,7 @@ static void feed_and_check(int in_fd, bool pollable, bool keep_writing, int wr_f
     serial_init(&s, (struct irq_line){set_irq, NULL, 4}, -1);
     struct console c;
     console_open(&c, in_fd);
-    assert_int_equal(console_input_start(&c, &l, &s, on_quit, NULL), 0);
+    assert_int_equal(console_input_start(&c, &l, uart_push, &s, on_quit, NULL), 0);
     assert_int_equal(c.pollable, pollable);
     static uint8_t got[4096];
     size_t have = 0, sent = keep_writing ? 0 : len;
@@ -237,7 +242,7 @@ static void console_input_quits(void **state)
     console_open(&c, p[0]);
     c.raw = true;   /* as on a terminal, where the escape is active */
     quit_called = false;
-    assert_int_equal(console_input_start(&c, &l, &s, on_quit, NULL), 0);
+    assert_int_equal(console_input_start(&c, &l, uart_push, &s, on_quit, NULL), 0);
     assert_int_equal(write(p[1], "ok\x01xno", 6), 6);
     assert_int_equal(event_loop_run_once(&l, 1000), 0);
     assert_true(quit_called);
