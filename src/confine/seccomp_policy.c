@@ -158,6 +158,18 @@ static int allow_base(scmp_filter_ctx f)
                           SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH));
     if (SANITIZED)   /* the runtime's alternate signal stacks */
         r |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(sigaltstack), 0);
+    /* A path opened for reading from the working directory (glibc's own
+     * pattern: O_RDONLY | O_CLOEXEC) fails with EACCES instead of killing
+     * the process: glibc's malloc opens
+     * /proc/sys/vm/overcommit_memory the first time a thread's arena
+     * shrinks, at a moment nobody chooses, and copes with the failure
+     * (seen killing a VM's I/O thread mid-boot).  Nothing could be opened
+     * anyway: the jail's root is empty.  Every filter has the rule, since
+     * stacked filters take the strictest answer. */
+    r |= seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 2,
+                          SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffUL, (scmp_datum_t)(uint32_t)AT_FDCWD),
+                          SCMP_A2(SCMP_CMP_MASKED_EQ, ~(scmp_datum_t)O_LARGEFILE & 0xffffffffUL,
+                                  O_RDONLY | O_CLOEXEC));
     return r;
 }
 

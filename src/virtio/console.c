@@ -16,10 +16,15 @@
 
 enum { RXQ, TXQ, NQUEUES };
 
-/* Output written per turn of the loop before it serves anything else. */
+/* Output written, and chains taken (an empty or refused chain costs
+ * nothing else), per turn of the loop before it serves anything else: a
+ * guest that reposts chains as fast as they come back cannot hold it. */
 #define TX_BUDGET (64 * 1024)
-/* How soon output is tried again when its reader is behind. */
+#define CHAIN_BUDGET VCONS_QUEUE_SIZE
+/* How soon output is tried again when its reader is behind; after a spent
+ * budget, at once (the next turn of the loop). */
 #define RETRY_NS (5 * 1000 * 1000)
+#define AGAIN_NS 1
 /* Configuration space (5.3.4): le16 cols, le16 rows, le32 max_nr_ports,
  * le32 emerg_wr.  None of the features that give them meaning is offered,
  * so it reads as zeros and writes are ignored. */
@@ -48,7 +53,6 @@ struct vcons {
     size_t tx_off;
     int timer_fd;
     struct el_watch w_timer;
-    bool timer_on;
     pthread_mutex_t lock;      /* cnt, read by other threads */
     struct vcons_counters cnt;
     struct vlog_ratelimit log;
@@ -64,15 +68,20 @@ static void add_counters(struct vcons *c, const struct vcons_counters *d)
     pthread_mutex_unlock(&c->lock);
 }
 
-static void retry_later(struct vcons *c)
+static void retry_in(struct vcons *c, long ns)
 {
-    struct itimerspec t = {.it_value = {.tv_nsec = RETRY_NS}};
-    if (timerfd_settime(c->timer_fd, 0, &t, NULL) == 0)
-        c->timer_on = true;
+    struct itimerspec t = {.it_value = {.tv_nsec = ns}};
+    /* Cannot fail for a valid timerfd and time; if it did, the chain held
+     * would wait for the driver's next kick. */
+    if (timerfd_settime(c->timer_fd, 0, &t, NULL) < 0)
+        vlog_ratelimited(&c->log, "%s: timer: %s", c->name, strerror(errno));
 }
 
-/* 0: the bytes are out (or dropped for good); 1: the reader is behind,
- * try again later. */
+/* 0: the bytes are out (or dropped for good); 1: the reader is behind or
+ * the budget is spent, try again later.  out_fd is non-blocking where
+ * the console is a terminal or a pipe (vm_resources opens it so); where
+ * that could not be had, POLLOUT first and at most PIPE_BUF bytes keep a
+ * pipe's write from blocking. */
 static int write_some(struct vcons *c, size_t *budget, struct vcons_counters *d)
 {
     const struct vq_elem *e = &c->tx;
@@ -84,7 +93,7 @@ static int write_some(struct vcons *c, size_t *budget, struct vcons_counters *d)
          * the UART's too, which writes from vCPU threads and may wait). */
         struct pollfd p = {.fd = c->out_fd, .events = POLLOUT};
         int pr = poll(&p, 1, 0);
-        if (pr == 0)
+        if (pr == 0 || (pr < 0 && errno == EINTR))
             return 1;
         if (pr < 0 || (p.revents & (POLLERR | POLLHUP | POLLNVAL)))
             goto drop;
@@ -120,11 +129,16 @@ static void tx_work(struct vcons *c)
     struct cq *q = &c->q[TXQ];
     struct vcons_counters d = {0};
     size_t budget = TX_BUDGET;
+    unsigned chains = CHAIN_BUDGET;
     bool pushed = false;
     if (!q->on || q->vq.broken)
         return;
     for (;;) {
         if (!c->tx_held) {
+            if (chains-- == 0) {
+                retry_in(c, AGAIN_NS);
+                break;
+            }
             int r = vq_pop(&q->vq, &c->tx);
             if (r == 0) {
                 if (vq_enable_kicks(&q->vq))
@@ -145,7 +159,7 @@ static void tx_work(struct vcons *c)
             c->tx_off = 0;
         }
         if (write_some(c, &budget, &d)) {
-            retry_later(c);
+            retry_in(c, budget ? RETRY_NS : AGAIN_NS);
             break;
         }
         vq_push(&q->vq, c->tx.head, 0);
@@ -177,7 +191,6 @@ static void on_timer(void *opaque, uint32_t events)
     struct vcons *c = opaque;
     uint64_t v;
     (void)!read(c->timer_fd, &v, sizeof(v));
-    c->timer_on = false;
     tx_work(c);
 }
 
@@ -219,9 +232,12 @@ static void stop_on_loop(void *arg)
     if (q->on)
         event_loop_del(c->loop, &q->w);
     q->on = false;
-    /* The reset takes the chain being written back with the rings. */
-    if (q->index == TXQ)
+    /* The chain being written goes back to the ring: whoever resumes from
+     * the index returned takes it again. */
+    if (q->index == TXQ && c->tx_held) {
+        vq_unpop(&q->vq, 1);
         c->tx_held = false;
+    }
     a->ret = q->vq.last_avail;
 }
 
@@ -317,7 +333,8 @@ static void rx_on_loop(void *arg)
     bool pushed = false;
     if (!q->on || q->vq.broken)
         return;
-    while (a->done < a->len) {
+    /* At most a ring's worth of chains per call, whatever they hold. */
+    for (unsigned chains = q->vq.size; a->done < a->len && chains; chains--) {
         int r = vq_pop(&q->vq, &c->rx);
         if (r == 0)
             break;
@@ -338,6 +355,20 @@ static void rx_on_loop(void *arg)
     add_counters(c, &d);
     if (pushed && vq_should_notify(&q->vq))
         c->dev.notify(c->dev.transport, q->index);
+}
+
+static void ready_on_loop(void *arg)
+{
+    struct rx_call *a = arg;
+    struct cq *q = &a->c->q[RXQ];
+    a->done = q->on && !q->vq.broken;
+}
+
+bool vcons_rx_ready(struct vcons *c)
+{
+    struct rx_call a = {c, NULL, 0, 0};
+    event_loop_call(c->loop, ready_on_loop, &a);
+    return a.done;
 }
 
 size_t vcons_rx_push(struct vcons *c, const uint8_t *buf, size_t len)

@@ -6,11 +6,13 @@
  * fills the guest's receive buffers.  Served on one event loop (the VM's);
  * vcons_rx_push may be called from any thread.  Everything in the rings is
  * the guest's: chains of the wrong direction are counted and returned
- * empty, and output is written only as fast as its reader takes it (the
- * guest then waits, as behind a slow UART), never buffered without bound. */
+ * empty, work per turn of the loop is bounded, and output is written only
+ * as fast as its reader takes it (the guest then waits, as behind a slow
+ * UART), never buffered without bound and without blocking the loop. */
 #ifndef VIREO_VIRTIO_CONSOLE_H
 #define VIREO_VIRTIO_CONSOLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,14 +32,17 @@ struct vcons_counters {
 
 struct vcons;
 
-/* out_fd: where the guest's output goes (not owned; blocking or not: the
- * device polls it before each write). */
+/* out_fd: where the guest's output goes (not owned).  Give a non-blocking
+ * descriptor where it may block (a terminal, a pipe); a blocking pipe is
+ * written only after POLLOUT, at most PIPE_BUF bytes at a time. */
 struct vcons *vcons_new(const char *name, int out_fd, struct event_loop *loop, char *err, size_t errlen);
 void vcons_free(struct vcons *c);
 struct virtio_dev *vcons_dev(struct vcons *c);
 /* Hands host input to the guest's receive buffers; returns how much fit
  * (0 while the driver has posted none: the caller keeps the rest). */
 size_t vcons_rx_push(struct vcons *c, const uint8_t *buf, size_t len);
+/* Whether the driver has started the receive queue (input can go in). */
+bool vcons_rx_ready(struct vcons *c);
 void vcons_get_counters(struct vcons *c, struct vcons_counters *out);
 
 #endif

@@ -138,6 +138,7 @@ struct vm {
     struct vcons *vcons;       /* the virtio console (vm_vconsole.h); NULL: none */
     struct vpci vcons_pci;
     bool vcons_pci_ok;
+    bool vcons_input;          /* console input goes to it (the last console= is hvc) */
 
     /* First stop request wins; the main thread is woken through stop_fd. */
     pthread_mutex_t stop_lock;

@@ -73,10 +73,28 @@ static int open_kvm(struct vm_resources *r, const struct vm_params *p)
     return 0;
 }
 
+/* A non-blocking description of the console fd, opened through /proc
+ * while the process can still reach it; -1 where fd needs none (a regular
+ * file never blocks, and a description of its own would write at an
+ * offset of its own) or it cannot be had. */
+static int console_nonblocking(int fd)
+{
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || S_ISREG(st.st_mode))
+        return -1;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (fl & O_NONBLOCK))
+        return -1;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    return open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
 int vm_resources_open(struct vm_resources *r, const struct vm_params *p)
 {
     memset(r, 0, sizeof(*r));
     r->kvm_fd = r->kernel_fd = r->initrd_fd = -1;
+    r->console_fd = console_nonblocking(p->serial_fd);
     for (unsigned i = 0; i < VM_MAX_NETS; i++)
         for (unsigned q = 0; q < TAP_MAX_QUEUES; q++)
             r->taps[i].fds[q] = r->vhost_fds[i][q] = -1;
@@ -162,4 +180,5 @@ void vm_resources_close(struct vm_resources *r)
     close_fd(&r->kvm_fd);
     close_fd(&r->kernel_fd);
     close_fd(&r->initrd_fd);
+    close_fd(&r->console_fd);
 }

@@ -32,6 +32,11 @@ struct vm_resources {
      * process), owned by this process; its VHOST_GET_FEATURES. */
     int vhost_fds[VM_MAX_NETS][TAP_MAX_QUEUES];
     uint64_t vhost_features[VM_MAX_NETS];
+    /* The console (vm_params.serial_fd) once more, non-blocking, for the
+     * virtio console, which writes from the VM's main loop: a description
+     * of its own, so the UART's writes (from vCPU threads) stay blocking.
+     * -1: serial_fd itself (a regular file, already non-blocking, or none). */
+    int console_fd;
 };
 
 /* Opens everything p names, in the order their errors are reported: the

@@ -2,7 +2,8 @@
  * whose kernel command line names one (console=hvc0, as an xl.cfg's
  * `extra` often does).  A virtio-pci function on bus 0, slot 25, served
  * on the VM's own loop; its output goes where the UART's does, and console
- * input goes to it instead of the UART while it exists
+ * input goes to it instead of the UART when the last console= word (Linux's
+ * /dev/console) names it and its driver has started its receive queue
  * (vm_console_input). */
 #ifndef VIREO_VM_VM_VCONSOLE_H
 #define VIREO_VM_VM_VCONSOLE_H

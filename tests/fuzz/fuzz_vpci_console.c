@@ -5,7 +5,8 @@
  * segments; receive buffers likewise.  Halfway, host input is pushed and
  * the output pipe is drained (until then it may fill, and the device must
  * hold the guest back, not buffer).  Afterwards every byte the device
- * says it wrote is in the pipe, and no more. */
+ * says it wrote is in the pipe, and no more, and the input it counted is
+ * what it said it took. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,14 +74,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vdrv_play(&d, data + 1, half);
     uint64_t out = drain(p[0]);
     static const uint8_t input[300] = "input";
-    size_t want = data[0] + 1u;
-    if (vcons_rx_push(c, input, want) > want)
+    size_t want = data[0] + 1u, given = vcons_rx_push(c, input, want);
+    if (given > want)
         abort();
     vdrv_play(&d, data + 1 + half, size - 1 - half);
     out += drain(p[0]);
     struct vcons_counters k;
     vcons_get_counters(c, &k);
-    if (k.tx_bytes != out)
+    if (k.tx_bytes != out || k.rx_bytes != given)
         abort();
     vdrv_destroy(&d);
     vcons_free(c);

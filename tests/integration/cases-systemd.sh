@@ -156,10 +156,10 @@ CFG
     # carry that line (the UART is ttyS0).
     local i
     for ((i = 0; i < 60; i++)); do
-        tr -d '\r' <"$sd_case/console" | grep -q '^Debian GNU/Linux 12 .* hvc0$' && break
+        tr -d '\r' <"$sd_case/console" | grep -q 'Debian GNU/Linux 12 .* hvc0' && break
         sleep 1
     done
-    tr -d '\r' <"$sd_case/console" | grep -q '^Debian GNU/Linux 12 .* hvc0$' &&
+    tr -d '\r' <"$sd_case/console" | grep -q 'Debian GNU/Linux 12 .* hvc0' &&
         echo "console: a login prompt on hvc0 (the virtio console)"
     "$vireo" shutdown -w -t 300 debian-xen && echo "shutdown -w: off"
     sd_fsck "$sd_case/disk.img" && echo "e2fsck -fn: clean"

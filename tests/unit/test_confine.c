@@ -145,7 +145,15 @@ static struct outcome run_sc(enum confine_process process, bool boot_helper, enu
 static void do_socket(void) { syscall(SYS_socket, AF_INET, SOCK_STREAM, 0); }
 static void do_epoll_create(void) { epoll_create1(EPOLL_CLOEXEC); }
 static void do_kvm_create_vm(void) { ioctl(-1, KVM_CREATE_VM, 0); }
-static void do_openat(void) { syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY); }
+static void do_openat_dirfd(void) { syscall(SYS_openat, 0, "passwd", O_RDONLY); }
+static void do_openat_write(void) { syscall(SYS_openat, AT_FDCWD, "/tmp/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0600); }
+/* What glibc's malloc does when a thread's arena first shrinks: the open
+ * fails (EACCES) and the thread goes on. */
+static void do_openat_path(void)
+{
+    long r = syscall(SYS_openat, AT_FDCWD, "/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC);
+    leave(r == -1 && errno == EACCES ? 0 : 3);
+}
 static void do_exec_mapping(void) { mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); }
 static void do_fork(void)
 {
@@ -183,12 +191,27 @@ static void each_kind_narrows_main(void **state)
     expect_sigsys(&o, "the I/O thread t-io made the system call ioctl (16)");
     o = run_sc(CONFINE_PROCESS_VM, false, CONFINE_AIO_WORKER, do_epoll_create);
     expect_sigsys(&o, "the aio worker thread t-aio made the system call epoll_create1 (291)");
-    /* No file is opened by path once confined, not even by main. */
-    o = run_sc(CONFINE_PROCESS_VM, false, CONFINE_MAIN, do_openat);
+    /* No file is opened through a directory descriptor once confined,
+     * not even by main (its /proc descriptor aside). */
+    o = run_sc(CONFINE_PROCESS_VM, false, CONFINE_MAIN, do_openat_dirfd);
     expect_sigsys(&o, "the main thread main made the system call openat (257)");
+    /* Only glibc's read-only pattern fails quietly (path_opens_fail_quietly). */
+    o = run_sc(CONFINE_PROCESS_VM, false, CONFINE_IOTHREAD, do_openat_write);
+    expect_sigsys(&o, "the I/O thread t-io made the system call openat (257)");
     /* `vireo disk serve` has no KVM. */
     o = run_sc(CONFINE_PROCESS_DISK_SERVE, false, CONFINE_MAIN, do_kvm_create_vm);
     expect_sigsys(&o, "the main thread main made the system call ioctl (16)");
+}
+
+/* A path opened from the working directory fails in every kind of
+ * thread, without killing the process. */
+static void path_opens_fail_quietly(void **state)
+{
+    (void)state;
+    for (int k = 0; k < CONFINE_NKINDS; k++) {
+        struct outcome o = run_sc(CONFINE_PROCESS_VM, false, (enum confine_kind)k, do_openat_path);
+        expect_exit0(&o);
+    }
 }
 
 /* Memory is never made executable, in any thread. */
@@ -652,6 +675,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(forbidden_in_every_kind),
         cmocka_unit_test(each_kind_narrows_main),
+        cmocka_unit_test(path_opens_fail_quietly),
         cmocka_unit_test(no_executable_memory),
         cmocka_unit_test(fork_only_with_the_boot_helper),
         cmocka_unit_test(boot_sandbox_in_a_confined_vm),

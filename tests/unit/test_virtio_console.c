@@ -125,7 +125,7 @@ static void output_waits_for_its_reader(void **state)
     vqd_post(&f->d, TXQ, &s, 1);
     vqd_spin(&f->d, 3, 10);
     assert_int_equal(vqd_used_idx(&f->d, TXQ), 0);   /* held: the pipe is full */
-    static uint8_t got[sizeof(filler) * 32 + sizeof(text)];
+    static uint8_t got[(4 << 20) + sizeof(text)];   /* more than any pipe holds */
     size_t have = 0;
     for (int turns = 0; turns < 2000 && vqd_used_idx(&f->d, TXQ) == 0; turns++) {
         have += drain(f, got + have, sizeof(got) - have);
