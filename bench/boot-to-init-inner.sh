@@ -1,24 +1,51 @@
 #!/usr/bin/env bash
 # boot-to-init-inner.sh BUILD_DIR RUNS: runs inside the test host (see
 # boot-to-init.sh).  Times VMM process start -> guest's "init started" line
-# for vireo, vireo with --seccomp=off (what confinement costs at boot), QEMU
-# microvm and QEMU q35, alternating, and prints medians and median paired
-# ratios.  Times are emulated: only the ratios mean anything.
+# for vireo given the bzImage (its default: PVH from the payload decompressed
+# on the host and cached), vireo --boot-protocol linux (the guest
+# decompresses itself), vireo with --seccomp=off (what confinement costs at
+# boot), vireo given the decompressed vmlinux, QEMU microvm and q35 given
+# the bzImage and given the vmlinux (QEMU enters an ELF vmlinux at its PVH
+# entry too), rotated, and prints medians and median paired ratios.  Times
+# are emulated: only the ratios mean anything.  BOOT_BENCH_KERNEL=cloud
+# (default; lz4) or generic (xz) picks Debian's kernel.
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR RUNS" >&2; exit 2; }
 build=$1 runs=$2
-kernel=$build/guest/vmlinuz-cloud
+flavour=${BOOT_BENCH_KERNEL:-cloud}
+kernel=$build/guest/vmlinuz-$flavour
 initrd=$build/guest/initramfs.cpio.gz
 cmdline="console=ttyS0 no_timer_check tsc=reliable lpj=5000000 quiet"
 marker="vireo-guest: init started"
 limit=120   # seconds before a run counts as failed
 scratch=$(mktemp -d "${TESTHOST_SCRATCH:-/tmp}/bench.XXXXXX")
 
+# The bzImage's payload, decompressed by xz(1) or lz4(1) (not by Vireo):
+# the vmlinux both VMMs are given.
+vmlinux=$scratch/vmlinux
+setup=$(( ($(od -An -tu1 -j497 -N1 "$kernel") + 1) * 512 ))
+poff=$(od -An -tu4 -j584 -N4 "$kernel")
+plen=$(od -An -tu4 -j588 -N4 "$kernel")
+dd if="$kernel" of="$scratch/payload" iflag=skip_bytes,count_bytes skip=$((setup + poff)) count=$((plen - 4)) \
+    bs=1M status=none
+case $(od -An -tx1 -N4 "$scratch/payload" | tr -d ' ') in
+fd377a58) xz -dc <"$scratch/payload" >"$vmlinux" ;;
+02214c18) lz4 -dc <"$scratch/payload" >"$vmlinux" ;;
+1f8b*) gzip -dc <"$scratch/payload" >"$vmlinux" ;;
+28b52ffd) zstd -dc <"$scratch/payload" >"$vmlinux" ;;
+*) echo "unknown payload format in $kernel" >&2; exit 1 ;;
+esac
+echo "kernel: $kernel ($(stat -L -c %s "$kernel") bytes; vmlinux $(stat -c %s "$vmlinux") bytes)"
+
 qemu=(qemu-system-x86_64 -enable-kvm -cpu host -m 256 -nographic -no-reboot -nic none
-      -kernel "$kernel" -initrd "$initrd" -append "$cmdline")
-systems=(microvm q35)
+      -initrd "$initrd" -append "$cmdline")
+systems=(microvm q35 microvm-vmlinux q35-vmlinux)
 if [ -x "$build/vireo" ]; then
-    systems=(vireo vireo-nosec microvm q35)
+    systems=(vireo vireo-linux vireo-nosec vireo-vmlinux microvm q35 microvm-vmlinux q35-vmlinux)
+    # The kernel cache on the test host's tmpfs (/ is read-only there),
+    # filled once: the rows time a warm cache, as every boot after the first.
+    export XDG_CACHE_HOME=$scratch/cache
+    "$build/vireo" run --kernel "$kernel" --initrd "$initrd" --setup-only >/dev/null 2>&1 || true
 else
     echo "note: $build/vireo not built; measuring QEMU only"
 fi
@@ -29,10 +56,16 @@ measure() {
     local cmd t0 line left found=
     case $1 in
     vireo) cmd=("$build/vireo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" --memory 256M) ;;
+    vireo-linux) cmd=("$build/vireo" run --boot-protocol linux --kernel "$kernel" --initrd "$initrd"
+                      --cmdline "$cmdline" --memory 256M) ;;
     vireo-nosec) cmd=("$build/vireo" run --seccomp=off --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline"
                       --memory 256M) ;;
-    microvm) cmd=("${qemu[@]}" -M microvm) ;;
-    q35) cmd=("${qemu[@]}" -M q35) ;;
+    vireo-vmlinux) cmd=("$build/vireo" run --kernel "$vmlinux" --initrd "$initrd" --cmdline "$cmdline"
+                        --memory 256M) ;;
+    microvm) cmd=("${qemu[@]}" -kernel "$kernel" -M microvm) ;;
+    q35) cmd=("${qemu[@]}" -kernel "$kernel" -M q35) ;;
+    microvm-vmlinux) cmd=("${qemu[@]}" -kernel "$vmlinux" -M microvm) ;;
+    q35-vmlinux) cmd=("${qemu[@]}" -kernel "$vmlinux" -M q35) ;;
     esac
     # A FIFO, not a coproc: bash closes a coproc's pipe as soon as the
     # process exits, losing output it has not read yet.
@@ -74,7 +107,9 @@ for ((r = 0; r < runs; r++)); do
 done
 
 # Medians per system, then per-run ratios' medians (pairs from the same run).
-awk -v systems="${systems[*]}" -v vireo="${times[vireo]:-}" -v nosec="${times[vireo-nosec]:-}" -v microvm="${times[microvm]}" -v q35="${times[q35]}" '
+args=()
+for s in "${systems[@]}"; do args+=(-v "t_${s//-/_}=${times[$s]:-}"); done
+awk -v systems="${systems[*]}" "${args[@]}" '
 function median(s,   a, n, i, j, t, m) {
     delete b; n = split(s, a, " "); m = 0
     for (i = 1; i <= n; i++) if (a[i] != "fail" && a[i] != "") b[++m] = a[i] + 0
@@ -87,16 +122,27 @@ function ratios(x, y,   a, c, n, i, s) {
     for (i = 1; i <= n; i++) if (a[i] != "fail" && c[i] != "fail" && c[i] > 0) s = s " " a[i] / c[i]
     return s
 }
+function ratio(x, y,   r) {
+    if (t[x] == "" || t[y] == "") return
+    r = median(ratios(t[x], t[y])); printf "  ratio %s/%s: %s\n", x, y, (r == "n/a") ? r : sprintf("%.2f", r)
+}
 BEGIN {
-    t["vireo"] = vireo; t["vireo-nosec"] = nosec; t["microvm"] = microvm; t["q35"] = q35
+    t["vireo"] = t_vireo; t["vireo-linux"] = t_vireo_linux; t["vireo-nosec"] = t_vireo_nosec
+    t["vireo-vmlinux"] = t_vireo_vmlinux; t["microvm"] = t_microvm; t["q35"] = t_q35
+    t["microvm-vmlinux"] = t_microvm_vmlinux; t["q35-vmlinux"] = t_q35_vmlinux
     print "boot-to-init median (emulated ms, compare only as ratios):"
     n = split(systems, sy, " ")
     for (i = 1; i <= n; i++) {
-        m = median(t[sy[i]]); printf "  %-12s %s\n", sy[i], (m == "n/a") ? m : sprintf("%.0f ms", m)
+        m = median(t[sy[i]]); printf "  %-16s %s\n", sy[i], (m == "n/a") ? m : sprintf("%.0f ms", m)
     }
-    if (vireo != "") {
-        r = median(ratios(vireo, microvm)); printf "  ratio vireo/microvm: %s\n", (r == "n/a") ? r : sprintf("%.2f", r)
-        r = median(ratios(vireo, q35));     printf "  ratio vireo/q35:     %s\n", (r == "n/a") ? r : sprintf("%.2f", r)
-        r = median(ratios(vireo, nosec));   printf "  ratio vireo/vireo --seccomp=off: %s\n", (r == "n/a") ? r : sprintf("%.2f", r)
-    }
+    print "same bzImage:"
+    ratio("vireo", "q35"); ratio("vireo", "microvm"); ratio("vireo-linux", "q35"); ratio("vireo-linux", "microvm")
+    print "the guest decompressing itself (what PVH from the host-decompressed payload saves):"
+    ratio("vireo", "vireo-linux")
+    print "same vmlinux (PVH on both sides):"
+    ratio("vireo-vmlinux", "q35-vmlinux"); ratio("vireo-vmlinux", "microvm-vmlinux")
+    print "bzImage through the cache vs the vmlinux itself:"
+    ratio("vireo", "vireo-vmlinux")
+    print "confinement:"
+    ratio("vireo", "vireo-nosec")
 }'

@@ -10,5 +10,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 "$here/setup-cost.sh" "$1"
 "$here/net.sh" "$1"
 "$here/balloon.sh" "$1"
+"$here/hugepages.sh" "$1"
 "$here/clone.sh" "$1"
 "$here/systemd-boot.sh" "$1"

@@ -114,8 +114,8 @@ int cmd_run(int argc, char *const argv[])
     event_loop_set_owner(&r.loop);
     struct vm_boot_disk boot = {.disk = a.boot_disk_index, .append = a.cmdline};
     struct vm_params cfg = {
-        .ram_size = a.memory, .ncpus = a.vcpus, .kernel_path = a.kernel,
-        .initrd_path = a.initrd, .cmdline = a.cmdline,
+        .ram_size = a.memory, .hugepages = a.hugepages, .ncpus = a.vcpus, .kernel_path = a.kernel,
+        .initrd_path = a.initrd, .cmdline = a.cmdline, .boot_protocol = a.boot_protocol,
         .allow_pvm = a.setup_only, .balloon = a.balloon, .ndisks = a.ndisks,
         .loop = &r.loop, .serial_fd = STDOUT_FILENO,
         .boot_disk = a.boot_disk ? &boot : NULL,

@@ -14,11 +14,18 @@
 _Static_assert(VM_MIN_RAM == 4ULL << 20 && VM_MAX_RAM == 1ULL << 40, "--memory's message says 4M and 1T");
 
 const char run_usage[] =
-    "usage: vireo run --kernel BZIMAGE [--initrd FILE] [--cmdline STR]\n"
-    "                 [--memory SIZE] [--vcpus N] [--disk PATH[,OPTION...]]...\n"
+    "usage: vireo run --kernel BZIMAGE|VMLINUX [--initrd FILE] [--cmdline STR]\n"
+    "                 [--boot-protocol auto|pvh|linux]\n"
+    "                 [--memory SIZE[,hugepages=on]] [--vcpus N] [--disk PATH[,OPTION...]]...\n"
     "                 [--net bridge=BR|tap=NAME[,OPTION...]]... [--balloon]\n"
     "       vireo run --boot disk[=N] --disk PATH[,OPTION...]... [--cmdline STR] ...\n"
-    "  --kernel BZIMAGE  Linux x86-64 bzImage (boot protocol 2.12+)\n"
+    "  --kernel BZIMAGE|VMLINUX  Linux x86-64 bzImage (boot protocol 2.12+), or\n"
+    "                    an uncompressed ELF vmlinux with the PVH entry (CONFIG_PVH)\n"
+    "  --boot-protocol auto|pvh|linux  how the kernel boots (default auto): pvh\n"
+    "                    enters a vmlinux, or a bzImage's payload decompressed on\n"
+    "                    the host once and cached, at its PVH entry; linux boots a\n"
+    "                    bzImage through its 64-bit entry, the guest decompressing\n"
+    "                    itself; auto is pvh where the kernel allows, else linux\n"
     "  --initrd FILE     initial ramdisk\n"
     "  --cmdline STR     kernel command line (default \"" RUN_DEFAULT_CMDLINE "\");\n"
     "                    with --boot disk, added to the entry's command line\n"
@@ -26,7 +33,9 @@ const char run_usage[] =
     "                    own boot loader configuration names (grub.cfg, BLS\n"
     "                    entries or Debian's /vmlinuz; ext2/3/4), as pygrub does;\n"
     "                    N counts the --disk options from 0 (default 0)\n"
-    "  --memory SIZE     guest RAM, e.g. 256M or 2G; a bare number is MiB (default 256M)\n"
+    "  --memory SIZE[,hugepages=on]  guest RAM, e.g. 256M or 2G; a bare number is\n"
+    "                    MiB (default 256M); hugepages=on backs it with the host's\n"
+    "                    2 MiB huge pages (reserved in /proc/sys/vm/nr_hugepages)\n"
     "  --vcpus N         virtual CPUs, 1-64 (default 1)\n"
     "  --disk PATH[,OPTION...]  a virtio-blk disk (raw file or block device); the\n"
     "                    first is /dev/vda in a Linux guest.  Options:\n"
@@ -98,7 +107,8 @@ int run_args_parse(int argc, char *const argv[], struct run_args *a, char *err, 
         }
         /* Options that take a value, as "--opt VALUE" or "--opt=VALUE". */
         static const char *const with_value[] = {"--kernel", "--initrd", "--cmdline", "--memory", "--vcpus",
-                                                 "--disk", "--net", "--boot", "--user", "--seccomp"};
+                                                 "--disk", "--net", "--boot", "--user", "--seccomp",
+                                                 "--boot-protocol"};
         const char *name = NULL, *value = NULL;
         for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
             size_t n = strlen(with_value[k]);
@@ -134,6 +144,9 @@ int run_args_parse(int argc, char *const argv[], struct run_args *a, char *err, 
         }
         if (!strcmp(name, "--kernel")) {
             a->kernel = value;
+        } else if (!strcmp(name, "--boot-protocol")) {
+            if (!vm_boot_protocol_parse(value, &a->boot_protocol))
+                return err_fail(err, errlen, "--boot-protocol '%s': expected " VM_BOOT_PROTOCOL_WORDS, value);
         } else if (!strcmp(name, "--user")) {
             if (!value[0])
                 return err_fail(err, errlen, "--user: empty name");
@@ -168,12 +181,26 @@ int run_args_parse(int argc, char *const argv[], struct run_args *a, char *err, 
             a->nnets++;
         } else if (!strcmp(name, "--memory")) {
             uint64_t m;
-            if (!parse_size(value, &m))
+            /* SIZE[,hugepages=on|off] */
+            char size[64];
+            const char *opt = strchr(value, ',');
+            snprintf(size, sizeof(size), "%.*s", opt ? (int)(opt - value) : (int)strlen(value), value);
+            a->hugepages = false;
+            if (opt) {
+                if (!strcmp(opt + 1, "hugepages=on"))
+                    a->hugepages = true;
+                else if (strcmp(opt + 1, "hugepages=off"))
+                    return err_fail(err, errlen, "--memory '%s': unknown option '%s'; expected hugepages=on or "
+                                    "hugepages=off", value, opt + 1);
+            }
+            if (!parse_size(size, &m))
                 return err_fail(err, errlen, "--memory '%s': expected a size such as 256M or 2G", value);
             if (m < VM_MIN_RAM || m > VM_MAX_RAM)
                 return err_fail(err, errlen, "--memory '%s': must be between 4M and 1T", value);
             if (m % 4096)
                 return err_fail(err, errlen, "--memory '%s': must be a multiple of 4K", value);
+            if (a->hugepages && m % (2ULL << 20))
+                return err_fail(err, errlen, "--memory '%s': with hugepages=on, must be a multiple of 2M", value);
             a->memory = m;
         } else {
             uint64_t n;
@@ -189,6 +216,9 @@ int run_args_parse(int argc, char *const argv[], struct run_args *a, char *err, 
         if (a->boot_disk_index >= a->ndisks)
             return err_fail(err, errlen, "--boot disk=%u: there %s only %u --disk option%s (counted from 0)",
                         a->boot_disk_index, a->ndisks == 1 ? "is" : "are", a->ndisks, a->ndisks == 1 ? "" : "s");
+        if (a->boot_protocol != VM_BOOT_AUTO)
+            return err_fail(err, errlen, "--boot-protocol applies to --kernel; a kernel from --boot disk boots "
+                            "as a bzImage");
         if (!cmdline_given)
             a->cmdline = NULL;   /* the entry's own command line, as is */
     } else if (!a->kernel) {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "cli/disk_args.h"
+#include "vm/boot_protocol.h"
 #include "vm/vm_limits.h"
 #include "vm/vm_nets.h"
 
@@ -19,7 +20,9 @@ struct run_args {
     const char *cmdline;       /* with --boot disk: added to the entry's; NULL: none */
     bool boot_disk;            /* --boot disk[=N]: the kernel comes from disk N's boot loader config */
     unsigned boot_disk_index;
+    enum vm_boot_protocol boot_protocol;   /* --boot-protocol */
     uint64_t memory;
+    bool hugepages;            /* --memory SIZE,hugepages=on */
     uint32_t vcpus;
     unsigned ndisks;
     struct disk_arg disks[VM_MAX_DISKS];

@@ -1,7 +1,12 @@
 #include "mem/memmap.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/mman.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -17,7 +22,9 @@ int memmap_add(struct memmap *m, uint64_t gpa, uint64_t size, void *host)
     return 0;
 }
 
-int memmap_alloc(struct memmap *m, const struct memmap_range *ranges, unsigned n)
+static int add_ranges(struct memmap *m, const struct memmap_range *ranges, unsigned n);
+
+static int alloc(struct memmap *m, const struct memmap_range *ranges, unsigned n, bool hugetlb)
 {
     uint64_t total = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -30,6 +37,24 @@ int memmap_alloc(struct memmap *m, const struct memmap_range *ranges, unsigned n
     if (m->count || m->owned || total == 0) {
         errno = EINVAL;
         return -1;
+    }
+    if (hugetlb) {
+        for (unsigned i = 0; i < n; i++)
+            if (ranges[i].size % MEMMAP_HUGE_PAGE) {
+                errno = EINVAL;
+                return -1;
+            }
+        /* Huge pages come aligned; no MAP_NORESERVE: the kernel reserves
+         * them all now, so a short host fails here and not with SIGBUS
+         * when the guest first touches the last page. */
+        uint8_t *p = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+        if (p == MAP_FAILED)
+            return -1;
+        m->owned = p;
+        m->owned_size = total;
+        m->hugetlb = true;
+        return add_ranges(m, ranges, n);
     }
     /* 2 MiB-aligned, as QEMU aligns guest RAM (mmap gave 4 KiB alignment
      * on Debian 12's 6.1 kernel): a guest's 2 MiB page is then one
@@ -60,6 +85,21 @@ int memmap_alloc(struct memmap *m, const struct memmap_range *ranges, unsigned n
     madvise(p, (size_t)total, MADV_HUGEPAGE);
     m->owned = p;
     m->owned_size = total;
+    return add_ranges(m, ranges, n);
+}
+
+int memmap_alloc(struct memmap *m, const struct memmap_range *ranges, unsigned n)
+{
+    return alloc(m, ranges, n, false);
+}
+
+int memmap_alloc_hugetlb(struct memmap *m, const struct memmap_range *ranges, unsigned n)
+{
+    return alloc(m, ranges, n, true);
+}
+
+static int add_ranges(struct memmap *m, const struct memmap_range *ranges, unsigned n)
+{
     uint64_t off = 0;
     for (unsigned i = 0; i < n; i++) {
         if (memmap_add(m, ranges[i].gpa, ranges[i].size, m->owned + off) < 0) {
@@ -130,7 +170,7 @@ int64_t memmap_discard(const struct memmap *m, void *host, uint64_t len)
     }
     if (!r)
         return -1;
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t page = m->hugetlb ? (uintptr_t)MEMMAP_HUGE_PAGE : (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t start = (p + page - 1) & ~(page - 1), end = (p + (uintptr_t)len) & ~(page - 1);
     if (end <= start)
         return 0;
@@ -142,4 +182,43 @@ int64_t memmap_discard(const struct memmap *m, void *host, uint64_t len)
     if (madvise((void *)start, end - start, MADV_DONTNEED) < 0)
         return -1;
     return (int64_t)(end - start);
+}
+
+/* A number from a sysfs file; -1 when it cannot be read. */
+static long long sysfs_number(const char *root, const char *name)
+{
+    char path[512], buf[32];
+    snprintf(path, sizeof(path), "%s/kernel/mm/hugepages/hugepages-2048kB/%s", root, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    char *end;
+    long long v = strtoll(buf, &end, 10);
+    return end == buf || v < 0 ? -1 : v;
+}
+
+int memmap_hugetlb_check(const char *sysfs_root, uint64_t bytes, char *err, size_t errlen)
+{
+    uint64_t need = (bytes + MEMMAP_HUGE_PAGE - 1) / MEMMAP_HUGE_PAGE;
+    long long total = sysfs_number(sysfs_root, "nr_hugepages");
+    long long free_ = sysfs_number(sysfs_root, "free_hugepages");
+    long long resv = sysfs_number(sysfs_root, "resv_hugepages");
+    if (total < 0 || free_ < 0 || resv < 0) {
+        snprintf(err, errlen, "this host has no 2 MiB huge pages (%s/kernel/mm/hugepages/hugepages-2048kB is "
+                 "missing: a kernel without CONFIG_HUGETLBFS)", sysfs_root);
+        return -1;
+    }
+    /* Free pages already promised to other mappings are not free. */
+    uint64_t avail = (uint64_t)(free_ > resv ? free_ - resv : 0);
+    if (avail >= need)
+        return 0;
+    snprintf(err, errlen, "the VM needs %" PRIu64 " huge pages of 2 MiB, the host has %" PRIu64 " free (of %lld "
+             "reserved in /proc/sys/vm/nr_hugepages); reserve more, e.g. echo %" PRIu64 " > /proc/sys/vm/nr_hugepages",
+             need, avail, total, (uint64_t)total + need - avail);
+    return -1;
 }

@@ -26,6 +26,7 @@ struct memmap {
     struct memmap_region r[MEMMAP_MAX_REGIONS];
     uint8_t *owned;            /* memmap_alloc's mapping, NULL when the regions are someone else's */
     uint64_t owned_size;
+    bool hugetlb;              /* owned is backed by 2 MiB hugetlb pages (MEMMAP_HUGETLB) */
 };
 
 /* A guest-physical range, for memmap_alloc. */
@@ -42,6 +43,17 @@ int memmap_add(struct memmap *m, uint64_t gpa, uint64_t size, void *host);
  * order, into an empty map.  -1 with errno on failure. */
 #define MEMMAP_RAM_ALIGN ((uint64_t)2 << 20)
 int memmap_alloc(struct memmap *m, const struct memmap_range *ranges, unsigned n);
+
+/* The same from the host's reserved 2 MiB huge pages (hugetlb, reserved at
+ * once: a host with too few fails here, with ENOMEM, not later with
+ * SIGBUS); every range must be a multiple of 2 MiB (EINVAL). */
+#define MEMMAP_HUGE_PAGE ((uint64_t)2 << 20)
+int memmap_alloc_hugetlb(struct memmap *m, const struct memmap_range *ranges, unsigned n);
+
+/* Whether the host has bytes of free 2 MiB huge pages, read from sysfs
+ * (sysfs_root, "/sys" but for tests): 0, or -1 with a message naming
+ * /proc/sys/vm/nr_hugepages and how many pages are missing. */
+int memmap_hugetlb_check(const char *sysfs_root, uint64_t bytes, char *err, size_t errlen);
 /* Unmaps what memmap_alloc mapped and empties the map. */
 void memmap_free(struct memmap *m);
 
@@ -59,7 +71,8 @@ int memmap_iov(const struct memmap *m, uint64_t gpa, uint64_t len, struct iovec 
 /* Gives the host memory behind [host, host+len), a range of one region's
  * mapping, back to the host (a balloon, free-page reporting): the guest
  * reads zeroes there until it writes again.  Only whole host pages inside
- * the range are discarded; returns the bytes discarded (0 if no whole
+ * the range are discarded (2 MiB ones with hugetlb: a guest's 4 KiB
+ * balloon pages free memory only where they fill a whole huge page); returns the bytes discarded (0 if no whole
  * page), -1 if the range is not guest RAM or the kernel refused. */
 int64_t memmap_discard(const struct memmap *m, void *host, uint64_t len);
 

@@ -173,10 +173,11 @@ static int concat(struct vm_build *b, struct entry *e, const struct xlcfg_settin
 static const char *const key_names[] = {
     "name", "type", "memory", "maxmem", "vcpus", "cpus", "kernel", "ramdisk", "cmdline", "root", "extra",
     "bootloader", "bootloader_args", "disk", "vif", "on_poweroff", "on_reboot", "on_crash", "serial",
-    "iothread_cpus", "user", "seccomp",
+    "iothread_cpus", "user", "seccomp", "hugepages",
 };
 #define KEY_LIST "name, type, memory, maxmem, vcpus, cpus, kernel, ramdisk, cmdline, root, extra, bootloader, " \
-                 "bootloader_args, disk, vif, on_poweroff, on_reboot, on_crash, serial, iothread_cpus, user, seccomp"
+                 "bootloader_args, disk, vif, on_poweroff, on_reboot, on_crash, serial, iothread_cpus, user, seccomp, " \
+                 "hugepages"
 
 static int check_key(struct vm_build *b, const struct xlcfg_setting *s)
 {
@@ -440,6 +441,17 @@ static int k_seccomp(struct vm_build *b, const struct entry *e)
     return 0;
 }
 
+/* hugepages = 1 backs the guest's RAM with the host's 2 MiB huge pages
+ * (vireo run's --memory SIZE,hugepages=on). */
+static int k_hugepages(struct vm_build *b, const struct entry *e)
+{
+    uint64_t on;
+    if (number(b, e, 0, 1, "hugepages = 0|1", "0 (off) or 1 (2 MiB huge pages)", &on) < 0)
+        return -1;
+    b->c->hugepages = on;
+    return 0;
+}
+
 const char *vm_action_name(enum vm_action a)
 {
     switch (a) {
@@ -568,6 +580,8 @@ static int apply(struct vm_build *b, struct build_state *st, const struct entry 
         return k_user(b, e);
     if (!strcmp(k, "seccomp"))
         return k_seccomp(b, e);
+    if (!strcmp(k, "hugepages"))
+        return k_hugepages(b, e);
     return vmc_err(b, &e->loc, "unknown key '%s'", k);   /* check_key let it through: a bug */
 }
 

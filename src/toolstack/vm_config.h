@@ -9,8 +9,9 @@
  * comes from the first disk) and bootloader_args, disk, vif, on_poweroff,
  * on_reboot, on_crash, serial; and vireo's own
  * iothread_cpus (pinning of the disks' I/O threads, written like cpus),
- * user (whom the VM process runs as: a name or UID:GID) and seccomp (0
- * turns the filters off, for debugging).  Keys xl knows but vireo does
+ * user (whom the VM process runs as: a name or UID:GID), seccomp (0
+ * turns the filters off, for debugging) and hugepages (1: RAM from the
+ * host's 2 MiB huge pages).  Keys xl knows but vireo does
  * not support are errors that say so by name; unknown keys are errors,
  * with a did-you-mean.  A key set twice in one file is an error (xl keeps
  * the last one silently, which loses the first disk list of a file that
@@ -129,6 +130,7 @@ struct vm_config {
     char *serial_path;                /* VM_SERIAL_FILE */
     char *user;                       /* NULL: the default (confine/privs.h) */
     bool seccomp_off;                 /* seccomp = 0 */
+    bool hugepages;                   /* hugepages = 1 */
     /* Things xl accepts with a warning, e.g. root= next to cmdline=; the
      * caller prints them.  Same "SRC:LINE:COL: ..." form as errors. */
     unsigned nwarnings;

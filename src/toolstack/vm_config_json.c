@@ -87,5 +87,6 @@ struct json_object *vm_config_json(const struct vm_config *c)
         add_str(o, "serial_path", c->serial_path);
     add_str(o, "user", c->user);
     json_object_object_add(o, "seccomp", json_object_new_boolean(!c->seccomp_off));
+    json_object_object_add(o, "hugepages", json_object_new_boolean(c->hugepages));
     return o;
 }

@@ -126,6 +126,7 @@ static int build_params(struct vmp *p, char *err, size_t errlen)
     }
     vm_memory_init(&p->mem, c);
     v->ram_size = p->mem.ram_mib * MiB;
+    v->hugepages = c->hugepages;
     v->balloon = p->mem.balloon;   /* maxmem: the guest starts ballooned down to memory */
     v->ncpus = c->vcpus;
     v->kernel_path = c->kernel;

@@ -37,7 +37,7 @@ static const char *const xl_only[] = {
 
 bool xl_key_number(const char *key)
 {
-    static const char *const numbers[] = {"memory", "maxmem", "vcpus", "maxvcpus", "seccomp"};
+    static const char *const numbers[] = {"memory", "maxmem", "vcpus", "maxvcpus", "seccomp", "hugepages"};
     for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
         if (!strcmp(key, numbers[i]))
             return true;

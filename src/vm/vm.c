@@ -25,6 +25,7 @@
 #include "x86/bzimage.h"
 #include "x86/cpuid.h"
 #include "x86/linux_boot.h"
+#include "x86/pvh.h"
 #include "x86/vcpu_regs.h"
 
 #define PCI_SLOT_HOST_BRIDGE 0
@@ -167,6 +168,8 @@ struct guest_inputs {
     uint8_t head[BZIMAGE_HEAD_MAX];
     struct bzimage bz;
     struct linux_boot_cfg boot;
+    bool pvh;                       /* boot vmlinux (res->vmlinux) through PVH */
+    struct pvh_boot_cfg pvh_boot;
     struct boot_disk_images disk;   /* booting from a disk: all of it in memory */
 };
 
@@ -181,9 +184,12 @@ static int load_guest(struct vm *vm, struct guest_inputs *in)
         return -1;
     }
     in->boot.acpi_rsdp = LAYOUT_ACPI_START;
+    in->pvh_boot.acpi_rsdp = LAYOUT_ACPI_START;
     struct linux_boot_info info;
     char err[256];
-    if (linux_boot_load(&vm->memmap, &vm->layout, &in->boot, &info, err, sizeof(err)) < 0) {
+    int rc = in->pvh ? pvh_boot_load(&vm->memmap, &vm->layout, &in->pvh_boot, &info, err, sizeof(err))
+                     : linux_boot_load(&vm->memmap, &vm->layout, &in->boot, &info, err, sizeof(err));
+    if (rc < 0) {
         vlog_err("%s", err);
         return -1;
     }
@@ -198,8 +204,46 @@ static int load_guest(struct vm *vm, struct guest_inputs *in)
     return 0;
 }
 
+/* The vmlinux that vm_kernel_prepare chose, through PVH. */
+static int check_pvh(const struct vm_params *cfg, const struct vm_resources *res, struct guest_inputs *in)
+{
+    char err[256];
+    struct pvh_boot_cfg *b = &in->pvh_boot;
+    in->pvh = true;
+    b->k = &res->vmlinux_elf;
+    b->image = (struct boot_blob){.fd = res->vmlinux.fd, .offset = res->vmlinux.off, .len = res->vmlinux.len};
+    b->cmdline = cfg->cmdline;
+    b->cmdline_max = PVH_CMDLINE_MAX_DEFAULT;
+    if (!res->kernel_is_elf) {
+        /* The bzImage states its own limit: the same on either path. */
+        size_t head_len = res->kernel_size < sizeof(in->head) ? (size_t)res->kernel_size : sizeof(in->head);
+        if (read_full_at(res->kernel_fd, in->head, head_len, 0) < 0) {
+            vlog_err("kernel %s: %s", cfg->kernel_path, strerror(errno));
+            return -1;
+        }
+        if (bzimage_parse(in->head, head_len, res->kernel_size, &in->bz, err, sizeof(err)) < 0) {
+            vlog_err("kernel %s: %s", cfg->kernel_path, err);
+            return -1;
+        }
+        b->cmdline_max = in->bz.cmdline_size;
+    }
+    if (cfg->initrd_path) {
+        b->has_initrd = true;
+        b->initrd.fd = res->initrd_fd;
+        b->initrd.len = res->initrd_size;
+    }
+    uint64_t initrd_addr;
+    if (pvh_boot_check(b, ram_layout_for(cfg->ram_size).low_size, &initrd_addr, err, sizeof(err)) < 0) {
+        vlog_err("kernel %s: %s", cfg->kernel_path, err);
+        return -1;
+    }
+    return 0;
+}
+
 static int check_inputs(const struct vm_params *cfg, const struct vm_resources *res, struct guest_inputs *in)
 {
+    if (!cfg->boot_disk && res->vmlinux.fd >= 0)
+        return check_pvh(cfg, res, in);
     struct linux_boot_cfg *b = &in->boot;
     uint64_t kernel_size;
     const uint8_t *head = in->head;
@@ -330,9 +374,9 @@ int vm_create(struct vm *vm, const struct vm_params *cfg)
         goto out;
     }
     vm->layout = ram_layout_for(cfg->ram_size);
-    if (ram_layout_map(&vm->layout, &vm->memmap) < 0) {
-        vlog_err("cannot map %llu MiB of guest memory: %s",
-                 (unsigned long long)(cfg->ram_size / MiB), strerror(errno));
+    if (ram_layout_map(&vm->layout, &vm->memmap, cfg->hugepages) < 0) {
+        vlog_err("cannot map %llu MiB of guest memory%s: %s", (unsigned long long)(cfg->ram_size / MiB),
+                 cfg->hugepages ? " from 2 MiB huge pages (see /proc/sys/vm/nr_hugepages)" : "", strerror(errno));
         goto out;
     }
     if (event_loop_init(&vm->loop) < 0) {

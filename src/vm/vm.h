@@ -25,6 +25,7 @@
 #include "virtio/console.h"
 #include "virtio/net.h"
 #include "virtio/virtio_pci.h"
+#include "vm/boot_protocol.h"
 #include "vm/disk.h"
 #include "vm/vm_limits.h"
 #include "vm/vm_nets.h"
@@ -55,10 +56,12 @@ struct vm_boot_disk {
 
 struct vm_params {
     uint64_t ram_size;
+    bool hugepages;            /* RAM from the host's 2 MiB hugetlb pages (memmap_alloc_hugetlb) */
     uint32_t ncpus;
     const char *kernel_path;   /* NULL when boot_disk is set */
     const char *initrd_path;   /* may be NULL */
     const char *cmdline;
+    enum vm_boot_protocol boot_protocol;   /* for kernel_path; a disk's kernel boots as a bzImage */
     const struct vm_boot_disk *boot_disk;   /* read again at each vm_create (a restart) */
     bool allow_pvm;            /* for --setup-only, where no guest code runs */
     bool balloon;              /* a virtio-balloon device (vm_balloon.h) */

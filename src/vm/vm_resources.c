@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include "kvm/kvm_sys.h"
+#include "mem/memmap.h"
 #include "net/netlink.h"
 #include "net/vhost_net.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "vm/vm.h"
+#include "vm/vm_kernel.h"
 #include "util/mclock.h"
 
 /* The TAP, new on a bridge or existing; the bridge is checked first so a
@@ -93,7 +95,7 @@ static int console_nonblocking(int fd)
 int vm_resources_open(struct vm_resources *r, const struct vm_params *p)
 {
     memset(r, 0, sizeof(*r));
-    r->kvm_fd = r->kernel_fd = r->initrd_fd = -1;
+    r->kvm_fd = r->kernel_fd = r->initrd_fd = r->vmlinux.fd = -1;
     r->console_fd = console_nonblocking(p->serial_fd);
     for (unsigned i = 0; i < VM_MAX_NETS; i++)
         for (unsigned q = 0; q < TAP_MAX_QUEUES; q++)
@@ -109,11 +111,26 @@ int vm_resources_open(struct vm_resources *r, const struct vm_params *p)
         vlog_err("warning: the VM's %llu MiB of RAM is more than this host's %llu MiB; a guest that uses it all "
                  "will make the host swap or meet the OOM killer", (unsigned long long)(p->ram_size >> 20),
                  (unsigned long long)((uint64_t)pages * (uint64_t)page >> 20));
+    /* Here, before the jail (no /sys there) and before any guest runs. */
+    if (p->hugepages) {
+        char herr[512];
+        if (p->ram_size % MEMMAP_HUGE_PAGE) {
+            vlog_err("--memory %llu KiB,hugepages=on: must be a multiple of 2 MiB (the huge page size)",
+                     (unsigned long long)(p->ram_size >> 10));
+            goto fail;
+        }
+        if (memmap_hugetlb_check("/sys", p->ram_size, herr, sizeof(herr)) < 0) {
+            vlog_err("hugepages: %s", herr);
+            goto fail;
+        }
+    }
     if (!p->boot_disk) {
         r->kernel_fd = open_input(p->kernel_path, "kernel", &r->kernel_size);
         if (r->kernel_fd < 0)
             goto fail;
         if (p->initrd_path && (r->initrd_fd = open_input(p->initrd_path, "initrd", &r->initrd_size)) < 0)
+            goto fail;
+        if (vm_kernel_prepare(r, p) < 0)
             goto fail;
         /* A bad kernel is reported before /dev/kvm, on any host. */
         if (vm_check_kernel(p, r) < 0)
@@ -179,6 +196,7 @@ void vm_resources_close(struct vm_resources *r)
     r->ndisks = 0;
     close_fd(&r->kvm_fd);
     close_fd(&r->kernel_fd);
+    kernel_cache_release(&r->vmlinux);
     close_fd(&r->initrd_fd);
     close_fd(&r->console_fd);
 }

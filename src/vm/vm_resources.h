@@ -17,7 +17,9 @@
 
 #include "block/bdev.h"
 #include "net/tap.h"
+#include "vm/kernel_cache.h"
 #include "vm/vm_limits.h"
+#include "x86/elf_kernel.h"
 
 struct vm_params;
 
@@ -25,6 +27,12 @@ struct vm_resources {
     int kvm_fd;
     int kernel_fd, initrd_fd;      /* -1: none (booting from a disk; no initrd) */
     uint64_t kernel_size, initrd_size;
+    /* The ELF vmlinux to boot through PVH (vm_kernel.h): the --kernel file
+     * itself (kernel_is_elf) or its bzImage's payload, decompressed or
+     * from the cache; parsed once, here.  fd -1: boot the bzImage. */
+    struct cached_kernel vmlinux;
+    struct elf_kernel vmlinux_elf;
+    bool kernel_is_elf;
     unsigned ndisks, nnets;
     struct bdev *disks[VM_MAX_DISKS];
     struct tap taps[VM_MAX_NETS];

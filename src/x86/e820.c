@@ -10,13 +10,13 @@ struct ram_layout ram_layout_for(uint64_t ram_size)
     return l;
 }
 
-int ram_layout_map(const struct ram_layout *ram, struct memmap *m)
+int ram_layout_map(const struct ram_layout *ram, struct memmap *m, bool hugepages)
 {
     struct memmap_range r[2] = {
         {0, ram->low_size},
         {LAYOUT_HIGH_RAM_START, ram->high_size},
     };
-    return memmap_alloc(m, r, ram->high_size ? 2 : 1);
+    return hugepages ? memmap_alloc_hugetlb(m, r, ram->high_size ? 2 : 1) : memmap_alloc(m, r, ram->high_size ? 2 : 1);
 }
 
 uint64_t layout_pci_mmio64_base(const struct ram_layout *ram)

@@ -2,6 +2,7 @@
 #ifndef VIREO_X86_E820_H
 #define VIREO_X86_E820_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,9 +27,9 @@ struct ram_layout {
 
 struct ram_layout ram_layout_for(uint64_t ram_size);
 
-/* Allocates guest RAM into an empty m as the layout places it; -1 with
- * errno. */
-int ram_layout_map(const struct ram_layout *ram, struct memmap *m);
+/* Allocates guest RAM into an empty m as the layout places it, from 2 MiB
+ * hugetlb pages when hugepages is set; -1 with errno. */
+int ram_layout_map(const struct ram_layout *ram, struct memmap *m, bool hugepages);
 
 /* Where the 64-bit PCI window starts for this much RAM. */
 uint64_t layout_pci_mmio64_base(const struct ram_layout *ram);

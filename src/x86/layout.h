@@ -10,6 +10,7 @@
 
 /* Real-mode era low memory. */
 #define LAYOUT_GDT_ADDR        0x0500ULL
+#define LAYOUT_PVH_START_INFO  0x6000ULL   /* PVH: start_info, modlist, memmap */
 #define LAYOUT_BOOT_PARAMS     0x7000ULL   /* the "zero page" */
 #define LAYOUT_PML4            0x9000ULL
 #define LAYOUT_PDPT            0xA000ULL

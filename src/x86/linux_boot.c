@@ -24,6 +24,14 @@ static const uint64_t boot_gdt[] = {
     0x00AF9B000000FFFFULL, /* 64-bit code, present, DPL 0 */
     0x00CF93000000FFFFULL, /* flat 4 GiB data, read/write */
 };
+/* The PVH entry runs in 32-bit protected mode: the same selectors, a
+ * 32-bit code segment. */
+static const uint64_t boot_gdt32[] = {
+    0,
+    0,
+    0x00CF9B000000FFFFULL, /* flat 4 GiB 32-bit code */
+    0x00CF93000000FFFFULL, /* flat 4 GiB data, read/write */
+};
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
@@ -53,7 +61,7 @@ uint64_t linux_boot_min_ram(const struct bzimage *bz, uint64_t initrd_len)
     return kernel_end(bz) + align_up(initrd_len, PAGE_SIZE);
 }
 
-static int blob_copy(const struct memmap *m, uint64_t gpa, const struct boot_blob *b,
+int boot_blob_copy(const struct memmap *m, uint64_t gpa, const struct boot_blob *b,
                      const char *what, char *err, size_t errlen)
 {
     void *dst = memmap_ptr(m, gpa, b->len);
@@ -82,6 +90,11 @@ static void write_page_tables(const struct memmap *m)
         pdpt[i] = (LAYOUT_PD + i * PAGE_SIZE) | 0x3;
     for (uint64_t i = 0; i < 4 * 512; i++)
         pd[i] = (i << 21) | 0x83;
+}
+
+void linux_boot_write_gdt32(const struct memmap *m)
+{
+    memcpy(memmap_ptr(m, LAYOUT_GDT_ADDR, sizeof(boot_gdt32)), boot_gdt32, sizeof(boot_gdt32));
 }
 
 int linux_boot_check(const struct linux_boot_cfg *cfg, uint64_t low_size,
@@ -132,9 +145,9 @@ int linux_boot_load(const struct memmap *m, const struct ram_layout *ram, const 
     uint64_t initrd_addr;
     if (linux_boot_check(cfg, ram->low_size, &initrd_addr, err, errlen) < 0)
         return -1;
-    if (cfg->has_initrd && blob_copy(m, initrd_addr, &cfg->initrd, "initrd", err, errlen) < 0)
+    if (cfg->has_initrd && boot_blob_copy(m, initrd_addr, &cfg->initrd, "initrd", err, errlen) < 0)
         return -1;
-    if (blob_copy(m, KERNEL_LOAD_ADDR, &cfg->kernel, "kernel", err, errlen) < 0)
+    if (boot_blob_copy(m, KERNEL_LOAD_ADDR, &cfg->kernel, "kernel", err, errlen) < 0)
         return -1;
 
     char *cmdline = memmap_ptr(m, LAYOUT_CMDLINE, cmdline_len + 1);
@@ -168,6 +181,7 @@ int linux_boot_load(const struct memmap *m, const struct ram_layout *ram, const 
 
     memcpy(memmap_ptr(m, LAYOUT_GDT_ADDR, sizeof(boot_gdt)), boot_gdt, sizeof(boot_gdt));
     write_page_tables(m);
+    out->pvh = false;
 
     out->entry = KERNEL_LOAD_ADDR + ENTRY_64_OFFSET;
     out->boot_params = LAYOUT_BOOT_PARAMS;

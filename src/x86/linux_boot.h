@@ -31,12 +31,20 @@ struct linux_boot_cfg {
 };
 
 struct linux_boot_info {
-    uint64_t entry;            /* 64-bit entry point: load address + 0x200 */
-    uint64_t boot_params;      /* goes into RSI */
+    bool pvh;                  /* PVH's 32-bit entry (x86/pvh.h), not the 64-bit one */
+    uint64_t entry;            /* 64-bit entry point: load address + 0x200; PVH: the note's */
+    uint64_t boot_params;      /* goes into RSI; PVH: the start_info, into EBX */
     uint64_t cr3;
     uint64_t initrd_addr;
     uint64_t kernel_end;       /* highest address the kernel may need */
 };
+
+/* Copies b to guest-physical gpa; -1 with a reason naming what. */
+int boot_blob_copy(const struct memmap *m, uint64_t gpa, const struct boot_blob *b, const char *what, char *err,
+                   size_t errlen);
+
+/* The GDT at LAYOUT_GDT_ADDR with a 32-bit code segment (PVH's entry). */
+void linux_boot_write_gdt32(const struct memmap *m);
 
 /* Memory the guest needs at the very least for this kernel and initrd. */
 uint64_t linux_boot_min_ram(const struct bzimage *bz, uint64_t initrd_len);

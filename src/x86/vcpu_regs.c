@@ -41,16 +41,24 @@ int vcpu_regs_boot(int fd, const struct linux_boot_info *boot, const char **what
     *what = "KVM_GET_SREGS";
     if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
         return -1;
-    sregs.cs = flat_segment(0x10, 0xB, 1);
+    /* PVH: 32-bit protected mode, paging off, flat 4 GiB segments. */
+    sregs.cs = flat_segment(0x10, 0xB, !boot->pvh);
     sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = flat_segment(0x18, 0x3, 0);
     sregs.gdt.base = LAYOUT_GDT_ADDR;
     sregs.gdt.limit = 4 * 8 - 1;
     sregs.idt.base = 0;
     sregs.idt.limit = 0;
-    sregs.cr0 = CR0_PE | CR0_ET | CR0_PG;
-    sregs.cr3 = boot->cr3;
-    sregs.cr4 = CR4_PAE;
-    sregs.efer = EFER_LME | EFER_LMA;
+    if (boot->pvh) {
+        sregs.cr0 = CR0_PE | CR0_ET;
+        sregs.cr3 = 0;
+        sregs.cr4 = 0;
+        sregs.efer = 0;
+    } else {
+        sregs.cr0 = CR0_PE | CR0_ET | CR0_PG;
+        sregs.cr3 = boot->cr3;
+        sregs.cr4 = CR4_PAE;
+        sregs.efer = EFER_LME | EFER_LMA;
+    }
     *what = "KVM_SET_SREGS";
     if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0)
         return -1;
@@ -59,7 +67,10 @@ int vcpu_regs_boot(int fd, const struct linux_boot_info *boot, const char **what
     memset(&regs, 0, sizeof(regs));
     regs.rflags = 0x2; /* bit 1 is reserved and must be set */
     regs.rip = boot->entry;
-    regs.rsi = boot->boot_params;
+    if (boot->pvh)
+        regs.rbx = boot->boot_params;
+    else
+        regs.rsi = boot->boot_params;
     *what = "KVM_SET_REGS";
     return ioctl(fd, KVM_SET_REGS, &regs);
 }

@@ -1,5 +1,6 @@
-/* Puts a vCPU in the state the 64-bit Linux boot protocol wants at entry:
- * long mode, paging on, flat segments, RSI = boot_params. */
+/* Puts a vCPU in the state the 64-bit Linux boot protocol wants at entry
+ * (long mode, paging on, flat segments, RSI = boot_params), or PVH's
+ * (32-bit protected mode, paging off, flat segments, EBX = start_info). */
 #ifndef VIREO_X86_VCPU_REGS_H
 #define VIREO_X86_VCPU_REGS_H
 

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct ram_layout ram;
     if (!mem.count) {
         ram = ram_layout_for(256 * MiB);
-        if (ram_layout_map(&ram, &mem) < 0)
+        if (ram_layout_map(&ram, &mem, false) < 0)
             abort();
     }
 

@@ -11,7 +11,7 @@ failed=0
 passed=0
 failures=""
 for target in fuzz_bzimage fuzz_devices fuzz_virtqueue fuzz_vhost_user fuzz_recfile fuzz_xlcfg fuzz_virtio_net fuzz_blk_req \
-              fuzz_vpci_blk fuzz_vpci_net fuzz_vpci_balloon fuzz_vpci_console fuzz_parttable fuzz_grubcfg fuzz_qcow2 fuzz_backup fuzz_vmstat; do
+              fuzz_vpci_blk fuzz_vpci_net fuzz_vpci_balloon fuzz_vpci_console fuzz_parttable fuzz_grubcfg fuzz_qcow2 fuzz_backup fuzz_vmstat fuzz_elf_kernel; do
     corpus=$build/corpus-$target
     mkdir -p "$corpus"
     [ -d "$here/seeds/$target" ] && cp -n "$here/seeds/$target"/* "$corpus"/ 2>/dev/null || true

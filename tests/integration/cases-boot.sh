@@ -2,15 +2,70 @@
 # Sourced by suite.sh.
 
 boot=90   # generous: the guest runs under nested emulation
+# Both ways in: the default enters the kernel at its PVH entry, from the
+# bzImage's payload decompressed on the host (the cloud kernel's is lz4, the
+# generic one's xz), and Linux then stamps the loader type it gives a PVH
+# entry outside Xen (0xb0, QEMU's) into its boot_params; --boot-protocol
+# linux keeps the bzImage's own entry and Vireo's loader type (0xff).
 for k in cloud generic; do
     kernel=$cloud
     [ $k = generic ] && kernel=$generic
     for v in 1 2; do
-        check "boot $k kernel, $v vcpu(s)" $boot 0 \
-            "+vireo-guest: nproc=$v" "+vireo-guest: acpi=yes" -- \
+        check "boot $k kernel, $v vcpu(s) (PVH, the default)" $boot 0 \
+            "+vireo-guest: nproc=$v" "+vireo-guest: acpi=yes" "+vireo-guest: loader=b0" -- \
             "$vireo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" --memory 256M --vcpus $v
+        check "boot $k kernel, $v vcpu(s), --boot-protocol linux" $boot 0 \
+            "+vireo-guest: nproc=$v" "+vireo-guest: acpi=yes" "+vireo-guest: loader=ff" -- \
+            "$vireo" run --boot-protocol linux --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" \
+            --memory 256M --vcpus $v
     done
 done
+# The kernel sees the same machine either way: memory map, ACPI tables,
+# PCI functions, command line and CPUs, as the guest's init reports them.
+for k in cloud generic; do
+    kernel=$cloud
+    [ $k = generic ] && kernel=$generic
+    check "$k kernel: PVH and the bzImage entry show the guest the same machine" $((boot * 2)) 0 "+same machine" -- \
+        sh -c 'for p in pvh linux; do
+                   "$@" --boot-protocol $p >"$0.$p" 2>&1 || { echo "$p: exit $?"; cat "$0.$p"; exit 99; }
+                   grep -E "^vireo-guest: (e820|acpi_tables|pci|cmdline|nproc|acpi)=" "$0.$p" | tr -d "\r" >"$0.$p.machine"
+               done
+               cat "$0.pvh.machine"
+               [ $(wc -l <"$0.pvh.machine") -eq 6 ] || { echo "expected 6 lines"; exit 99; }
+               diff "$0.pvh.machine" "$0.linux.machine" && echo "same machine"' "$logs/same-machine-$k" \
+        "$vireo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" --memory 512M --vcpus 2
+done
+# A plain vmlinux with --kernel: the generic bzImage's payload, unpacked
+# with xz(1) rather than by Vireo, so the two decompressors check each other.
+vmlinux=$logs/vmlinux-generic
+setup=$(( ($(od -An -tu1 -j497 -N1 "$generic") + 1) * 512 ))
+poff=$(od -An -tu4 -j584 -N4 "$generic")
+plen=$(od -An -tu4 -j588 -N4 "$generic")
+dd if="$generic" iflag=skip_bytes,count_bytes skip=$((setup + poff)) count=$((plen - 4)) bs=1M status=none |
+    xz -dc >"$vmlinux" || true
+for v in 1 2; do
+    check "boot a plain vmlinux (ELF) given with --kernel, $v vcpu(s)" $boot 0 \
+        "+vireo-guest: nproc=$v" "+vireo-guest: acpi=yes" "+vireo-guest: loader=b0" -- \
+        "$vireo" run --kernel "$vmlinux" --initrd "$initrd" --cmdline "$cmdline" --memory 256M --vcpus $v
+done
+check "ASan/UBSan build boots a vmlinux through PVH, 2 vcpus" $((boot * 2)) 0 \
+    "+vireo-guest: nproc=2" "+vireo-guest: loader=b0" "-ERROR: AddressSanitizer" "-runtime error:" -- \
+    "$vireo_asan" run --kernel "$vmlinux" --initrd "$initrd" --cmdline "$cmdline" --memory 256M --vcpus 2
+check "vmlinux with --boot-protocol linux => exit 1" 30 1 "+boots only through PVH" -- \
+    "$vireo" run --boot-protocol linux --kernel "$vmlinux" --initrd "$initrd" --memory 256M
+head -c 3000000 "$vmlinux" >"$logs/truncated-vmlinux"
+check "truncated vmlinux => exit 1 before the guest starts" 30 1 "+truncated ELF kernel" "-guest crashed" -- \
+    "$vireo" run --kernel "$logs/truncated-vmlinux" --initrd "$initrd" --memory 256M
+check "vmlinux too large for --memory => exit 1" 30 1 "+memory too small for kernel+initrd" -- \
+    "$vireo" run --kernel "$vmlinux" --initrd "$initrd" --memory 32M
+# A cache entry cut short (a full disk, a crash mid-write) is found out and
+# written again, and the guest still boots through PVH.
+check "corrupt kernel cache entry: rebuilt, boots through PVH" $boot 0 "+is corrupt or incomplete; rebuilding" \
+    "+vireo-guest: loader=b0" -- \
+    sh -c '"$@" --setup-only >/dev/null 2>&1
+           ls "$XDG_CACHE_HOME"/vireo/kernels/*.vmlinux >/dev/null || { echo "no cache entry"; exit 99; }
+           for f in "$XDG_CACHE_HOME"/vireo/kernels/*.vmlinux; do truncate -s 1000000 "$f"; done
+           exec "$@"' sh "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline" --memory 256M
 # RAM above the 3 GiB PCI hole continues at 4 GiB: the guest must see
 # nearly all of 4 GiB (the kernel keeps a few tens of MiB for itself).
 check "boot cloud kernel with 4G (RAM above the PCI hole)" $boot 0 "+vireo-guest: acpi=yes" -- \
@@ -104,3 +159,25 @@ check "no permission on /dev/kvm => exit 1, says so" 30 1 "+no permission to ope
     setpriv --reuid=65534 --regid=65534 --clear-groups \
     "$nobody/vireo" run --kernel "$nobody/kernel"
 
+# Guest RAM from 2 MiB huge pages (--memory SIZE,hugepages=on): refused
+# with the knob to turn while the test host has none reserved, then booted
+# once it has (the test host is the machine to change /proc/sys/vm/ on).
+if [ -w /proc/sys/vm/nr_hugepages ]; then
+    echo 0 >/proc/sys/vm/nr_hugepages
+    check "hugepages=on without huge pages reserved => exit 1, names nr_hugepages" 30 1 \
+        "+the VM needs 128 huge pages of 2 MiB, the host has 0 free" "+/proc/sys/vm/nr_hugepages" -- \
+        "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline" --memory 256M,hugepages=on
+    echo 200 >/proc/sys/vm/nr_hugepages
+    check "boot cloud kernel on 2 MiB huge pages, 2 vcpus" $boot 0 "+vireo-guest: nproc=2" "+vireo-guest: acpi=yes" -- \
+        "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline" --memory 256M,hugepages=on --vcpus 2
+    check "huge pages and the balloon's free-page reporting (ASan/UBSan build)" $((boot * 2)) 0 \
+        "+vireo-guest: nproc=1" "-ERROR: AddressSanitizer" "-runtime error:" -- \
+        "$vireo_asan" run --balloon --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline" \
+        --memory 256M,hugepages=on
+    check "huge pages: allocation and discarding at 2 MiB granularity" 30 0 "+PASSED  ] 1 test" -- \
+        "$(dirname "$vireo")/tests/unit/test_memmap_huge" discard
+    # The pages must be back once the VMs are gone.
+    check "huge pages: all free again after the VMs" 30 0 "+free=200" -- \
+        sh -c 'echo free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages)'
+    echo 0 >/proc/sys/vm/nr_hugepages
+fi

@@ -15,6 +15,9 @@ initrd=$1/guest/initramfs.cpio.gz
 cmdline="console=ttyS0 no_timer_check tsc=reliable lpj=5000000 quiet"
 logs=${TESTHOST_SCRATCH:-$(mktemp -d)}/integration
 mkdir -p "$logs"
+# The kernel cache (bzImages decompressed for PVH, vm/kernel_cache.h) on the
+# test host's tmpfs: / is the machine's, read-only.
+export XDG_CACHE_HOME=$logs/cache
 # Sanitizer reports must fail the run, with a usable trace.
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1

@@ -90,7 +90,7 @@ static void guest_mem_bounds(void **state)
     (void)state;
     struct memmap m = {0};
     struct ram_layout l = ram_layout_for(64 * MiB);
-    assert_int_equal(ram_layout_map(&l, &m), 0);
+    assert_int_equal(ram_layout_map(&l, &m, false), 0);
     assert_non_null(memmap_ptr(&m, 0, 64 * MiB));
     /* A huge page of the host per 2 MiB of the guest. */
     assert_int_equal((uintptr_t)memmap_ptr(&m, 0, 1) % MEMMAP_RAM_ALIGN, 0);
@@ -110,7 +110,7 @@ static void guest_mem_around_the_hole(void **state)
     (void)state;
     struct memmap m = {0};
     struct ram_layout l = ram_layout_for(LAYOUT_PCI_HOLE_START + 64 * MiB);
-    assert_int_equal(ram_layout_map(&l, &m), 0);
+    assert_int_equal(ram_layout_map(&l, &m, false), 0);
     assert_int_equal(m.count, 2);
     uint8_t *low_end = memmap_ptr(&m, LAYOUT_PCI_HOLE_START - 1, 1);
     assert_non_null(low_end);
@@ -119,7 +119,7 @@ static void guest_mem_around_the_hole(void **state)
     assert_null(memmap_ptr(&m, LAYOUT_PCI_HOLE_START, 1));
     assert_null(memmap_ptr(&m, LAYOUT_HIGH_RAM_START + 64 * MiB - 1, 2));
     /* Only into an empty map. */
-    assert_int_equal(ram_layout_map(&l, &m), -1);
+    assert_int_equal(ram_layout_map(&l, &m, false), -1);
     memmap_free(&m);
 }
 

@@ -37,7 +37,7 @@ static struct fixture *setup(uint64_t ram, uint32_t initrd_addr_max)
     for (size_t i = 0; i < sizeof(f->initrd); i++)
         f->initrd[i] = (uint8_t)(i ^ 0x5A);
     f->ram = ram_layout_for(ram);
-    assert_int_equal(ram_layout_map(&f->ram, &f->mem), 0);
+    assert_int_equal(ram_layout_map(&f->ram, &f->mem, false), 0);
     f->cfg = (struct linux_boot_cfg){
         .bz = &f->bz,
         .kernel = {.data = f->image + f->bz.kernel_offset, .fd = -1, .len = f->bz.kernel_len},

@@ -27,6 +27,7 @@ static void defaults(void **state)
     assert_int_equal(a.vcpus, 1);
     assert_false(a.setup_only);
     assert_false(a.balloon);   /* off unless asked for */
+    assert_int_equal(a.boot_protocol, VM_BOOT_AUTO);
 }
 
 static void all_options(void **state)
@@ -73,6 +74,37 @@ static void errors(void **state)
 }
 
 /* --boot disk[=N]: the kernel, initrd and command line come from the disk. */
+static void boot_protocol(void **state)
+{
+    (void)state;
+    struct run_args a;
+    char err[256];
+    assert_int_equal(PARSE(&a, err, "--kernel", "k", "--boot-protocol", "pvh"), 0);
+    assert_int_equal(a.boot_protocol, VM_BOOT_PVH);
+    assert_int_equal(PARSE(&a, err, "--kernel", "k", "--boot-protocol=linux"), 0);
+    assert_int_equal(a.boot_protocol, VM_BOOT_LINUX);
+    assert_int_equal(PARSE(&a, err, "--boot-protocol", "auto", "--kernel", "k"), 0);
+    assert_int_equal(a.boot_protocol, VM_BOOT_AUTO);
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--boot-protocol", "xen"), err,
+                       "--boot-protocol 'xen': expected auto, pvh or linux");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--boot-protocol"), err, "--boot-protocol needs a value");
+    expect_usage_error(PARSE(&a, err, "--boot", "disk", "--disk", "a", "--boot-protocol", "pvh"), err,
+                       "--boot-protocol applies to --kernel");
+    assert_int_equal(PARSE(&a, err, "--kernel", "k", "--memory", "1G,hugepages=on"), 0);
+    assert_true(a.hugepages);
+    assert_int_equal(a.memory, 1ULL << 30);
+    assert_int_equal(PARSE(&a, err, "--kernel", "k", "--memory", "1G,hugepages=off"), 0);
+    assert_false(a.hugepages);
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", "5M,hugepages=on"), err,
+                       "with hugepages=on, must be a multiple of 2M");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", "1G,huge=1"), err,
+                       "unknown option 'huge=1'; expected hugepages=on or hugepages=off");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--memory", ",hugepages=on"), err, "expected a size");
+    /* --boot still means --boot, not a prefix of --boot-protocol. */
+    assert_int_equal(PARSE(&a, err, "--boot", "disk", "--disk", "a", "--boot-protocol", "auto"), 0);
+    assert_true(a.boot_disk);
+}
+
 static void boot_disk(void **state)
 {
     (void)state;
@@ -187,6 +219,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
+        cmocka_unit_test(boot_protocol),
         cmocka_unit_test(all_options),
         cmocka_unit_test(errors),
         cmocka_unit_test(boot_disk),

@@ -149,6 +149,8 @@ static void dump(FILE *f, const struct vm_config *c)
         fprintf(f, "user = %s\n", c->user);
     if (c->seccomp_off)
         fprintf(f, "seccomp = off\n");
+    if (c->hugepages)
+        fprintf(f, "hugepages = on\n");
     for (unsigned i = 0; i < c->nwarnings; i++)
         fprintf(f, "warning: %s\n", c->warnings[i]);
 }
@@ -280,7 +282,7 @@ static void as_json(void **state)
                         "{\"bridge\":\"br1\",\"vifname\":\"web0\"}],"
                         "\"iothread_cpus\":\"all\",\"on_poweroff\":\"destroy\",\"on_reboot\":\"restart\","
                         "\"on_crash\":\"preserve\",\"serial\":\"file\",\"serial_path\":\"/log\",\"user\":null,"
-                        "\"seccomp\":true}");
+                        "\"seccomp\":true,\"hugepages\":false}");
     json_object_put(j);
     vm_config_free(&c);
 }

@@ -1,0 +1,302 @@
+/* A bzImage's payload decompressed on the host (gzip, xz, zstd, lz4), with its
+ * bounds, and the kernel cache that keeps the result: hits, and corrupt
+ * or short entries detected and rebuilt. */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <lzma.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+#include <cmocka.h>
+
+#include "fake_bzimage.h"
+#include "fake_elf.h"
+#include "vm/kernel_cache.h"
+#include "x86/bzimage.h"
+#include "x86/elf_kernel.h"
+#include "x86/kernel_payload.h"
+
+#define PAYLOAD_OFF 0x100   /* from the protected-mode part's start */
+#define BZ_MAX (FAKE_SETUP_LEN + PAYLOAD_OFF + 2 * FAKE_ELF_LEN + 4096)
+
+static uint8_t elf[FAKE_ELF_LEN];
+static char err[256];
+
+/* Compresses elf in fmt into out; returns the length with the 4-byte size. */
+static size_t compress_elf(enum kernel_payload_fmt fmt, uint8_t *out, size_t cap, uint32_t declared)
+{
+    size_t n = 0;
+    if (fmt == KERNEL_PAYLOAD_GZIP) {
+        z_stream z;
+        memset(&z, 0, sizeof(z));
+        assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        z.next_in = elf;
+        z.avail_in = sizeof(elf);
+        z.next_out = out;
+        z.avail_out = (uInt)cap;
+        assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+        n = z.total_out - 4;   /* gzip's own trailer ends in the size: overwrite it */
+        deflateEnd(&z);
+    } else if (fmt == KERNEL_PAYLOAD_ZSTD) {
+        n = ZSTD_compress(out, cap, elf, sizeof(elf), 19);
+        assert_false(ZSTD_isError(n));
+    } else if (fmt == KERNEL_PAYLOAD_LZ4) {
+        /* Legacy frame: magic, then one block with its length (liblz4's
+         * compressor, loaded as vireo loads its decompressor). */
+        void *h = dlopen("liblz4.so.1", RTLD_NOW);
+        assert_non_null(h);
+        int (*compress)(const char *, char *, int, int) = (int (*)(const char *, char *, int, int))dlsym(h, "LZ4_compress_default");
+        assert_non_null(compress);
+        uint32_t magic = 0x184C2102u;
+        memcpy(out, &magic, 4);
+        int c = compress((const char *)elf, (char *)out + 8, sizeof(elf), (int)cap - 12);
+        assert_true(c > 0);
+        uint32_t c32 = (uint32_t)c;
+        memcpy(out + 4, &c32, 4);
+        n = 8 + (size_t)c;
+    } else {
+        assert_int_equal(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC32, NULL, elf, sizeof(elf), out, &n, cap), LZMA_OK);
+    }
+    memcpy(out + n, &declared, 4);
+    return n + 4;
+}
+
+/* A bzImage carrying elf compressed in fmt; returns its length. */
+static size_t make_bzimage(uint8_t *bz, enum kernel_payload_fmt fmt, uint32_t declared)
+{
+    uint8_t payload[2 * FAKE_ELF_LEN];
+    size_t plen = compress_elf(fmt, payload, sizeof(payload), declared);
+    size_t len = FAKE_SETUP_LEN + PAYLOAD_OFF + plen;
+    fake_bzimage(bz, len, 64 << 20, 0x7FFFFFFF);
+    fake_put32(bz, 0x248, PAYLOAD_OFF);
+    fake_put32(bz, 0x24C, (uint32_t)plen);
+    memcpy(bz + FAKE_SETUP_LEN + PAYLOAD_OFF, payload, plen);
+    return len;
+}
+
+static int payload_of(const uint8_t *bz, size_t len, const uint8_t **p, uint64_t *plen)
+{
+    struct bzimage b;
+    assert_int_equal(bzimage_parse(bz, len, len, &b, err, sizeof(err)), 0);
+    return kernel_payload_find(bz, len, &b, p, plen, err, sizeof(err));
+}
+
+static void round_trip(enum kernel_payload_fmt fmt)
+{
+    static uint8_t bz[BZ_MAX];
+    size_t len = make_bzimage(bz, fmt, FAKE_ELF_LEN);
+    const uint8_t *p;
+    uint64_t plen;
+    assert_int_equal(payload_of(bz, len, &p, &plen), 0);
+    assert_int_equal(kernel_payload_detect(p, plen), fmt);
+    uint8_t *out;
+    uint64_t out_len;
+    if (kernel_payload_decompress(p, plen, KERNEL_PAYLOAD_MAX_OUT, &out, &out_len, err, sizeof(err)) < 0)
+        fail_msg("%s: %s", kernel_payload_fmt_name(fmt), err);
+    assert_int_equal(out_len, FAKE_ELF_LEN);
+    assert_memory_equal(out, elf, FAKE_ELF_LEN);
+    struct elf_kernel k;
+    assert_int_equal(elf_kernel_parse(out, out_len, &k, err, sizeof(err)), 0);
+    assert_true(k.has_pvh);
+    munmap(out, out_len);
+}
+
+static void gzip_xz_zstd_lz4(void **state)
+{
+    (void)state;
+    fake_elf(elf);
+    round_trip(KERNEL_PAYLOAD_GZIP);
+    round_trip(KERNEL_PAYLOAD_XZ);
+    round_trip(KERNEL_PAYLOAD_ZSTD);
+    round_trip(KERNEL_PAYLOAD_LZ4);
+}
+
+static void expect_refusal(enum kernel_payload_fmt fmt, uint32_t declared, uint64_t max, const char *words)
+{
+    static uint8_t bz[BZ_MAX];
+    size_t len = make_bzimage(bz, fmt, declared);
+    const uint8_t *p;
+    uint64_t plen;
+    assert_int_equal(payload_of(bz, len, &p, &plen), 0);
+    uint8_t *out = (uint8_t *)1;
+    uint64_t out_len = 1;
+    assert_int_equal(kernel_payload_decompress(p, plen, max, &out, &out_len, err, sizeof(err)), -1);
+    assert_null(out);
+    assert_int_equal(out_len, 0);
+    if (!strstr(err, words))
+        fail_msg("%s: expected \"%s\" in \"%s\"", kernel_payload_fmt_name(fmt), words, err);
+}
+
+static void bounded_output(void **state)
+{
+    (void)state;
+    fake_elf(elf);
+    enum kernel_payload_fmt fmts[] = {KERNEL_PAYLOAD_GZIP, KERNEL_PAYLOAD_XZ, KERNEL_PAYLOAD_ZSTD, KERNEL_PAYLOAD_LZ4};
+    for (int i = 0; i < 4; i++) {
+        /* A hostile size is refused before any allocation. */
+        expect_refusal(fmts[i], 0xFFFFFFFFu, KERNEL_PAYLOAD_MAX_OUT, "at most");
+        expect_refusal(fmts[i], FAKE_ELF_LEN, FAKE_ELF_LEN - 1, "at most");
+        expect_refusal(fmts[i], 0, KERNEL_PAYLOAD_MAX_OUT, "declares 0 bytes");
+        /* The stream must not write past what it declared ... */
+        expect_refusal(fmts[i], FAKE_ELF_LEN - 16, KERNEL_PAYLOAD_MAX_OUT, "");
+        /* ... nor end short of it. */
+        expect_refusal(fmts[i], FAKE_ELF_LEN + 16, KERNEL_PAYLOAD_MAX_OUT, "");
+    }
+    static uint8_t bz[BZ_MAX];
+    size_t len = make_bzimage(bz, KERNEL_PAYLOAD_GZIP, FAKE_ELF_LEN);
+    const uint8_t *p;
+    uint64_t plen;
+    assert_int_equal(payload_of(bz, len, &p, &plen), 0);
+    uint8_t *out;
+    uint64_t out_len;
+    /* Cut short. */
+    assert_int_equal(kernel_payload_decompress(p, plen / 2, KERNEL_PAYLOAD_MAX_OUT, &out, &out_len, err, sizeof(err)), -1);
+    /* Not a known format. */
+    uint8_t lzma_magic[16] = {0x5D, 0, 0, 0x80, 0};
+    assert_int_equal(kernel_payload_detect(lzma_magic, sizeof(lzma_magic)), KERNEL_PAYLOAD_UNKNOWN);
+    assert_int_equal(kernel_payload_decompress(lzma_magic, sizeof(lzma_magic), KERNEL_PAYLOAD_MAX_OUT, &out, &out_len,
+                                               err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not gzip, xz, zstd or lz4"));
+    /* Payload fields pointing outside the kernel. */
+    fake_put32(bz, 0x24C, (uint32_t)(len - FAKE_SETUP_LEN));
+    assert_int_equal(payload_of(bz, len, &p, &plen), -1);
+    assert_non_null(strstr(err, "not inside the kernel"));
+    fake_put32(bz, 0x248, 0xFFFFFFF0u);
+    fake_put32(bz, 0x24C, 0x100);
+    assert_int_equal(payload_of(bz, len, &p, &plen), -1);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* The one entry in dir, or fail. */
+static void entry_of(const char *dir, char *path, size_t len)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "ls %s/*.vmlinux", dir);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(path, (int)len, f));
+    path[strcspn(path, "\n")] = 0;
+    assert_null(fgets(cmd, sizeof(cmd), f));
+    pclose(f);
+}
+
+static void assert_holds_elf(const struct cached_kernel *k)
+{
+    assert_true(k->fd >= 0);
+    assert_int_equal(k->len, FAKE_ELF_LEN);
+    const uint8_t *p = kernel_cache_map(k);
+    assert_non_null(p);
+    assert_memory_equal(p, elf, FAKE_ELF_LEN);
+    kernel_cache_unmap(k, p);
+}
+
+static void cache_hits_and_rebuilds(void **state)
+{
+    (void)state;
+    fake_elf(elf);
+    static uint8_t bz[BZ_MAX];
+    size_t len = make_bzimage(bz, KERNEL_PAYLOAD_XZ, FAKE_ELF_LEN);
+    char tmpl[] = "/tmp/vireo-kcache-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char dir[512], path[600];
+    snprintf(dir, sizeof(dir), "%s/a/b", tmpl);   /* created on first use */
+
+    struct cached_kernel k;
+    assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
+    assert_false(k.from_cache);
+    assert_holds_elf(&k);
+    kernel_cache_release(&k);
+    entry_of(dir, path, sizeof(path));
+    assert_int_equal(file_size(path), KERNEL_CACHE_HEADER + FAKE_ELF_LEN);
+
+    assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
+    assert_true(k.from_cache);
+    assert_int_equal(k.len, FAKE_ELF_LEN);
+    assert_holds_elf(&k);
+    kernel_cache_release(&k);
+
+    /* Cut short: detected, rebuilt whole. */
+    assert_int_equal(truncate(path, KERNEL_CACHE_HEADER + 100), 0);
+    assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
+    assert_false(k.from_cache);
+    assert_holds_elf(&k);
+    kernel_cache_release(&k);
+    assert_int_equal(file_size(path), KERNEL_CACHE_HEADER + FAKE_ELF_LEN);
+
+    /* One byte of the kernel changed: the checksum catches it. */
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "X", 1, KERNEL_CACHE_HEADER + 0x1234), 1);
+    close(fd);
+    assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
+    assert_false(k.from_cache);
+    assert_holds_elf(&k);
+    kernel_cache_release(&k);
+    assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
+    assert_true(k.from_cache);
+    kernel_cache_release(&k);
+
+    /* Another bzImage: another entry, never the first one's kernel. */
+    bz[FAKE_SETUP_LEN + 8] ^= 1;   /* setup code, not the payload */
+    assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
+    assert_false(k.from_cache);
+    kernel_cache_release(&k);
+
+    /* A cache that cannot be written is not an error. */
+    char blocked[600];
+    snprintf(blocked, sizeof(blocked), "%s/file", tmpl);
+    fd = open(blocked, O_CREAT | O_WRONLY, 0600);
+    close(fd);
+    snprintf(dir, sizeof(dir), "%s/file/sub", tmpl);
+    assert_int_equal(kernel_cache_get(dir, bz, len, &k, err, sizeof(err)), 0);
+    assert_false(k.from_cache);
+    assert_int_equal(k.off, 0);   /* a memfd */
+    assert_holds_elf(&k);
+    kernel_cache_release(&k);
+    assert_int_equal(k.fd, -1);
+
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void cache_dir_from_environment(void **state)
+{
+    (void)state;
+    char buf[256];
+    setenv("XDG_CACHE_HOME", "/x/cache", 1);
+    assert_true(kernel_cache_dir(buf, sizeof(buf)));
+    assert_string_equal(buf, "/x/cache/vireo/kernels");
+    setenv("XDG_CACHE_HOME", "relative", 1);
+    setenv("HOME", "/home/u", 1);
+    assert_true(kernel_cache_dir(buf, sizeof(buf)));
+    assert_string_equal(buf, "/home/u/.cache/vireo/kernels");
+    unsetenv("XDG_CACHE_HOME");
+    unsetenv("HOME");
+    assert_false(kernel_cache_dir(buf, sizeof(buf)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(gzip_xz_zstd_lz4),
+        cmocka_unit_test(bounded_output),
+        cmocka_unit_test(cache_hits_and_rebuilds),
+        cmocka_unit_test(cache_dir_from_environment),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
