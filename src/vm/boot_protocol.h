@@ -7,8 +7,9 @@
 #include <string.h>
 
 enum vm_boot_protocol {
-    VM_BOOT_AUTO,    /* PVH when the kernel has the entry (a vmlinux, or a bzImage whose payload
-                      * decompresses on the host to one), else the 64-bit boot protocol */
+    VM_BOOT_AUTO,    /* PVH for a vmlinux with the entry, and for a bzImage whose xz payload
+                      * decompresses on the host to one (vm_kernel.c says why xz only), else
+                      * the 64-bit boot protocol */
     VM_BOOT_PVH,     /* PVH or an error saying why not */
     VM_BOOT_LINUX,   /* the bzImage's 64-bit boot protocol, the guest decompressing itself */
 };

@@ -2,18 +2,24 @@
 # Sourced by suite.sh.
 
 boot=90   # generous: the guest runs under nested emulation
-# Both ways in: the default enters the kernel at its PVH entry, from the
-# bzImage's payload decompressed on the host (the cloud kernel's is lz4, the
-# generic one's xz), and Linux then stamps the loader type it gives a PVH
-# entry outside Xen (0xb0, QEMU's) into its boot_params; --boot-protocol
-# linux keeps the bzImage's own entry and Vireo's loader type (0xff).
+# Both ways in: --boot-protocol pvh enters the kernel at its PVH entry,
+# from the bzImage's payload decompressed on the host (the cloud kernel's
+# is lz4, the generic one's xz), and Linux then stamps the loader type it
+# gives a PVH entry outside Xen (0xb0, QEMU's) into its boot_params;
+# --boot-protocol linux keeps the bzImage's own entry and Vireo's loader
+# type (0xff).  The default (auto) takes PVH for the xz kernel only.
+check "boot generic kernel (xz), the default: PVH" $boot 0 "+vireo-guest: loader=b0" -- \
+    "$vireo" run --kernel "$generic" --initrd "$initrd" --cmdline "$cmdline" --memory 256M
+check "boot cloud kernel (lz4), the default: the bzImage entry" $boot 0 "+vireo-guest: loader=ff" -- \
+    "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline" --memory 256M
 for k in cloud generic; do
     kernel=$cloud
     [ $k = generic ] && kernel=$generic
     for v in 1 2; do
-        check "boot $k kernel, $v vcpu(s) (PVH, the default)" $boot 0 \
+        check "boot $k kernel, $v vcpu(s), --boot-protocol pvh" $boot 0 \
             "+vireo-guest: nproc=$v" "+vireo-guest: acpi=yes" "+vireo-guest: loader=b0" -- \
-            "$vireo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" --memory 256M --vcpus $v
+            "$vireo" run --boot-protocol pvh --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" \
+            --memory 256M --vcpus $v
         check "boot $k kernel, $v vcpu(s), --boot-protocol linux" $boot 0 \
             "+vireo-guest: nproc=$v" "+vireo-guest: acpi=yes" "+vireo-guest: loader=ff" -- \
             "$vireo" run --boot-protocol linux --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" \
@@ -65,7 +71,8 @@ check "corrupt kernel cache entry: rebuilt, boots through PVH" $boot 0 "+is corr
     sh -c '"$@" --setup-only >/dev/null 2>&1
            ls "$XDG_CACHE_HOME"/vireo/kernels/*.vmlinux >/dev/null || { echo "no cache entry"; exit 99; }
            for f in "$XDG_CACHE_HOME"/vireo/kernels/*.vmlinux; do truncate -s 1000000 "$f"; done
-           exec "$@"' sh "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline" --memory 256M
+           exec "$@"' sh "$vireo" run --boot-protocol pvh --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline" \
+    --memory 256M
 # RAM above the 3 GiB PCI hole continues at 4 GiB: the guest must see
 # nearly all of 4 GiB (the kernel keeps a few tens of MiB for itself).
 check "boot cloud kernel with 4G (RAM above the PCI hole)" $boot 0 "+vireo-guest: acpi=yes" -- \
