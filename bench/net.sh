@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # net.sh BUILD_DIR [SECONDS] [ROUNDS]: virtio-net throughput and latency of
-# a guest on a bridge, for vireo (--net bridge=), QEMU with vhost=off (its
-# own user-space virtio-net) and QEMU with vhost=on (the in-kernel
-# vhost-net), side by side in ONE test host boot (a round that a hung test
+# a guest on a bridge, for vireo with vhost=on (the in-kernel vhost-net)
+# and vhost=off (its own user-space virtio-net) and QEMU with the same two,
+# side by side in ONE test host boot (a round that a hung test
 # host cut short is run again in a fresh one) with the same guest kernel,
 # bridge and host-side servers, so that the emulated figures are comparable
 # with each other.  Per guest: iperf3 TCP guest->host and host->guest for
 # SECONDS each (default 10), and 1-byte TCP round trips (bench/net/tcprr).
 # ROUNDS guest boots per system (default 3).  Prints a table, and the
-# ratios vireo/QEMU for each figure.
+# ratios vireo/QEMU with the same data plane for each figure.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -49,7 +49,7 @@ while [ "$first" -le "$rounds" ] && [ "$boots" -lt 3 ]; do
     boots=$((boots + 1))
     rc=0
     echo "# boot $boots" >>"$out"
-    VIREO_BUILD=$build "$repo/tests/testhost/run" --timeout $((3 * (rounds - first + 1) * limit + 180)) -- \
+    VIREO_BUILD=$build "$repo/tests/testhost/run" --timeout $((4 * (rounds - first + 1) * limit + 180)) -- \
         "$repo/bench/net/inner.sh" "$build" "$secs" "$first" "$rounds" "$limit" | tee -a "$out" || rc=${PIPESTATUS[0]}
     done_to=$(sed -n 's/^round \([0-9]*\) complete$/\1/p' "$out" | tail -n1)
     [ "${done_to:-0}" -ge "$first" ] && first=$((done_to + 1))
@@ -87,9 +87,10 @@ function ratio(x, y, f,   r, s) {
     if (!($2 in seen)) { seen[$2] = 1; sy[++ns] = $2 }
 }
 END {
-    # vireo first, then the QEMUs, whatever order the rounds ran in.
-    n = 0; o[++n] = "vireo"
-    for (i = 1; i <= ns; i++) if (sy[i] != "vireo") o[++n] = sy[i]
+    # Per data plane, vireo beside QEMU, whatever order the rounds ran in.
+    n = 0
+    split("vireo-vhost-on qemu-vhost-on vireo-vhost-off qemu-vhost-off", want, " ")
+    for (i = 1; i <= 4; i++) if (want[i] in seen) o[++n] = want[i]
     nf = split("3 4 5 6 7", fi, " ")
     split("g2h Mbit/s,h2g Mbit/s,rr mean us,rr p50 us,rr p99 us", name, ",")
     print ""
@@ -104,14 +105,17 @@ END {
         printf "\n"
     }
     print ""
-    print "ratios vireo/QEMU (median of per-round ratios): for throughput > 1, for latency < 1"
-    print "means vireo is better."
+    print "ratios vireo/QEMU with the same data plane (median of per-round ratios): for throughput > 1,"
+    print "for latency < 1 means vireo is better."
+    np = 0
+    split("vireo-vhost-on/qemu-vhost-on vireo-vhost-off/qemu-vhost-off", cand, " ")
+    for (j = 1; j <= 2; j++) { split(cand[j], xy, "/"); if ((xy[1] in seen) && (xy[2] in seen)) pr[++np] = cand[j] }
     printf "  %-12s", "figure"
-    for (i = 2; i <= n; i++) printf "  %22s", "vireo/" o[i]
+    for (j = 1; j <= np; j++) printf "  %31s", pr[j]
     printf "\n"
     for (k = 1; k <= nf; k++) {
         printf "  %-12s", name[k]
-        for (i = 2; i <= n; i++) printf "  %22s", ratio("vireo", o[i], fi[k])
+        for (j = 1; j <= np; j++) { split(pr[j], xy, "/"); printf "  %31s", ratio(xy[1], xy[2], fi[k]) }
         printf "\n"
     }
 }'

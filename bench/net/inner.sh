@@ -64,17 +64,17 @@ EOF
 cmdline="console=ttyS0 no_timer_check tsc=reliable lpj=5000000 quiet vireo.action=script vireo.script=$(gzip -9c <"$script" | base64 -w0)"
 [ ${#cmdline} -le 1900 ] || { echo "net: kernel command line too long (${#cmdline} bytes)" >&2; exit 1; }
 
-systems=(vireo qemu-vhost-off qemu-vhost-on)
+systems=(vireo-vhost-on qemu-vhost-on vireo-vhost-off qemu-vhost-off)
 vhost_why=
 if [ ! -c /dev/vhost-net ]; then
     vhost_why="no /dev/vhost-net in the test host (vhost_net not loaded)"
-    systems=(vireo qemu-vhost-off)
+    systems=(vireo-vhost-off qemu-vhost-off)
 fi
 command_for() {
     case $1 in
-    vireo)
+    vireo-vhost-*)
         cmd=("$build/vireo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline"
-             --memory "$mem" --vcpus "$vcpus" --net "bridge=$br") ;;
+             --memory "$mem" --vcpus "$vcpus" --net "bridge=$br,vhost=${1#vireo-vhost-}") ;;
     qemu-vhost-*)
         cmd=(qemu-system-x86_64 -enable-kvm -cpu host -m "$mem" -smp "$vcpus" -nographic -no-reboot
              -nic none -bios /usr/share/qemu/qboot.rom -kernel "$kernel" -initrd "$initrd" -append "$cmdline"
@@ -87,10 +87,11 @@ if [ "$first" = 1 ]; then
     echo "net: one guest at a time on bridge $br; each guest: ${vcpus} vCPU, ${mem} RAM, the cloud kernel;"
     echo "  iperf3 TCP ${secs} s guest->host (g2h) and host->guest (h2g, -R), servers in the test host;"
     echo "  tcprr: ${rr_count} 1-byte TCP round trips, guest client, host server (TCP_NODELAY)."
-    echo "  vireo = --net bridge= (user-space virtio-net, 1 I/O thread); qemu-vhost-off = virtio-net-pci,"
-    echo "  QEMU's user-space back-end; qemu-vhost-on = virtio-net-pci with the kernel's vhost-net."
+    echo "  vireo-vhost-on = --net bridge=,vhost=on (the kernel's vhost-net); vireo-vhost-off = vhost=off"
+    echo "  (vireo's user-space virtio-net, 1 I/O thread); qemu-vhost-off = virtio-net-pci, QEMU's user-space"
+    echo "  back-end; qemu-vhost-on = virtio-net-pci with the kernel's vhost-net."
 fi
-[ -z "$vhost_why" ] || echo "  qemu-vhost-on: not run: $vhost_why"
+[ -z "$vhost_why" ] || echo "  vireo-vhost-on, qemu-vhost-on: not run: $vhost_why"
 results=$scratch/results   # lines: ROUND SYSTEM G2H H2G RR_MEAN RR_P50 RR_P99
 : >"$results"
 for ((r = first; r <= last; r++)); do

@@ -8,7 +8,8 @@
 #include "util/size.h"
 #include "virtio/net.h"
 
-#define FORMS "bridge=BR[,mac=MAC][,ifname=NAME][,queues=N][,iothread=N] or tap=NAME[,mac=MAC][,queues=N][,iothread=N]"
+#define FORMS "bridge=BR[,mac=MAC][,ifname=NAME][,queues=N][,iothread=N][,vhost=on|off] or " \
+              "tap=NAME[,mac=MAC][,queues=N][,iothread=N][,vhost=on|off]"
 
 static int name_value(const char *spec, const char *key, const char *val, char *dst, size_t size, char *err,
                       size_t errlen)
@@ -63,6 +64,13 @@ int net_arg_parse(const char *spec, struct vm_net_opts *n, char *err, size_t err
                 return -1;
             }
             n->queues = (unsigned)v;
+        } else if (!strcmp(item, "vhost")) {
+            if (strcmp(val, "on") && strcmp(val, "off")) {
+                snprintf(err, errlen, "--net '%s': vhost=%s: expected on (the kernel's vhost-net) or off (frames "
+                         "through the VMM)", spec, val);
+                return -1;
+            }
+            n->vhost = strcmp(val, "on") ? VM_VHOST_OFF : VM_VHOST_ON;
         } else if (!strcmp(item, "iothread")) {
             if (!parse_uint(val, 0, IOTHREAD_GROUP_MAX, &v)) {
                 snprintf(err, errlen, "--net '%s': iothread=%s: expected 0 (serve on the main loop) to %d", spec,

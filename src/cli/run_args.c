@@ -61,6 +61,8 @@ const char run_usage[] =
     "                    ifname=NAME        the new TAP's name (default vireoN)\n"
     "                    queues=N           queue pairs, multiqueue TAP (default 1)\n"
     "                    iothread=N         I/O threads (default 1; 0: the main loop)\n"
+    "                    vhost=on|off       frames moved by the kernel's vhost-net, or by\n"
+    "                                       vireo (default: on where /dev/vhost-net opens)\n"
     "  --balloon         a virtio-balloon device: the guest's memory statistics,\n"
     "                    and the pages it frees go back to the host (free-page\n"
     "                    reporting); no target (the toolstack's maxmem sets one)\n"

@@ -5,6 +5,7 @@
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
+#include <linux/vhost.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -60,8 +61,14 @@ static const int vcpu_calls[] = {
  * reads, writes, fsync and fallocate on the ring itself: aio_uring.c),
  * the inline path and metadata reads (p*v), engine teardown (close,
  * io_uring_register to drop the registered file), the control queue's
- * TAP queue changes. */
-static const unsigned long io_ioctls[] = {TUNSETOFFLOAD, TUNSETQUEUE};
+ * TAP queue changes, vhost-net's rings started and stopped on the pair's
+ * loop (virtio/net_vhost.c: SET_OWNER and GET_FEATURES were done before
+ * the filters, and nothing opens /dev/vhost-net afterwards). */
+static const unsigned long io_ioctls[] = {
+    TUNSETOFFLOAD, TUNSETQUEUE, VHOST_SET_FEATURES, VHOST_SET_MEM_TABLE, VHOST_SET_VRING_NUM,
+    VHOST_SET_VRING_ADDR, VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE, VHOST_SET_VRING_KICK,
+    VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR, VHOST_NET_SET_BACKEND,
+};
 static const int io_calls[] = {
     SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
     SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),

@@ -27,6 +27,7 @@
 #include "block/bdev.h"
 #include "toolstack/xlcfg_lex.h"
 #include "vm/vm_limits.h"
+#include "vm/vm_nets.h"
 
 #define VM_NAME_MAX           64
 #define VM_MAX_HOST_CPUS      1024   /* CPU_SETSIZE */
@@ -82,6 +83,7 @@ struct vm_vif {
     bool has_mac;                     /* else one is generated at start */
     uint8_t mac[6];                   /* unicast, not all zeros */
     unsigned mtu;                     /* 0: the bridge's */
+    enum vm_vhost vhost;              /* vhost=on|off; AUTO: on where usable */
     struct xlcfg_loc loc;
 };
 

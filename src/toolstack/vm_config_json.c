@@ -73,6 +73,8 @@ struct json_object *vm_config_json(const struct vm_config *c)
         }
         if (v->vifname[0])
             add_str(j, "vifname", v->vifname);
+        if (v->vhost != VM_VHOST_AUTO)
+            add_str(j, "vhost", v->vhost == VM_VHOST_ON ? "on" : "off");
         json_object_array_add(vifs, j);
     }
     json_object_object_add(o, "vif", vifs);

@@ -2,8 +2,10 @@
  * comma-separated KEY=VALUE items (blanks around items are dropped and
  * empty items skipped, as xl's strtok loop does; '' is a vif with every
  * default).  vireo will give the guest virtio-net devices on a host bridge,
- * so it takes mac, bridge, vifname, model (virtio only) and mtu; xl's other
- * keys (script, ip, rate, type, ...) are refused by name. */
+ * so it takes mac, bridge, vifname, model (virtio only) and mtu, and a key
+ * of its own, vhost=on|off (the kernel's vhost-net as the data plane;
+ * unset: on where /dev/vhost-net is usable); xl's other keys (script, ip,
+ * rate, type, ...) are refused by name. */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,8 +21,8 @@ struct vspec {
     unsigned given;      /* bit per key in keys[] */
 };
 
-static const char *const keys[] = {"mac", "bridge", "vifname", "model", "mtu"};
-enum { K_MAC, K_BRIDGE, K_VIFNAME, K_MODEL, K_MTU };
+static const char *const keys[] = {"mac", "bridge", "vifname", "model", "mtu", "vhost"};
+enum { K_MAC, K_BRIDGE, K_VIFNAME, K_MODEL, K_MTU, K_VHOST };
 
 static const char *const xl_only[] = {"type", "script", "ip", "backend", "rate", "devid", "gatewaydev", "netdev",
                                       "forwarddev", "accel", "specification", "trusted", "untrusted"};
@@ -105,7 +107,7 @@ static int item(struct vspec *d, size_t off, size_t len, struct vm_vif *vif)
         const char *hint = word[0] ? xl_suggest(word, keys, sizeof(keys) / sizeof(keys[0]), false) : NULL;
         if (hint)
             return vmc_err_at(d->b, d->v, off, "unknown vif option '%s'; did you mean '%s'?", shown, hint);
-        return vmc_err_at(d->b, d->v, off, "unknown vif option '%s'; expected mac, bridge, vifname, model or mtu",
+        return vmc_err_at(d->b, d->v, off, "unknown vif option '%s'; expected mac, bridge, vifname, model, mtu or vhost",
                           shown);
     }
     if (d->given & (1u << k))
@@ -129,6 +131,13 @@ static int item(struct vspec *d, size_t off, size_t len, struct vm_vif *vif)
             return 0;
         return vmc_err_at(d->b, d->v, vo, "vif model '%s' is not supported here (virtio-net only); expected virtio",
                           VMC_SHOW(shown, val, vl));
+    case K_VHOST:
+        if (span_is(val, vl, "on") || span_is(val, vl, "off")) {
+            vif->vhost = span_is(val, vl, "on") ? VM_VHOST_ON : VM_VHOST_OFF;
+            return 0;
+        }
+        return vmc_err_at(d->b, d->v, vo, "vif vhost '%s' is not on or off; expected vhost=on (the kernel's "
+                          "vhost-net) or vhost=off (frames through the VMM)", VMC_SHOW(shown, val, vl));
     default:
         if (vmc_uint(d->b, d->v, vo, val, vl, "vif mtu", 68, 65535, "68 to 65535", &n) < 0)
             return -1;

@@ -64,6 +64,8 @@ static void vif_spec(FILE *f, const struct vm_vif *v)
     int n = snprintf(spec, sizeof(spec), "bridge=%s", v->bridge);
     if (v->mtu)
         n += snprintf(spec + n, sizeof(spec) - (size_t)n, ", mtu=%u", v->mtu);
+    if (v->vhost != VM_VHOST_AUTO)
+        n += snprintf(spec + n, sizeof(spec) - (size_t)n, ", vhost=%s", v->vhost == VM_VHOST_ON ? "on" : "off");
     quote(f, spec, (size_t)n);
 }
 

@@ -150,6 +150,7 @@ static int build_params(struct vmp *p, char *err, size_t errlen)
         memcpy(n->mac, c->vifs[i].mac, 6);
         n->queues = VM_NET_DEFAULT_QUEUES;
         n->iothreads = 1;
+        n->vhost = c->vifs[i].vhost;
     }
     for (unsigned i = 0; i < c->ndisks; i++) {
         disk_opts_defaults(&v->disks[i], c->disks[i].target);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -126,6 +127,7 @@ struct qcall {
     int ret;
     const struct vq *vq;       /* for starts */
     int kick;
+    int call;                  /* for vhost-net: the queue's interrupt eventfd */
 };
 
 static void start_on_loop(void *arg)
@@ -144,6 +146,11 @@ static void start_on_loop(void *arg)
         return;
     }
     struct vnet_pair *p = &n->pairs[a->q / 2];
+    if (p->vhost_fd >= 0) {
+        vnet_vhost_start(p, a->q % 2 == 0, a->vq, a->kick, a->call);
+        a->ret = (a->q % 2 == 0 ? p->rx_on : p->tx_on) ? 0 : -1;
+        return;
+    }
     if (a->q % 2 == 0) {
         p->rxq = *a->vq;
         p->rx_kick = a->kick;
@@ -178,7 +185,9 @@ static int net_queue_start(struct virtio_dev *d, unsigned q, const struct vq *vq
             return -1;
         }
     }
-    struct qcall a = {n, q, -1, vq, kick_fd};
+    /* Asked here: the vector is the transport's, whose lock we hold. */
+    int call = d->queue_call_fd ? d->queue_call_fd(d->transport, q) : -1;
+    struct qcall a = {n, q, -1, vq, kick_fd, call};
     event_loop_call(q == ctrl_index(n) ? n->ctrl.loop : n->pairs[q / 2].loop, start_on_loop, &a);
     return a.ret;
 }
@@ -195,6 +204,10 @@ static void stop_on_loop(void *arg)
         return;
     }
     struct vnet_pair *p = &n->pairs[a->q / 2];
+    if (p->vhost_fd >= 0) {
+        a->ret = vnet_vhost_stop(p, a->q % 2 == 0);
+        return;
+    }
     vnet_pair_stop(p, a->q % 2 == 0);
     a->ret = a->q % 2 == 0 ? p->rxq.last_avail : p->txq.last_avail;
 }
@@ -202,13 +215,29 @@ static void stop_on_loop(void *arg)
 static uint16_t net_queue_stop(struct virtio_dev *d, unsigned q)
 {
     struct vnet *n = (struct vnet *)d;
-    struct qcall a = {n, q, 0, NULL, -1};
+    struct qcall a = {n, q, 0, NULL, -1, -1};
     if (q > ctrl_index(n))
         return 0;
     /* The next driver negotiates afresh. */
     atomic_store(&n->offload_set, false);
     event_loop_call(q == ctrl_index(n) ? n->ctrl.loop : n->pairs[q / 2].loop, stop_on_loop, &a);
     return (uint16_t)a.ret;
+}
+
+static void call_on_loop(void *arg)
+{
+    struct qcall *a = arg;
+    vnet_vhost_set_call(&a->n->pairs[a->q / 2], a->q % 2 == 0, a->call);
+}
+
+static void net_queue_call_changed(struct virtio_dev *d, unsigned q, int call_fd)
+{
+    struct vnet *n = (struct vnet *)d;
+    /* The user-space path asks the transport at each interrupt. */
+    if (q >= ctrl_index(n) || n->pairs[q / 2].vhost_fd < 0)
+        return;
+    struct qcall a = {n, q, 0, NULL, -1, call_fd};
+    event_loop_call(n->pairs[q / 2].loop, call_on_loop, &a);
 }
 
 static void net_config_read(struct virtio_dev *d, uint32_t off, void *buf, uint32_t len)
@@ -230,6 +259,7 @@ static const struct virtio_dev_ops net_ops = {
     .config_write = net_config_write,
     .queue_start = net_queue_start,
     .queue_stop = net_queue_stop,
+    .queue_call_changed = net_queue_call_changed,
 };
 
 struct vnet *vnet_new(const struct vnet_opts *opts, struct event_loop *const loops[], char *err, size_t errlen)
@@ -249,6 +279,17 @@ struct vnet *vnet_new(const struct vnet_opts *opts, struct event_loop *const loo
         p->n = n;
         p->idx = i;
         p->fd = opts->be.fds[i];
+        p->vhost_fd = opts->be.vhost ? opts->be.vhost_fds[i] : -1;
+        p->vhost_err[0] = p->vhost_err[1] = -1;
+        /* Made here: the I/O thread's filter has no eventfd2. */
+        for (unsigned r = 0; p->vhost_fd >= 0 && r < 2; r++) {
+            p->vhost_err[r] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            if (p->vhost_err[r] < 0) {
+                snprintf(err, errlen, "%s: eventfd: %s", opts->name, strerror(errno));
+                vnet_free(n);
+                return NULL;
+            }
+        }
         p->rx_kick = p->tx_kick = -1;
         p->loop = loops[i];
         p->pkt = malloc(VNET_HDR_LEN + VNET_MAX_FRAME);
@@ -280,6 +321,8 @@ struct vnet *vnet_new(const struct vnet_opts *opts, struct event_loop *const loo
                                 BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN);
     if (opts->pairs > 1)
         n->dev.host_features |= BIT(VIRTIO_NET_F_MQ);
+    if (opts->be.vhost)
+        n->dev.host_features = vnet_vhost_offer(n->dev.host_features, opts->be.vhost_features);
     return n;
 }
 
@@ -287,8 +330,12 @@ void vnet_free(struct vnet *n)
 {
     if (!n)
         return;
-    for (unsigned i = 0; i < VNET_MAX_PAIRS; i++)
+    for (unsigned i = 0; i < VNET_MAX_PAIRS; i++) {
         free(n->pairs[i].pkt);
+        for (unsigned r = 0; r < 2; r++)
+            if (n->pairs[i].vhost_err[r] > 0)   /* 0: a pair never set up (calloc) */
+                close(n->pairs[i].vhost_err[r]);
+    }
     free(n);
 }
 

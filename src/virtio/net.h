@@ -5,7 +5,8 @@
  * receive buffers.  It knows nothing of TAP devices: the backend is one
  * packet file descriptor per queue pair carrying frames behind a 12-byte
  * virtio-net header (a TAP with IFF_VNET_HDR in the VMM, a socketpair in
- * tests), plus two callbacks. */
+ * tests), plus two callbacks; or, with vhost-net, the kernel moves the
+ * frames between those fds and the rings itself (net_vhost.c). */
 #ifndef VIREO_VIRTIO_NET_H
 #define VIREO_VIRTIO_NET_H
 
@@ -33,6 +34,13 @@ struct vnet_backend {
     /* Whether frames for the host's side should go to pair i (multiqueue:
      * the driver uses only some pairs). */
     int (*enable_pair)(void *opaque, unsigned pair, bool on);
+    /* vhost-net as the data plane: pair i's frames move between fds[i]
+     * and the guest in the kernel (vhost_fds[i], owned by the caller and
+     * already VHOST_SET_OWNER'd), never through this process; the control
+     * queue stays here.  vhost_features: its VHOST_GET_FEATURES. */
+    bool vhost;
+    int vhost_fds[VNET_MAX_PAIRS];
+    uint64_t vhost_features;
 };
 
 struct vnet_opts {
@@ -69,6 +77,10 @@ struct virtio_dev *vnet_dev(struct vnet *n);
 void vnet_get_stats(struct vnet *n, struct vnet_stats *s);
 void vnet_pair_stats(struct vnet *n, unsigned pair, struct vnet_stats *s);
 unsigned vnet_pairs(const struct vnet *n);
+/* The features offered to the driver when vhost-net serves the rings:
+ * host_features without the ring features this vhost cannot do. */
+uint64_t vnet_vhost_offer(uint64_t host_features, uint64_t vhost_features);
+
 /* Pairs the driver has enabled (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET). */
 unsigned vnet_active_pairs(struct vnet *n);
 

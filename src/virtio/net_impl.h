@@ -34,6 +34,10 @@ struct vnet_pair {
     bool pkt_pending;
     struct vq_elem elem;      /* scratch: one chain */
     struct vq_elem first;     /* the first chain of a merged frame */
+    int vhost_fd;             /* -1: this process moves the frames */
+    bool vhost_ready;         /* features and memory table given for this driver */
+    int vhost_err[2];         /* eventfds vhost signals when it finds ring [0] rx, [1] tx broken */
+    struct el_watch w_vhost_err[2];
     /* Written on the pair's loop only (stat_counter.h). */
     stat_counter rx_packets, rx_bytes, tx_packets, tx_bytes;
     stat_counter rx_dropped_too_big, rx_dropped_offload, rx_bad_buffers, tx_bad_chain, tx_bad_header, tx_backend_errors;
@@ -71,5 +75,11 @@ struct vnet {
 void vnet_pair_start_rx(struct vnet_pair *p);
 void vnet_pair_start_tx(struct vnet_pair *p);
 void vnet_pair_stop(struct vnet_pair *p, bool rx);
+/* net_vhost.c, on the pair's loop: vhost-net takes ring rx or tx of p
+ * (call: the eventfd that interrupts the driver, -1 none); stop returns
+ * the next avail index. */
+void vnet_vhost_start(struct vnet_pair *p, bool rx, const struct vq *vq, int kick, int call);
+uint16_t vnet_vhost_stop(struct vnet_pair *p, bool rx);
+void vnet_vhost_set_call(struct vnet_pair *p, bool rx, int call);
 
 #endif

@@ -39,6 +39,9 @@ struct virtio_dev_ops {
      * (nothing touches guest memory afterwards), with the next avail
      * index to process. */
     uint16_t (*queue_stop)(struct virtio_dev *d, unsigned q);
+    /* Optional: the driver moved started queue q to another interrupt
+     * (call_fd, as queue_call_fd would now return). */
+    void (*queue_call_changed)(struct virtio_dev *d, unsigned q, int call_fd);
 };
 
 struct virtio_dev {
@@ -59,6 +62,10 @@ struct virtio_dev {
     /* The device changed its configuration space on its own (a balloon's
      * new target): tell the driver.  NULL where the transport cannot. */
     void (*config_changed)(void *transport);
+    /* The eventfd whose write interrupts the driver for queue q, for a
+     * data plane outside this process (vhost-net); -1 if q has no
+     * interrupt.  NULL where the transport has none. */
+    int (*queue_call_fd)(void *transport, unsigned q);
 };
 
 #endif

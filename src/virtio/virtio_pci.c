@@ -101,6 +101,13 @@ static void dev_notify(void *transport, unsigned q)
     signal_vector(v, atomic_load(&v->q[q].vector));
 }
 
+static int dev_queue_call_fd(void *transport, unsigned q)
+{
+    struct vpci *v = transport;
+    uint16_t vector = atomic_load(&v->q[q].vector);
+    return vector < v->nvec ? v->vec[vector].fd : -1;
+}
+
 static void dev_broken(void *transport, const char *why)
 {
     struct vpci *v = transport;
@@ -256,8 +263,11 @@ static void common_write(struct vpci *v, uint64_t off, const uint8_t *data, unsi
     if (v->queue_select >= v->dev->num_queues || v->queue_select != o.queue_select)
         return;
     struct vpci_queue *q = &v->q[v->queue_select];
-    if (CHANGED(queue_msix_vector))
+    if (CHANGED(queue_msix_vector)) {
         atomic_store(&q->vector, n.queue_msix_vector < v->nvec ? n.queue_msix_vector : VIRTIO_MSI_NO_VECTOR);
+        if (q->started && v->dev->ops->queue_call_changed)
+            v->dev->ops->queue_call_changed(v->dev, v->queue_select, dev_queue_call_fd(v, v->queue_select));
+    }
     /* The rest is fixed once the queue is enabled (4.1.4.3.2). */
     if (q->enabled)
         return;
@@ -464,6 +474,7 @@ int vpci_init(struct vpci *v, struct virtio_dev *dev, const struct memmap *mem,
     dev->notify = dev_notify;
     dev->broken = dev_broken;
     dev->config_changed = dev_config_changed;
+    dev->queue_call_fd = dev_queue_call_fd;
     reset_locked(v);
 
     /* Modern virtio-pci IDs (4.1.2.1): 0x1040 + device type. */

@@ -96,6 +96,7 @@ struct vm_nic {
     bool pci_ok;
     struct tap *tap;                 /* the VM's resources' */
     uint8_t mac[6];
+    bool vhost;                      /* its pairs are served by vhost-net */
 };
 
 struct vm {

@@ -45,8 +45,10 @@ uint64_t vm_pids_limit(const struct vm_params *p)
     uint64_t n = 1 + p->ncpus + 1 + 1 + 16;   /* main, vCPUs, boot loader child, KVM's thread, spare */
     for (unsigned i = 0; i < p->ndisks; i++)
         n += p->disks[i].iothreads + (uint64_t)p->disks[i].queues * (4 + iowq);
+    /* vhost-net's worker per queue pair joins the VM's cgroup (a kernel
+     * thread attached to it, or since Linux 6.4 a task of the process). */
     for (unsigned i = 0; i < p->nnets; i++)
-        n += p->nets[i].iothreads;
+        n += p->nets[i].iothreads + p->nets[i].queues;
     return n;
 }
 

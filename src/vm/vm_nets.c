@@ -62,6 +62,12 @@ int vm_nets_create(struct vm *vm, const struct vm_params *cfg)
         no.be = (struct vnet_backend){.opaque = nic, .set_offload = set_offload, .enable_pair = enable_pair};
         for (unsigned k = 0; k < o->queues; k++)
             no.be.fds[k] = nic->tap->fds[k];
+        /* The resources opened vhost-net for every pair, or for none. */
+        no.be.vhost = vm->res->vhost_fds[i][0] >= 0;
+        for (unsigned k = 0; no.be.vhost && k < o->queues; k++)
+            no.be.vhost_fds[k] = vm->res->vhost_fds[i][k];
+        no.be.vhost_features = vm->res->vhost_features[i];
+        nic->vhost = no.be.vhost;
         if (iothread_group_start(&nic->threads, "vireo-net", o->iothreads, o->queues, 0, NULL, &vm->loop) < 0) {
             vlog_err("%s: cannot start an I/O thread: %s", name, strerror(errno));
             return -1;
@@ -81,8 +87,8 @@ int vm_nets_create(struct vm *vm, const struct vm_params *cfg)
         }
         nic->pci_ok = true;
         mac_format(nic->mac, mac);
-        vlog_info("net %u: %s%s%s, mac %s, %u queue pair%s", i, nic->tap->ifname, o->bridge[0] ? " on bridge " : "",
-                  o->bridge, mac, o->queues, o->queues > 1 ? "s" : "");
+        vlog_info("net %u: %s%s%s, mac %s, %u queue pair%s, %s", i, nic->tap->ifname, o->bridge[0] ? " on bridge " : "",
+                  o->bridge, mac, o->queues, o->queues > 1 ? "s" : "", nic->vhost ? "vhost-net" : "user-space");
     }
     return 0;
 }

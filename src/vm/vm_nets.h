@@ -13,6 +13,9 @@
 #define VM_PCI_SLOT_FIRST_NET 16
 #define VM_NET_DEFAULT_QUEUES 1     /* QEMU's default too */
 
+/* The data plane of a NIC: the kernel's vhost-net, or this process. */
+enum vm_vhost { VM_VHOST_AUTO, VM_VHOST_ON, VM_VHOST_OFF };
+
 struct vm_net_opts {
     char bridge[16];        /* bridge=BR: a new TAP enslaved to BR */
     char tap[16];           /* tap=NAME: an existing TAP */
@@ -21,6 +24,7 @@ struct vm_net_opts {
     uint8_t mac[6];         /* else derived from the VM (mac_derive) */
     unsigned queues;        /* queue pairs, 1..VNET_MAX_PAIRS */
     unsigned iothreads;     /* 0: the main loop serves the queues */
+    enum vm_vhost vhost;    /* vhost=on|off; unset (AUTO): on where /dev/vhost-net is usable */
 };
 
 struct vm;

@@ -12,6 +12,7 @@
 #include "kvm/kvm_sys.h"
 #include "mem/memmap.h"
 #include "net/netlink.h"
+#include "net/vhost_net.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -29,6 +30,33 @@ static int open_tap(struct tap *t, const struct vm_net_opts *o, char *err, size_
     if (tap_create(t, o->ifname, o->queues, err, errlen) < 0)
         return -1;
     return nl_attach_to_bridge(t->ifname, o->bridge, err, errlen);
+}
+
+/* One vhost-net device per queue pair, opened and owned here: the VM
+ * process may not open /dev/vhost-net once confined.  vhost=on where it
+ * cannot be had is an error; unset falls back to the user-space device
+ * where the device is missing or not ours, as libvirt's default does. */
+static int open_vhost(struct vm_resources *r, unsigned i, const struct vm_net_opts *o, char *err, size_t errlen)
+{
+    if (o->vhost == VM_VHOST_OFF)
+        return 0;
+    for (unsigned q = 0; q < o->queues; q++) {
+        bool missing;
+        int fd = vhost_net_open(&r->vhost_features[i], &missing, err, errlen);
+        if (fd < 0) {
+            for (unsigned k = 0; k < q; k++) {
+                close(r->vhost_fds[i][k]);
+                r->vhost_fds[i][k] = -1;
+            }
+            if (o->vhost == VM_VHOST_AUTO && missing) {
+                vlog_info("net %u: no vhost-net (%s): frames go through the VMM", i, err);
+                return 0;
+            }
+            return -1;
+        }
+        r->vhost_fds[i][q] = fd;
+    }
+    return 0;
 }
 
 static int open_kvm(struct vm_resources *r, const struct vm_params *p)
@@ -71,7 +99,7 @@ int vm_resources_open(struct vm_resources *r, const struct vm_params *p)
     r->console_fd = console_nonblocking(p->serial_fd);
     for (unsigned i = 0; i < VM_MAX_NETS; i++)
         for (unsigned q = 0; q < TAP_MAX_QUEUES; q++)
-            r->taps[i].fds[q] = -1;
+            r->taps[i].fds[q] = r->vhost_fds[i][q] = -1;
     /* The disks' request clock reads /sys to choose TSC or not: here, before
      * the jail and the filters, which leave no path to read. */
     mclock_init();
@@ -136,7 +164,8 @@ int vm_resources_open(struct vm_resources *r, const struct vm_params *p)
     }
     for (unsigned i = 0; i < p->nnets; i++) {
         r->nnets = i + 1;
-        if (open_tap(&r->taps[i], &p->nets[i], err, sizeof(err)) < 0) {
+        if (open_tap(&r->taps[i], &p->nets[i], err, sizeof(err)) < 0 ||
+            open_vhost(r, i, &p->nets[i], err, sizeof(err)) < 0) {
             vlog_err("net %u: %s", i, err);
             goto fail;
         }
@@ -156,8 +185,11 @@ static void close_fd(int *fd)
 
 void vm_resources_close(struct vm_resources *r)
 {
-    for (unsigned i = 0; i < r->nnets; i++)
+    for (unsigned i = 0; i < r->nnets; i++) {
         tap_close(&r->taps[i]);
+        for (unsigned q = 0; q < TAP_MAX_QUEUES; q++)
+            close_fd(&r->vhost_fds[i][q]);
+    }
     r->nnets = 0;
     for (unsigned i = 0; i < r->ndisks; i++)
         bdev_close(r->disks[i]);

@@ -36,6 +36,10 @@ struct vm_resources {
     unsigned ndisks, nnets;
     struct bdev *disks[VM_MAX_DISKS];
     struct tap taps[VM_MAX_NETS];
+    /* vhost-net per NIC and queue pair (-1: NIC i's frames go through this
+     * process), owned by this process; its VHOST_GET_FEATURES. */
+    int vhost_fds[VM_MAX_NETS][TAP_MAX_QUEUES];
+    uint64_t vhost_features[VM_MAX_NETS];
     /* The console (vm_params.serial_fd) once more, non-blocking, for the
      * virtio console, which writes from the VM's main loop: a description
      * of its own, so the UART's writes (from vCPU threads) stay blocking.

@@ -157,7 +157,8 @@ export -f net_xfer
 check "net: guest on a bridge pings the host; 4 MiB each way intact; TAP removed at power-off" 300 0 \
     "+vireo-guest: ping 169.254.71.1 ok" "+host: host->guest 4096 KiB arrived intact" \
     "+host: guest->host 4096 KiB arrived intact" "+host: the guest's MAC is the one vireo reported" \
-    "+queues rx-0 tx-0; master vtbr-xfer" "+host: TAP vireo0 gone after power-off" "+vireo exit=0" -- bash -c 'net_ns net_xfer 4096 basic ""'
+    "+queues rx-0 tx-0; master vtbr-xfer" "+host: TAP vireo0 gone after power-off" "+vireo exit=0" \
+    "+1 queue pair, vhost-net" -- bash -c 'net_ns net_xfer 4096 basic ""'
 check "net: multiqueue: 2 vCPUs, queues=2: guest and host TAP have 2 queues, traffic intact" 300 0 \
     "+vireo-guest: queues rx-0 rx-1 tx-0 tx-1" "+queues rx-0 rx-1 tx-0 tx-1; master vtbr-xfer" "+2 queue pairs" \
     "+vireo-guest: ping 169.254.71.1 ok" "+host: host->guest 1024 KiB arrived intact" \
@@ -169,6 +170,76 @@ check "net: multiqueue: 2 vCPUs, queues=2: guest and host TAP have 2 queues, tra
 #    each other and B sends A 1 MiB.  A's nc listens in the foreground with
 #    the console as stdin: busybox nc half-closes when its stdin ends, and
 #    the sender would then stop early.
+# vhost-net (the test host loads vhost_net; the default there is vhost=on):
+# the same traffic through the kernel's data plane and through vireo's own,
+# each under vireo's normal confinement (seccomp per thread, no root).
+check "net: vhost=on: ping, 4 MiB each way intact, confined" 300 0 \
+    "+1 queue pair, vhost-net" "+seccomp filters per thread" "+vireo-guest: ping 169.254.71.1 ok" \
+    "+host: host->guest 4096 KiB arrived intact" "+host: guest->host 4096 KiB arrived intact" \
+    "+gone after power-off" "+vireo exit=0" "-vhost-net: " -- bash -c 'net_ns net_xfer 4096 vhost ,vhost=on'
+check "net: vhost=off: the user-space device, ping, 1 MiB each way intact" 300 0 \
+    "+1 queue pair, user-space" "+seccomp filters per thread" "+vireo-guest: ping 169.254.71.1 ok" \
+    "+host: host->guest 1024 KiB arrived intact" "+host: guest->host 1024 KiB arrived intact" "+vireo exit=0" -- \
+    bash -c 'net_ns net_xfer 1024 vhostoff ,vhost=off'
+check "net: vhost=on, multiqueue: 2 pairs, each its own vhost, traffic intact" 300 0 \
+    "+2 queue pairs, vhost-net" "+vireo-guest: queues rx-0 rx-1 tx-0 tx-1" "+vireo-guest: ping 169.254.71.1 ok" \
+    "+host: host->guest 1024 KiB arrived intact" "+host: guest->host 1024 KiB arrived intact" "+vireo exit=0" \
+    "-vhost-net: " -- bash -c 'net_ns net_xfer 1024 mqvhost ,queues=2,vhost=on --vcpus 2'
+
+# The guest resets the device twice (unbinds and rebinds virtio_net): vhost
+# is stopped (backend detached, ring bases fetched) and started again for
+# the new driver, which must ping and receive data each time.
+net_rebind() {
+    local opts=$1
+    net_setup "rebind${opts//[,=]/-}"
+    local d=$net_case br=vtbr-rb hip=169.254.76.1 gip=169.254.76.2
+    net_bridge "$br" "$hip"
+    head -c 262144 /dev/urandom >"$d/send"
+    local want; want=$(md5sum <"$d/send" | cut -d' ' -f1)
+    local port
+    for port in 5004 5005; do   # one per round: a listener sends its file once
+        timeout 300 socat -u "OPEN:$d/send" TCP-LISTEN:$port,reuseaddr &
+        net_pids+=($!)
+    done
+    {
+        net_guest_ip "$hip" "$gip"
+        cat <<EOF
+dev=\$(basename \$(readlink /sys/class/net/eth0/device))
+for round in 1 2; do
+    echo \$dev >/sys/bus/virtio/drivers/virtio_net/unbind
+    echo \$dev >/sys/bus/virtio/drivers/virtio_net/bind
+    i=0
+    until [ -e /sys/class/net/eth0 ] || [ \$i -ge 50 ]; do i=\$((i + 1)); sleep 0.1; done
+    ip link set eth0 up
+    ip addr add $gip/24 dev eth0
+    i=0
+    until ping -c 1 -W 1 $hip >/dev/null 2>&1 || [ \$i -ge 60 ]; do i=\$((i + 1)); sleep 1; done
+    ping -c 3 -W 5 $hip >/dev/null 2>&1 && echo "vireo-guest: rebind \$round ping ok"
+    timeout 60 nc $hip \$((5003 + round)) >/tmp/r
+    echo "vireo-guest: rebind \$round received \$(wc -c </tmp/r) bytes md5 \$(md5sum </tmp/r | cut -d' ' -f1)"
+done
+EOF
+    } >"$d/guest.sh"
+    local rc=0
+    run_guest "$d/guest.sh" --net "bridge=$br$opts" </dev/null >"$d/vm.log" 2>&1 || rc=$?
+    tr -d '\r' <"$d/vm.log"
+    echo "vireo exit=$rc"
+    local r
+    for r in 1 2; do
+        [ "$(net_field "$d/vm.log" "rebind $r received")" = "262144 bytes md5 $want" ] &&
+            echo "host: after rebind $r, 256 KiB arrived intact"
+    done
+    return $rc
+}
+export -f net_rebind
+check "net: vhost=on: the guest resets the device twice (driver unbind/bind); traffic after each" 300 0 \
+    "+1 queue pair, vhost-net" "+vireo-guest: rebind 1 ping ok" "+vireo-guest: rebind 2 ping ok" \
+    "+host: after rebind 1, 256 KiB arrived intact" "+host: after rebind 2, 256 KiB arrived intact" \
+    "+vireo exit=0" "-vhost-net: " "-device needs reset" -- bash -c 'net_ns net_rebind ,vhost=on'
+check "net: vhost=off: the same resets on the user-space device" 300 0 \
+    "+1 queue pair, user-space" "+vireo-guest: rebind 2 ping ok" "+host: after rebind 2, 256 KiB arrived intact" \
+    "+vireo exit=0" -- bash -c 'net_ns net_rebind ,vhost=off'
+
 net_two() {
     net_setup two
     local d=$net_case br=vtbr-two hip=169.254.72.1 a=169.254.72.2 b=169.254.72.3
@@ -331,6 +402,16 @@ net_err() {
         ls -l /dev/kvm /dev/net/tun
         ;;
     notun) mount -t tmpfs none /dev/net ;;
+    novhost)
+        # A /dev of its own without vhost-net (private mount namespace).
+        local dev
+        mkdir -p "$d/dev/net"
+        for dev in kvm null zero random urandom net/tun; do
+            mknod "$d/dev/$dev" c "$((0x$(stat -c %t "/dev/$dev")))" "$((0x$(stat -c %T "/dev/$dev")))"
+            chmod --reference="/dev/$dev" "$d/dev/$dev"
+        done
+        mount --bind "$d/dev" /dev
+        ;;
     esac
     local before; before=$(net_links)
     local rc=0
@@ -359,11 +440,18 @@ check "net: user nobody with a 0666 /dev/net/tun => exit 1, needs CAP_NET_ADMIN"
     "+host: nothing left behind" -- bash -c 'net_ns net_err nobody-tun --net bridge=vterr'
 check "net: no /dev/net/tun => exit 1, says so" 60 1 "+/dev/net/tun is missing" "+modprobe tun" \
     "+host: nothing left behind" -- bash -c 'net_ns net_err notun --net bridge=vterr'
+check "net: vhost=on without /dev/vhost-net => exit 1, says so" 60 1 "+net 0: /dev/vhost-net is missing" \
+    "+modprobe vhost_net" "+vhost=off" "+host: nothing left behind" -- \
+    bash -c 'net_ns net_err novhost --net bridge=vterr,vhost=on'
+check "net: no /dev/vhost-net, vhost unset => the user-space device" 120 0 "+no vhost-net" \
+    "+frames go through the VMM" "+1 queue pair, user-space" "+host: nothing left behind" -- \
+    bash -c 'net_ns net_err novhost --net bridge=vterr'
 
 # 6. (g) Case 1 under ASan/UBSan, 1 MiB each way: the data plane's threads,
 #    the TAP and the virtqueues.
 net_asan() {
-    vireo=$vireo_asan net_xfer 1024 asan ""
+    # vhost=off: the user-space path is where vireo parses the guest's frames.
+    vireo=$vireo_asan net_xfer 1024 asan ",vhost=off"
 }
 export -f net_asan
 check "net: ASan/UBSan build: ping and 1 MiB each way" 600 0 "+vireo-guest: ping 169.254.71.1 ok" \

@@ -298,6 +298,32 @@ check "toolstack: vif on a bridge, network-list, TAP removed with the VM" 200 0 
     "+network-list --json: the vif" \
     "+TAP: under the bridge" "+TAP: gone with the VM" -- bash -c ts_vif_case
 
+# 6c. vif vhost=on|off: the VM process opens /dev/vhost-net before it drops
+#     root (vhost=on) or moves the frames itself (vhost=off); it says which,
+#     runs confined, and the guest boots and powers off on request.
+ts_vif_vhost_case() {
+    set -e
+    ts_setup vifvhost
+    local br=tsvb$$ how
+    ip link add "$br" type bridge
+    trap 'for n in $("$vireo" list 2>/dev/null | awk "NR > 1 { print \$1 }"); do "$vireo" destroy "$n"; done; ip link del '"$br"' 2>/dev/null' EXIT
+    for how in on off; do
+        "$vireo" create "$(ts_cfg "vh$how" wait "vif = ['bridge=$br, vhost=$how']")" 2>&1 | tee "$ts_dir/create-$how"
+        if ! ts_wait_console "vh$how" "vireo-guest: waiting for the power button"; then
+            echo "vhost=$how: the guest did not come up; console and VM log:"
+            ts_console "vh$how" | tail -n 20
+        fi
+        "$vireo" shutdown -w -t 90 "vh$how" || echo "shutdown -w: exit $?"
+    done
+    # What the VM process said at its start, which `vireo create` shows.
+    grep -q "1 queue pair, vhost-net" "$ts_dir/create-on" && echo "vhost=on: vhost-net"
+    grep -q "1 queue pair, user-space" "$ts_dir/create-off" && echo "vhost=off: user-space"
+    grep -q "seccomp filters per thread" "$ts_dir/create-on" && echo "vhost=on: confined"
+}
+export -f ts_vif_vhost_case
+check "toolstack: vif vhost=on and vhost=off choose the data plane" 240 0 "+vhost=on: vhost-net" \
+    "+vhost=off: user-space" "+vhost=on: confined" -- bash -c ts_vif_vhost_case
+
 # 7. Only the owner reaches the control socket: the modes keep others out,
 #    and the peer check holds even with the modes loosened.
 ts_perm_case() {

@@ -86,6 +86,8 @@ static void healthy_kvm_host(void **state)
     assert_true(strstr(find(r, n, "cpu")->detail, "vmx (Intel VT-x)") != NULL);
     assert_string_equal(find(r, n, "kvm module")->detail, "kvm_intel loaded");
     assert_string_equal(find(r, n, "nested virtualization")->detail, "on (only needed to run KVM inside guests)");
+    assert_int_equal(find(r, n, "vhost-net")->status, HC_OK);
+    assert_true(strstr(find(r, n, "vhost-net")->detail, "NICs use vhost-net unless vhost=off") != NULL);
     assert_string_equal(find(r, n, "memory")->detail, "24.0 GiB total, 20.0 GiB available");
     assert_string_equal(find(r, n, "hugepages")->detail,
                         "4 reserved (2 free) of 2048 kB; transparent huge pages: madvise");
@@ -138,6 +140,10 @@ static void bare_host(void **state)
     assert_int_equal(h->status, HC_WARN);
     assert_string_equal(h->fix, "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled");
     assert_int_equal(find(r, n, "microscope")->status, HC_WARN);
+    const struct hc_result *v = find(r, n, "vhost-net");
+    assert_int_equal(v->status, HC_INFO);
+    assert_true(strstr(v->detail, "user-space virtio-net") != NULL);
+    assert_true(strstr(v->fix, "modprobe vhost_net") != NULL);
 }
 
 static void output_forms(void **state)

@@ -167,13 +167,14 @@ static void nets(void **state)
     struct run_args a;
     char err[256];
     assert_int_equal(PARSE(&a, err, "--kernel", "k", "--net", "bridge=br0", "--net=tap=tap7,mac=02:AB:cd:00:00:01,"
-                           "queues=4,iothread=0", "--net", "bridge=lan,ifname=web0,iothread=2"), 0);
+                           "queues=4,iothread=0,vhost=off", "--net", "bridge=lan,ifname=web0,iothread=2,vhost=on"), 0);
     assert_int_equal(a.nnets, 3);
     assert_string_equal(a.nets[0].bridge, "br0");
     assert_string_equal(a.nets[0].tap, "");
     assert_false(a.nets[0].has_mac);
     assert_int_equal(a.nets[0].queues, 1);
     assert_int_equal(a.nets[0].iothreads, 1);
+    assert_int_equal(a.nets[0].vhost, VM_VHOST_AUTO);   /* on where /dev/vhost-net is usable */
     assert_string_equal(a.nets[1].tap, "tap7");
     assert_true(a.nets[1].has_mac);
     assert_memory_equal(a.nets[1].mac, ((uint8_t[]){2, 0xab, 0xcd, 0, 0, 1}), 6);
@@ -181,6 +182,8 @@ static void nets(void **state)
     assert_int_equal(a.nets[1].iothreads, 0);
     assert_string_equal(a.nets[2].ifname, "web0");
     assert_int_equal(a.nets[2].iothreads, 2);
+    assert_int_equal(a.nets[1].vhost, VM_VHOST_OFF);
+    assert_int_equal(a.nets[2].vhost, VM_VHOST_ON);
 }
 
 static void net_errors(void **state)
@@ -205,6 +208,9 @@ static void net_errors(void **state)
     expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge=br0,model=e1000"), err,
                        "unknown option 'model'");
     expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge"), err, "is not KEY=VALUE");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge=br0,vhost=yes"), err,
+                       "vhost=yes: expected on (the kernel's vhost-net) or off (frames through the VMM)");
+    expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge=br0,vhost="), err, "vhost=: expected on");
     expect_usage_error(PARSE(&a, err, "--kernel", "k", "--net", "bridge=a", "--net", "bridge=a", "--net", "bridge=a",
                              "--net", "bridge=a", "--net", "bridge=a"), err, "at most 4 interfaces");
 }

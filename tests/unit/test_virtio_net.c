@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/vhost_net.h"
 #include "virtio/net.h"
 #include "virtio/net_hdr.h"
 #include "virtio/virtqueue.h"
@@ -540,6 +541,76 @@ static void pairs_the_backend_refuses(void **state)
     assert_true(f->pair_on[0]);
 }
 
+/* What the guest is offered and what vhost is told with vhost-net as the
+ * data plane: ring features only as far as this vhost walks rings so;
+ * offloads and the control queue stay offered (TAP's and ours) but are
+ * never acknowledged to vhost, nor its own header (the TAP keeps it). */
+static void vhost_feature_negotiation(void **state)
+{
+    (void)state;
+    uint64_t host = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_INDIRECT_DESC) | BIT(VIRTIO_F_EVENT_IDX) |
+                    BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) |
+                    BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_MQ);
+    uint64_t vhost = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
+                     BIT(27) /* VHOST_NET_F_VIRTIO_NET_HDR */ | BIT(26) /* VHOST_F_LOG_ALL */;
+    uint64_t offer = vnet_vhost_offer(host, vhost);
+    assert_int_equal(offer, host & ~BIT(VIRTIO_F_EVENT_IDX));
+    assert_int_equal(vnet_vhost_offer(host, vhost | BIT(VIRTIO_F_EVENT_IDX)), host);
+    assert_int_equal(vhost_net_ack_features(offer, vhost),
+                     BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MRG_RXBUF));
+    /* A driver that refused mergeable buffers: vhost must not merge. */
+    assert_int_equal(vhost_net_ack_features(offer & ~BIT(VIRTIO_NET_F_MRG_RXBUF), vhost),
+                     BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_INDIRECT_DESC));
+}
+
+/* A vhost fd that refuses every ioctl (here an eventfd): the data queues
+ * do not start (the transport then flags the device for reset), the
+ * control queue, which is ours, does, and stopping is harmless. */
+static void vhost_refusing_fails_the_queue(void **state)
+{
+    (void)state;
+    uint8_t *mem = aligned_alloc(4096, MEM_SIZE);
+    memset(mem, 0, MEM_SIZE);
+    struct memmap map = {0};
+    assert_int_equal(memmap_add(&map, MEM_GPA, MEM_SIZE, mem), 0);
+    struct event_loop loop;
+    assert_int_equal(event_loop_init(&loop), 0);
+    event_loop_set_owner(&loop);
+    int bogus = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), tap = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct vnet_opts o = {.name = "net test", .pairs = 1};
+    o.be = (struct vnet_backend){.opaque = NULL, .vhost = true, .vhost_features = ~0ULL};
+    o.be.fds[0] = tap;
+    o.be.vhost_fds[0] = bogus;
+    struct event_loop *loops[1] = {&loop};
+    char err[256];
+    struct vnet *n = vnet_new(&o, loops, err, sizeof(err));
+    assert_non_null(n);
+    struct virtio_dev *d = vnet_dev(n);
+    d->features = d->host_features;
+    struct vq vq[3];
+    int kick[3];
+    for (unsigned i = 0; i < 3; i++) {
+        uint64_t desc = MEM_GPA + i * 0x3000;
+        assert_int_equal(vq_map(&vq[i], &map, QSIZE, desc, desc + 0x1000, desc + 0x2000, false), 0);
+        kick[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    }
+    assert_int_equal(d->ops->queue_start(d, 0, &vq[0], kick[0]), -1);
+    assert_int_equal(d->ops->queue_start(d, 1, &vq[1], kick[1]), -1);
+    assert_int_equal(d->ops->queue_start(d, 2, &vq[2], kick[2]), 0);
+    assert_int_equal(d->ops->queue_stop(d, 0), 0);
+    assert_int_equal(d->ops->queue_stop(d, 2), 0);
+    struct vnet_stats st;
+    vnet_get_stats(n, &st);
+    assert_int_equal(st.rx_packets + st.tx_packets, 0);
+    vnet_free(n);
+    for (unsigned i = 0; i < 3; i++)
+        close(kick[i]);
+    close(bogus);
+    close(tap);
+    event_loop_destroy(&loop);
+    free(mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +629,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(frame_too_big_for_the_ring_is_dropped, setup_evidx, teardown),
         cmocka_unit_test_setup_teardown(rx_headers_follow_the_driver, setup_no_tso, teardown),
         cmocka_unit_test_setup_teardown(backend_gone_goes_quiet, setup, teardown),
+        cmocka_unit_test(vhost_feature_negotiation),
+        cmocka_unit_test(vhost_refusing_fails_the_queue),
         cmocka_unit_test_setup_teardown(pairs_the_backend_refuses, setup_mq, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

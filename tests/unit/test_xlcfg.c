@@ -137,6 +137,8 @@ static void dump(FILE *f, const struct vm_config *c)
             fprintf(f, " vifname=%s", v->vifname);
         if (v->mtu)
             fprintf(f, " mtu=%u", v->mtu);
+        if (v->vhost != VM_VHOST_AUTO)
+            fprintf(f, " vhost=%s", v->vhost == VM_VHOST_ON ? "on" : "off");
         fprintf(f, "\n");
     }
     fprintf(f, "on_poweroff = %s\non_reboot = %s\non_crash = %s\n", vm_action_name(c->on_poweroff),
