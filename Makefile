@@ -89,7 +89,7 @@ check: deps-test
 # image bootstrap`, cached under $(BUILD)/systemd-guest, booted from its disk.
 systemd-test: deps-test all guest
 	tests/integration/systemd-image.sh $(BUILD)
-	TESTHOST_QEMU=$${TESTHOST_QEMU:-backports} VIREO_BUILD=$(BUILD) tests/testhost/run --memory 3072 --timeout 2700 -- \
+	VIREO_BUILD=$(BUILD) tests/testhost/run --memory 3072 --timeout 2700 -- \
 		tests/integration/suite.sh $(abspath $(BUILD)) $(abspath $(ASAN_BUILD)) systemd
 
 bench: deps-test all guest

@@ -39,18 +39,17 @@ fi
 # The systemd group boots a real Debian guest (made by `vireo image
 # bootstrap` on this machine first, cached in the build folder) from its
 # disk three times and more: it needs more memory for the image's copy in
-# the test host's tmpfs, and runs on bookworm-backports' QEMU (2 CPUs),
-# which has not frozen in long systemd boots (README, "The test host").
+# the test host's tmpfs.
 budget=${INTEGRATION_BUDGET:-4200}
 groups=("boot disk vhost" "toolstack" "net confine" "systemd")
 group_timeout=1500
 # group_env GROUP: sets host_args (tests/testhost/run's options but the
-# timeout), qemu (its TESTHOST_QEMU) and gt (the group's own bound) for
+# timeout) and gt (the group's own bound) for
 # GROUP, and makes what it needs; fails when the group cannot start.
 group_env() {
-    qemu=${TESTHOST_QEMU:-system} host_args=() gt=$group_timeout
+    host_args=() gt=$group_timeout
     [ "$1" = systemd ] || return 0
-    qemu=${TESTHOST_QEMU:-backports} host_args=(--memory 3072) gt=2700
+    host_args=(--memory 3072) gt=2700
     "$repo/tests/integration/systemd-image.sh" "$build"
 }
 out=$(mktemp)
@@ -74,7 +73,7 @@ for g in "${groups[@]}"; do
         [ "$left" -gt 120 ] || { echo "# run-all: no time left in the ${budget} s budget for suites '$g'"; rc=124; break; }
         echo "# run-all: suites '$g' (try $try) in a fresh test host"
         # shellcheck disable=SC2086  # $g is the list of suite names
-        TESTHOST_QEMU=$qemu VIREO_BUILD=$build "$repo/tests/testhost/run" ${host_args[@]+"${host_args[@]}"} \
+        VIREO_BUILD=$build "$repo/tests/testhost/run" ${host_args[@]+"${host_args[@]}"} \
             --timeout $((left < gt ? left : gt)) -- \
             "$repo/tests/integration/suite.sh" "$build" "$asan" $g | tee "$out" || rc=$?
         finished=0
