@@ -12,6 +12,7 @@
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR RUNS" >&2; exit 2; }
 build=$1 runs=$2
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 flavour=${BOOT_BENCH_KERNEL:-cloud}
 kernel=$build/guest/vmlinuz-$flavour
 initrd=$build/guest/initramfs.cpio.gz
@@ -53,7 +54,7 @@ fi
 
 # measure SYSTEM: prints the milliseconds to the marker, or "fail".
 measure() {
-    local cmd t0 line left found=
+    local cmd
     case $1 in
     vireo) cmd=("$build/vireo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" --memory 256M) ;;
     vireo-linux) cmd=("$build/vireo" run --boot-protocol linux --kernel "$kernel" --initrd "$initrd"
@@ -67,30 +68,7 @@ measure() {
     microvm-vmlinux) cmd=("${qemu[@]}" -kernel "$vmlinux" -M microvm) ;;
     q35-vmlinux) cmd=("${qemu[@]}" -kernel "$vmlinux" -M q35) ;;
     esac
-    # A FIFO, not a coproc: bash closes a coproc's pipe as soon as the
-    # process exits, losing output it has not read yet.
-    local fifo=$scratch/console pid fd
-    rm -f "$fifo"; mkfifo "$fifo"
-    t0=${EPOCHREALTIME/./}
-    "${cmd[@]}" </dev/null >"$fifo" 2>&1 &
-    pid=$!
-    exec {fd}<"$fifo"
-    # Console output is read as it arrives; bash's read on a pipe takes
-    # single bytes, so the line is seen the moment its newline is written.
-    while :; do
-        left=$(( limit * 1000000 - (${EPOCHREALTIME/./} - t0) ))
-        [ $left -gt 0 ] || break
-        printf -v left '%d.%06d' $((left / 1000000)) $((left % 1000000))
-        IFS= read -r -t "$left" line <&"$fd" || break
-        if [[ $line == *"$marker"* ]]; then
-            found=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
-            break
-        fi
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    exec {fd}<&-
-    echo "${found:-fail}"
+    bench_time_to_marker "$marker" "$limit" "$scratch" "${cmd[@]}"
 }
 
 declare -A times=()
