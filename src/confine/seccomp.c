@@ -8,24 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "confine/seccomp_prebuilt.h"
 #include "util/log.h"
-
-/* System call numbers named in the log line; larger ones are shown as a
- * number only. */
-#define NAMED_CALLS 512
-#define NAME_LEN 24
 
 static struct {
     bool on;
     struct sock_fprog prog[CONFINE_NKINDS];
-    char names[NAMED_CALLS][NAME_LEN];
     int violate;               /* test hook: the kind that makes a forbidden call, or -1 */
 } st = {.violate = -1};
 
@@ -91,8 +85,9 @@ size_t confine_violation_line(char *buf, size_t len, const char *kind, const cha
     at = put(buf, len, at, " thread ");
     at = put(buf, len, at, thread && thread[0] ? thread : "?");
     at = put(buf, len, at, " made the system call ");
-    if (nr >= 0 && nr < NAMED_CALLS && st.names[nr][0]) {
-        at = put(buf, len, at, st.names[nr]);
+    /* Larger numbers are shown as a number only. */
+    if (nr >= 0 && nr < CONFINE_NAMED_CALLS && confine_call_names[nr][0]) {
+        at = put(buf, len, at, confine_call_names[nr]);
         at = put(buf, len, at, " (");
         at = put_num(buf, len, at, nr);
         at = put(buf, len, at, ")");
@@ -121,39 +116,6 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
     syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
 }
 
-/* libseccomp 2.5 exports a program only to a file descriptor. */
-static int compile(scmp_filter_ctx f, struct sock_fprog *out)
-{
-    int fd = memfd_create("vireo-seccomp", MFD_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int r = seccomp_export_bpf(f, fd);
-    off_t size = r == 0 ? lseek(fd, 0, SEEK_END) : -1;
-    if (r == 0 && (size <= 0 || size % sizeof(struct sock_filter) || size / sizeof(struct sock_filter) > BPF_MAXINSNS))
-        r = -E2BIG;
-    struct sock_filter *prog = r == 0 ? malloc((size_t)size) : NULL;
-    if (r == 0 && (!prog || pread(fd, prog, (size_t)size, 0) != size))
-        r = -ENOMEM;
-    close(fd);
-    if (r < 0) {
-        free(prog);
-        return r;
-    }
-    out->len = (unsigned short)(size / sizeof(struct sock_filter));
-    out->filter = prog;
-    return 0;
-}
-
-static void name_calls(void)
-{
-    for (int nr = 0; nr < NAMED_CALLS; nr++) {
-        char *s = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-        if (s)
-            snprintf(st.names[nr], NAME_LEN, "%s", s);
-        free(s);
-    }
-}
-
 static int test_hook_kind(void)
 {
 #ifdef VIREO_TEST_HOOKS
@@ -179,17 +141,22 @@ int confine_seccomp_prepare(const struct confine_policy *p, char *err, size_t er
      * conversion, which may come on any thread (the RTC's gmtime_r on a
      * vCPU): now, while files may be opened. */
     tzset();
+    /* The boot loader's child builds its own filter with libseccomp, which
+     * probes the kernel's seccomp features at its first use with calls
+     * main's filter forbids: probe now, and the child inherits the answer. */
+    if (p->boot_helper && seccomp_api_get() == 0) {
+        snprintf(err, errlen, "seccomp: libseccomp cannot tell what the kernel supports");
+        return -1;
+    }
     for (int k = 0; k < CONFINE_NKINDS; k++) {
-        scmp_filter_ctx f = confine_policy_build((enum confine_kind)k, p);
-        int r = f ? compile(f, &st.prog[k]) : -EINVAL;
-        seccomp_release(f);
+        const struct confine_prebuilt *b = confine_prebuilt_find(p, (enum confine_kind)k);
+        int r = b ? confine_prebuilt_program(b, p, &st.prog[k]) : -ENOENT;
         if (r < 0) {
             snprintf(err, errlen, "seccomp: cannot build the %s threads' filter: %s", confine_kind_name(k),
                      strerror(-r));
             return -1;
         }
     }
-    name_calls();
     struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
     sigemptyset(&sa.sa_mask);
     /* Filters need it (or CAP_SYS_ADMIN); threads started from here on

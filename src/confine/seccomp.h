@@ -1,6 +1,6 @@
 /* The process's seccomp filters (seccomp_policy.h says what each allows):
- * compiled once with libseccomp, then loaded by each thread at its start
- * with one system call.  A forbidden call traps (SIGSYS); the handler
+ * compiled with libseccomp when Vireo is built (seccomp_prebuilt.h), then
+ * loaded by each thread at its start with one system call.  A forbidden call traps (SIGSYS); the handler
  * writes one line to stderr (the VM's log) naming the thread and the call,
  * e.g.
  *   vireo: seccomp: the vCPU thread vireo-vcpu0 made the system call

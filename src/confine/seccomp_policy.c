@@ -144,15 +144,15 @@ static int allow_memory(scmp_filter_ctx f)
 
 /* Signals only to this process's own threads (pthread_kill: the vCPU kick,
  * raise/abort): tgkill with our pid. */
-static int allow_own_signals(scmp_filter_ctx f)
+static int allow_own_signals(scmp_filter_ctx f, int pid)
 {
     return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-                            SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0));
+                            SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(pid ? pid : getpid()), 0));
 }
 
-static int allow_base(scmp_filter_ctx f)
+static int allow_base(scmp_filter_ctx f, int pid)
 {
-    int r = allow_all(f, base_calls, N(base_calls)) | allow_memory(f) | allow_own_signals(f);
+    int r = allow_all(f, base_calls, N(base_calls)) | allow_memory(f) | allow_own_signals(f, pid);
     /* fstat is newfstatat(fd, "", AT_EMPTY_PATH) in glibc 2.33 and later. */
     r |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
                           SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH));
@@ -266,7 +266,7 @@ scmp_filter_ctx confine_policy_build(enum confine_kind kind, const struct confin
     scmp_filter_ctx f = seccomp_init(SCMP_ACT_TRAP);
     if (!f)
         return NULL;
-    int r = allow_base(f);
+    int r = allow_base(f, p->pid);
     bool main = kind == CONFINE_MAIN;
     bool vm = p->process == CONFINE_PROCESS_VM;
     if ((kind == CONFINE_VCPU || main) && vm)

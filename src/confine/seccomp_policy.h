@@ -37,6 +37,8 @@ struct confine_policy {
     /* main may openat() read-only relative to this directory (a /proc/self
      * of its own: vCPU statistics); -1: no openat at all. */
     int proc_fd;
+    /* tgkill's one allowed target, this process; 0: getpid() */
+    int pid;
 };
 
 const char *confine_kind_name(enum confine_kind kind);

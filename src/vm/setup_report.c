@@ -31,9 +31,11 @@ int setup_report_measure(const struct memmap *mem, struct setup_report *r)
     r->rss_kib = (uint64_t)resident_pages * (uint64_t)page / 1024;
 
     /* mincore's vector in pieces: a 64 GiB guest would otherwise need a
-     * 16 MiB one at each reading (the control socket's stats). */
-    enum { CHUNK = 65536 };
-    static _Thread_local unsigned char vec[CHUNK];
+     * 16 MiB one at each reading (the control socket's stats).  On the
+     * stack, not in thread-local storage: every thread's TLS is zeroed at
+     * its start, which made each thread of the process resident in it. */
+    enum { CHUNK = 16384 };
+    unsigned char vec[CHUNK];
     uint64_t resident = 0;
     for (unsigned k = 0; k < mem->count; k++) {
         const struct memmap_region *reg = &mem->r[k];

@@ -16,6 +16,7 @@
 #include "kvm/kvm_sys.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/zero.h"
 #include "vm/boot_disk.h"
 #include "vm/vm_disks.h"
 #include "vm/vm_balloon.h"
@@ -336,16 +337,30 @@ static int open_kvm(struct vm *vm, const struct vm_params *cfg)
     return 0;
 }
 
+/* 140 KiB (the kernel's head): not for the stack, and from the heap rather
+ * than bss so that it leaves the process's memory once the VM is built. */
+static struct guest_inputs *inputs_new(void)
+{
+    struct guest_inputs *in = calloc(1, sizeof(*in));
+    if (!in)
+        vlog_err("out of memory");
+    return in;
+}
+
 int vm_check_kernel(const struct vm_params *cfg, const struct vm_resources *res)
 {
-    static struct guest_inputs in; /* 128 KiB head buffer: not for the stack */
-    memset(&in, 0, sizeof(in));
-    return check_inputs(cfg, res, &in);
+    struct guest_inputs *in = inputs_new();
+    if (!in)
+        return -1;
+    int r = check_inputs(cfg, res, in);
+    boot_disk_free(&in->disk);
+    free(in);
+    return r;
 }
 
 int vm_create(struct vm *vm, const struct vm_params *cfg)
 {
-    memset(vm, 0, sizeof(*vm));
+    zero_sparse(vm, sizeof(*vm));
     vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
     vm->ncpus = cfg->ncpus;
     pthread_mutex_init(&vm->stop_lock, NULL);
@@ -361,10 +376,11 @@ int vm_create(struct vm *vm, const struct vm_params *cfg)
         vm->owns_res = true;
     }
 
-    static struct guest_inputs in; /* 128 KiB head buffer: not for the stack */
-    memset(&in, 0, sizeof(in));
+    struct guest_inputs *in = inputs_new();
+    if (!in)
+        return -1;
     int ret = -1;
-    if (check_inputs(cfg, vm->res, &in) < 0)
+    if (check_inputs(cfg, vm->res, in) < 0)
         goto out;
     if (open_kvm(vm, cfg) < 0)
         goto out;
@@ -393,16 +409,17 @@ int vm_create(struct vm *vm, const struct vm_params *cfg)
     vm->parent = cfg->loop;
     if (create_platform(vm) < 0 || set_memory(vm) < 0 || create_devices(vm, cfg) < 0 ||
         vm_disks_create(vm, cfg) < 0 || vm_nets_create(vm, cfg) < 0 ||
-        vm_balloon_create(vm, cfg) < 0 || vm_vconsole_create(vm, cfg, in.boot.cmdline) < 0)
+        vm_balloon_create(vm, cfg) < 0 || vm_vconsole_create(vm, cfg, in->boot.cmdline) < 0)
         goto out;
     for (unsigned i = 0; i < vm->ncpus; i++)
         if (vm_vcpu_create(vm, &vm->vcpus[i], i) < 0)
             goto out;
-    if (load_guest(vm, &in) < 0)
+    if (load_guest(vm, in) < 0)
         goto out;
     ret = 0;
 out:
-    boot_disk_free(&in.disk);
+    boot_disk_free(&in->disk);
+    free(in);
     return ret;
 }
 

@@ -34,6 +34,8 @@
 #include "confine/jail.h"
 #include "confine/privs.h"
 #include "confine/seccomp.h"
+#include "confine/seccomp_bpf.h"
+#include "confine/seccomp_prebuilt.h"
 #include "bootloader/sandbox.h"
 #include "util/procfs.h"
 
@@ -334,6 +336,53 @@ static void allowed_calls_pass(void **state)
     expect_exit0(&o);
     o = run_sc(CONFINE_PROCESS_DISK_SERVE, false, CONFINE_IOTHREAD, vm_io_allowed);   /* no TAP there */
     expect_sigsys(&o, "the I/O thread t-io made the system call ioctl (16)");
+}
+
+/* The programs compiled at build time, with the run-time /proc/self
+ * descriptor written in, are the very programs libseccomp makes for the
+ * same policy now: for both processes, with and without the boot helper,
+ * without /proc/self and with descriptors of several sizes, for this
+ * process's pid and others. */
+static void prebuilt_equals_libseccomp(void **state)
+{
+    (void)state;
+    static const int fds[] = {-1, 0, 3, 9, 77, 255, 1023, 65535};
+    unsigned checked = 0;
+    for (int proc = 0; proc < 2; proc++)
+        for (int bh = 0; bh < 2; bh++)
+            for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+                for (int k = 0; k < CONFINE_NKINDS; k++) {
+                    struct confine_policy p = {
+                        .process = proc, .boot_helper = bh, .proc_fd = fds[i], .pid = i % 2 ? 0 : 4194304 - i,
+                    };
+                    const struct confine_prebuilt *b = confine_prebuilt_find(&p, (enum confine_kind)k);
+                    assert_non_null(b);
+                    struct sock_fprog mine, ref;
+                    assert_int_equal(confine_prebuilt_program(b, &p, &mine), 0);
+                    scmp_filter_ctx f = confine_policy_build((enum confine_kind)k, &p);
+                    assert_non_null(f);
+                    assert_int_equal(confine_bpf_export(f, &ref), 0);
+                    seccomp_release(f);
+                    if (mine.len != ref.len || memcmp(mine.filter, ref.filter, ref.len * sizeof(*ref.filter))) {
+                        fail_msg("process %d boot helper %d proc fd %d kind %s: the prebuilt program (%u "
+                                 "instructions) is not libseccomp's (%u)", proc, bh, fds[i],
+                                 confine_kind_name(k), mine.len, ref.len);
+                    }
+                    free(mine.filter);
+                    free(ref.filter);
+                    checked++;
+                }
+    assert_int_equal(checked, 2 * 2 * 8 * CONFINE_NKINDS);
+    /* main's filter of a VM names the descriptor: the substitution is live */
+    struct confine_policy p = {.process = CONFINE_PROCESS_VM, .proc_fd = 5};
+    const struct confine_prebuilt *b = confine_prebuilt_find(&p, CONFINE_MAIN);
+    unsigned fd_at = 0;
+    for (unsigned i = 0; i < b->npatch; i++)
+        fd_at += b->patch[i].what == CONFINE_PATCH_PROC_FD;
+    assert_true(fd_at > 0 && fd_at < b->npatch);
+    /* the names the SIGSYS line uses */
+    assert_string_equal(confine_call_names[SYS_socket], "socket");
+    assert_string_equal(confine_call_names[SYS_openat], "openat");
 }
 
 static void violation_line(void **state)
@@ -680,6 +729,7 @@ int main(void)
         cmocka_unit_test(fork_only_with_the_boot_helper),
         cmocka_unit_test(boot_sandbox_in_a_confined_vm),
         cmocka_unit_test(allowed_calls_pass),
+        cmocka_unit_test(prebuilt_equals_libseccomp),
         cmocka_unit_test(violation_line),
         cmocka_unit_test(test_hook),
         cmocka_unit_test(drop_to_an_unprivileged_user),
