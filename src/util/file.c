@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,69 @@ int read_full_at(int fd, void *dst, size_t len, uint64_t offset)
         len -= (size_t)n;
         offset += (uint64_t)n;
     }
+    return 0;
+}
+
+int read_sparse_at(int fd, void *dst, size_t len, uint64_t offset)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -1;
+    if ((uint64_t)st.st_size < offset || (uint64_t)st.st_size - offset < len) {
+        errno = EIO;
+        return -1;
+    }
+    uint8_t *p = dst;
+    uint64_t end = offset + len, pos = offset;
+    while (pos < end) {
+        off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+        if (data < 0 && errno != ENXIO)
+            return -1;
+        /* ENXIO: no data after pos, the rest is a hole */
+        uint64_t d = data < 0 || (uint64_t)data > end ? end : (uint64_t)data;
+        if (d == end)
+            break;
+        off_t hole = lseek(fd, (off_t)d, SEEK_HOLE);
+        if (hole < 0)
+            return -1;
+        uint64_t h = (uint64_t)hole > end ? end : (uint64_t)hole;
+        if (h <= d)
+            h = end;   /* a file system that says otherwise: read it all */
+        if (read_full_at(fd, p + (d - offset), (size_t)(h - d), d) < 0)
+            return -1;
+        pos = h;
+    }
+    return 0;
+}
+
+int write_sparse(int fd, const void *src, size_t len)
+{
+    off_t start = lseek(fd, 0, SEEK_CUR);
+    if (start < 0)
+        return -1;
+    const uint8_t *p = src;
+    static const uint8_t zero[4096];
+    size_t at = 0;
+    while (at < len) {
+        size_t n = len - at < sizeof(zero) ? len - at : sizeof(zero);
+        if (!memcmp(p + at, zero, n)) {
+            at += n;
+            continue;
+        }
+        /* a run of blocks with data */
+        size_t run = n;
+        while (at + run < len) {
+            size_t m = len - at - run < sizeof(zero) ? len - at - run : sizeof(zero);
+            if (!memcmp(p + at + run, zero, m))
+                break;
+            run += m;
+        }
+        if (lseek(fd, start + (off_t)at, SEEK_SET) < 0 || write_full(fd, p + at, run) < 0)
+            return -1;
+        at += run;
+    }
+    if (ftruncate(fd, start + (off_t)len) < 0 || lseek(fd, start + (off_t)len, SEEK_SET) < 0)
+        return -1;
     return 0;
 }
 

@@ -44,7 +44,8 @@ static void entry_path(char *buf, size_t len, const char *dir, const uint8_t key
 
 const uint8_t *kernel_cache_map(const struct cached_kernel *k)
 {
-    void *p = mmap(NULL, (size_t)(k->off + k->len), PROT_READ, MAP_PRIVATE | MAP_POPULATE, k->fd, 0);
+    /* Not populated: parsing reads the headers and a note, not 60 MiB. */
+    void *p = mmap(NULL, (size_t)(k->off + k->len), PROT_READ, MAP_PRIVATE, k->fd, 0);
     return p == MAP_FAILED ? NULL : (const uint8_t *)p + k->off;
 }
 
@@ -87,6 +88,103 @@ static bool lookup(const char *path, const uint8_t key[FASTHASH_LEN], struct cac
     return false;
 }
 
+/* The stat index: for a bzImage's identity (device, inode, size, change
+ * and modification times: any write to it changes the ctime), which entry
+ * holds its kernel and that entry's own identity when it was made.  A
+ * start then finds its kernel without hashing the 8 MiB bzImage and the
+ * 60 MiB entry (17 CPU-ms of every start before).  One symlink per
+ * bzImage, used as an atomic little record (readlink: one system call):
+ *   DIR/<hash of the bzImage's identity>.id -> "<key hex>.vmlinux <ino> <ctime s>.<ns> <size>"
+ * An entry changed after it was indexed has another ctime: the index is
+ * not trusted then, and the entry's checksum decides as on a miss. */
+static void identity_key(const struct stat *st, uint8_t out[FASTHASH_LEN])
+{
+    uint64_t v[7] = {
+        (uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size, (uint64_t)st->st_mtim.tv_sec,
+        (uint64_t)st->st_mtim.tv_nsec, (uint64_t)st->st_ctim.tv_sec, (uint64_t)st->st_ctim.tv_nsec,
+    };
+    fasthash128(v, sizeof(v), out);
+}
+
+static void index_path(char *buf, size_t len, const char *dir, const struct stat *id)
+{
+    uint8_t k[FASTHASH_LEN];
+    identity_key(id, k);
+    int n = snprintf(buf, len, "%s/", dir);
+    for (int i = 0; i < FASTHASH_LEN && n > 0 && (size_t)n + 2 < len; i++)
+        n += snprintf(buf + n, len - (size_t)n, "%02x", k[i]);
+    snprintf(buf + n, len - (size_t)n, ".id");
+}
+
+static void entry_record(char *buf, size_t len, const uint8_t key[FASTHASH_LEN], const struct stat *e)
+{
+    int n = 0;
+    for (int i = 0; i < FASTHASH_LEN; i++)
+        n += snprintf(buf + n, len - (size_t)n, "%02x", key[i]);
+    snprintf(buf + n, len - (size_t)n, ".vmlinux %llu %lld.%09ld %lld", (unsigned long long)e->st_ino,
+             (long long)e->st_ctim.tv_sec, e->st_ctim.tv_nsec, (long long)e->st_size);
+}
+
+/* The entry the index names for this bzImage, if it is still the file
+ * that was indexed; its header is checked, not its checksum. */
+static bool index_lookup(const char *dir, const struct stat *id, struct cached_kernel *out)
+{
+    char ipath[4200], rec[256];
+    index_path(ipath, sizeof(ipath), dir, id);
+    ssize_t n = readlink(ipath, rec, sizeof(rec) - 1);
+    if (n <= 0 || n >= (ssize_t)sizeof(rec) - 1)
+        return false;
+    rec[n] = 0;
+    uint8_t key[FASTHASH_LEN];
+    for (int i = 0; i < FASTHASH_LEN; i++) {
+        unsigned b;
+        if (sscanf(rec + 2 * i, "%2x", &b) != 1)
+            return false;
+        key[i] = (uint8_t)b;
+    }
+    char path[4200];
+    entry_path(path, sizeof(path), dir, key);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    char now[256];
+    uint8_t h[KERNEL_CACHE_HEADER];
+    uint64_t len = 0;
+    bool ok = fstat(fd, &st) == 0;
+    if (ok) {
+        entry_record(now, sizeof(now), key, &st);
+        ok = !strcmp(now, rec) && st.st_size >= KERNEL_CACHE_HEADER && read_full_at(fd, h, sizeof(h), 0) == 0 &&
+             !memcmp(h + H_MAGIC, magic, sizeof(magic)) && !memcmp(h + H_KEY, key, FASTHASH_LEN);
+    }
+    if (ok) {
+        memcpy(&len, h + H_LEN, sizeof(len));
+        ok = len > 0 && len <= KERNEL_PAYLOAD_MAX_OUT && (uint64_t)st.st_size == KERNEL_CACHE_HEADER + len;
+    }
+    if (!ok) {
+        close(fd);
+        return false;
+    }
+    *out = (struct cached_kernel){fd, KERNEL_CACHE_HEADER, len, true};
+    return true;
+}
+
+/* Records entry fd (key) for the bzImage id; failures only cost the next
+ * start a hash. */
+static void index_store(const char *dir, const struct stat *id, const uint8_t key[FASTHASH_LEN], int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return;
+    char ipath[4200], tmp[4300], rec[256];
+    index_path(ipath, sizeof(ipath), dir, id);
+    entry_record(rec, sizeof(rec), key, &st);
+    snprintf(tmp, sizeof(tmp), "%s.%d", ipath, (int)getpid());
+    unlink(tmp);
+    if (symlink(rec, tmp) < 0 || rename(tmp, ipath) < 0)
+        unlink(tmp);
+}
+
 static int mkdirs(const char *dir)
 {
     char tmp[4096];
@@ -119,7 +217,12 @@ static int store(const char *dir, const char *path, const uint8_t key[FASTHASH_L
     memcpy(h + H_KEY, key, FASTHASH_LEN);
     memcpy(h + H_LEN, &len, sizeof(len));
     fasthash128(data, (size_t)len, h + H_SUM);
-    if (write_full(fd, h, sizeof(h)) < 0 || write_full(fd, data, (size_t)len) < 0 || rename(tmp, path) < 0) {
+    /* Synced before it takes its name: the index trusts a named entry
+     * whose identity has not changed, so it must be whole after a crash. */
+    /* Sparse: half of a vmlinux is zero pages (its bss and padding), which
+     * loading then skips without touching the guest's RAM there. */
+    if (write_full(fd, h, sizeof(h)) < 0 || write_sparse(fd, data, (size_t)len) < 0 || fsync(fd) < 0 ||
+        rename(tmp, path) < 0) {
         vlog_info("kernel cache: writing %s: %s", path, strerror(errno));
         unlink(tmp);
         close(fd);
@@ -141,17 +244,22 @@ static int to_memfd(const uint8_t *data, uint64_t len, char *err, size_t errlen)
     return fd;
 }
 
-int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, struct cached_kernel *out, char *err,
-                     size_t errlen)
+int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, const struct stat *id,
+                     struct cached_kernel *out, char *err, size_t errlen)
 {
     *out = (struct cached_kernel){-1, 0, 0, false};
+    if (dir && id && index_lookup(dir, id, out))
+        return 0;
     uint8_t key[FASTHASH_LEN];
     fasthash128(file, (size_t)file_len, key);
     char path[4096];
     if (dir) {
         entry_path(path, sizeof(path), dir, key);
-        if (lookup(path, key, out))
+        if (lookup(path, key, out)) {
+            if (id)
+                index_store(dir, id, key, out->fd);
             return 0;
+        }
     }
     struct bzimage bz;
     const uint8_t *payload;
@@ -165,6 +273,8 @@ int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, st
     if (kernel_payload_decompress(payload, plen, KERNEL_PAYLOAD_MAX_OUT, &buf, &len, err, errlen) < 0)
         return -1;
     int fd = dir ? store(dir, path, key, buf, len) : -1;
+    if (fd >= 0 && id)
+        index_store(dir, id, key, fd);
     uint64_t off = KERNEL_CACHE_HEADER;
     if (fd < 0) {
         fd = to_memfd(buf, len, err, errlen);

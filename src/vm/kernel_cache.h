@@ -6,7 +6,8 @@
  *
  * The header holds a magic, the key again, the vmlinux's length and its
  * hash: a short, cut or otherwise corrupt file is detected at lookup,
- * removed and rebuilt.  Files are written under a temporary name and
+ * removed and rebuilt.  A stat index (DIR/<32 hex digits>.id) finds the
+ * entry of an unchanged bzImage without hashing either file.  Files are written under a temporary name and
  * renamed into place, so readers see a whole file or none. */
 #ifndef VIREO_VM_KERNEL_CACHE_H
 #define VIREO_VM_KERNEL_CACHE_H
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "util/fasthash.h"
 
@@ -34,11 +36,13 @@ struct cached_kernel {
 bool kernel_cache_dir(char *buf, size_t len);
 
 /* The vmlinux of bzImage file[0..file_len): from dir when a valid entry is
- * there, else decompressed now and (dir not NULL) stored.  -1 with a
- * reason when the payload cannot be decompressed; a cache that cannot be
- * written is not an error (warned about once). */
-int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, struct cached_kernel *out, char *err,
-                     size_t errlen);
+ * there, else decompressed now and (dir not NULL) stored.  id: the
+ * bzImage's fstat, for the index that finds its entry without hashing it
+ * (kernel_cache.c); NULL: always by hash.  -1 with a reason when the
+ * payload cannot be decompressed; a cache that cannot be written is not
+ * an error (warned about once). */
+int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, const struct stat *id,
+                     struct cached_kernel *out, char *err, size_t errlen);
 
 /* Maps it read-only for a moment (parsing, checks): NULL and errno on
  * failure; unmap with kernel_cache_unmap(k, p). */

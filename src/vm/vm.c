@@ -186,6 +186,7 @@ static int load_guest(struct vm *vm, struct guest_inputs *in)
     }
     in->boot.acpi_rsdp = LAYOUT_ACPI_START;
     in->pvh_boot.acpi_rsdp = LAYOUT_ACPI_START;
+    in->pvh_boot.ram_fresh = true;   /* vm_create mapped it just before */
     struct linux_boot_info info;
     char err[256];
     int rc = in->pvh ? pvh_boot_load(&vm->memmap, &vm->layout, &in->pvh_boot, &info, err, sizeof(err))

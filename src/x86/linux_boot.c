@@ -72,7 +72,7 @@ int boot_blob_copy(const struct memmap *m, uint64_t gpa, const struct boot_blob 
         memcpy(dst, b->data, b->len);
         return 0;
     }
-    if (read_full_at(b->fd, dst, b->len, b->offset) < 0)
+    if ((b->sparse ? read_sparse_at(b->fd, dst, b->len, b->offset) : read_full_at(b->fd, dst, b->len, b->offset)) < 0)
         return err_fail(err, errlen, "reading the %s: %s", what, strerror(errno));
     return 0;
 }

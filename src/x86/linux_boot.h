@@ -19,6 +19,10 @@ struct boot_blob {
     int fd;
     uint64_t offset;
     uint64_t len;
+    /* fd may have holes (the kernel cache's vmlinux) and the destination
+     * reads zero (fresh guest RAM): only the file's data is read, and the
+     * guest's pages under its holes stay untouched */
+    bool sparse;
 };
 
 struct linux_boot_cfg {

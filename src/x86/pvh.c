@@ -115,12 +115,12 @@ int pvh_boot_load(const struct memmap *m, const struct ram_layout *ram, const st
         const struct boot_blob *img = &cfg->image;
         struct boot_blob seg = {
             .data = img->data ? img->data + s->offset : NULL, .fd = img->fd, .offset = img->offset + s->offset,
-            .len = s->filesz,
+            .len = s->filesz, .sparse = cfg->ram_fresh,
         };
         if (boot_blob_copy(m, s->paddr, &seg, "kernel", err, errlen) < 0)
             return -1;
-        /* A restarted VM gets fresh RAM, but the bss must not depend on it. */
-        memset(dst + s->filesz, 0, s->memsz - s->filesz);
+        if (!cfg->ram_fresh)
+            memset(dst + s->filesz, 0, s->memsz - s->filesz);
     }
 
     size_t cmdline_len = strlen(cfg->cmdline);

@@ -7,10 +7,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "fake_elf.h"
 #include "mem/memmap.h"
+#include "util/file.h"
 #include "x86/e820.h"
 #include "x86/elf_kernel.h"
 #include "x86/layout.h"
@@ -107,6 +110,51 @@ static void loads_segments_and_start_info(void **state)
     teardown(f);
 }
 
+static bool resident(const void *p)
+{
+    unsigned char v = 0;
+    assert_int_equal(mincore((void *)((uintptr_t)p & ~4095ul), 4096, &v), 0);
+    return v & 1;
+}
+
+/* Fresh RAM and a sparse vmlinux (the kernel cache's): the file's data
+ * lands where it belongs, and the guest pages under its holes and under
+ * the bss are never touched (they read zero as fresh memory does). */
+static void fresh_ram_skips_holes_and_bss(void **state)
+{
+    (void)state;
+    struct fixture *f = setup(256 * MiB);
+    memset(f->image + FAKE_ELF_SEG0_OFF, 0, 0x1000);   /* segment 0: one page of zeroes */
+    char path[] = "/tmp/vireo-pvh-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write_sparse(fd, f->image, sizeof(f->image)), 0);
+    f->cfg.image = (struct boot_blob){.fd = fd, .len = sizeof(f->image)};
+    f->cfg.ram_fresh = true;
+    /* 4 KiB pages here, so that residency shows what was written */
+    uint8_t *at16 = memmap_ptr(&f->mem, FAKE_ELF_SEG0_PA, 2 * MiB);
+    assert_int_equal(madvise(at16, 2 * MiB, MADV_NOHUGEPAGE), 0);
+    struct linux_boot_info info;
+    assert_int_equal(pvh_boot_load(&f->mem, &f->ram, &f->cfg, &info, err, sizeof(err)), 0);
+    const uint8_t *s0 = memmap_ptr(&f->mem, FAKE_ELF_SEG0_PA, 0x1000);
+    const uint8_t *s1 = memmap_ptr(&f->mem, FAKE_ELF_SEG1_PA, FAKE_ELF_SEG1_MEM);
+    assert_false(resident(s0));
+    assert_true(resident(s1));
+    assert_false(resident(s1 + 0x1000));
+    assert_false(resident(s1 + 0x2000));
+    assert_memory_equal(s1, f->image + FAKE_ELF_SEG1_OFF, 0x1000);
+    for (uint64_t i = 0; i < 0x1000; i++)
+        assert_int_equal(s0[i], 0);
+    for (uint64_t i = 0x1000; i < FAKE_ELF_SEG1_MEM; i++)
+        assert_int_equal(s1[i], 0);
+    /* A file shorter than its segments says so. */
+    assert_int_equal(ftruncate(fd, FAKE_ELF_SEG1_OFF + 10), 0);
+    assert_int_equal(pvh_boot_load(&f->mem, &f->ram, &f->cfg, &info, err, sizeof(err)), -1);
+    close(fd);
+    teardown(f);
+}
+
 static void without_initrd_and_with_high_ram(void **state)
 {
     (void)state;
@@ -157,6 +205,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loads_segments_and_start_info),
+        cmocka_unit_test(fresh_ram_skips_holes_and_bss),
         cmocka_unit_test(without_initrd_and_with_high_ram),
         cmocka_unit_test(refusals),
     };
