@@ -105,7 +105,7 @@ int cmd_create(const struct cli_cmd *self, int argc, char *const argv[])
         goto out;
     }
     uint64_t max = cfg.maxmem_mib ? cfg.maxmem_mib : cfg.memory_mib;
-    if (mem_budget_check(&budget, max, err, sizeof(err)) < 0) {
+    if (mem_budget_check(&budget, max, cfg.hugepages, err, sizeof(err)) < 0) {
         if (!overcommit) {
             vlog_err("create: %s", err);
             goto out;

@@ -100,6 +100,9 @@ int cmd_info(const struct cli_cmd *self, int argc, char *const argv[])
         row(j, "vmm_overhead", true, "%llu (%llu per VM)", (unsigned long long)mem_budget_overhead_total(&b),
             (unsigned long long)mem_budget_overhead_each(&b));
         row(j, "vm_free_memory", true, "%llu", (unsigned long long)mem_budget_free(&b));
+        /* 2 MiB pages set aside for hugepages = 1 VMs, out of the rest */
+        row(j, "hugepage_pool", true, "%llu", (unsigned long long)b.hugetlb_mib);
+        row(j, "vm_hugepage_memory", true, "%llu", (unsigned long long)b.huge_vms_mib);
     }
     row(j, "run_dir", false, "%s", rundir_base());
     row(j, "vireo_version", false, "%s", VIREO_VERSION);

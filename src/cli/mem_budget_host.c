@@ -1,5 +1,6 @@
 #include "cli/mem_budget_host.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/sysinfo.h>
 
@@ -13,6 +14,19 @@
  * milliseconds. */
 #define BUDGET_CALL_MS 2000
 
+/* The 2 MiB huge page pool in MiB (the only size Vireo uses); 0 without one. */
+static uint64_t hugetlb_pool_mib(void)
+{
+    FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "re");
+    unsigned long long n = 0;
+    if (f) {
+        if (fscanf(f, "%llu", &n) != 1)
+            n = 0;
+        fclose(f);
+    }
+    return n > (1ull << 30) ? 0 : n * 2;
+}
+
 int mem_budget_gather(struct mem_budget *b, char *err, size_t errlen)
 {
     struct sysinfo si;
@@ -21,6 +35,7 @@ int mem_budget_gather(struct mem_budget *b, char *err, size_t errlen)
     unsigned long long unit = si.mem_unit ? si.mem_unit : 1;
     if (mem_budget_init(b, (uint64_t)si.totalram * unit >> 20, getenv(MEM_BUDGET_RESERVE_ENV), err, errlen) < 0)
         return -1;
+    mem_budget_set_hugetlb(b, hugetlb_pool_mib());
     static char names[VM_NAMES_MAX][72];
     int n = vm_names_select(0, NULL, 1, 1, names);
     for (int i = 0; i < n; i++) {
@@ -32,13 +47,19 @@ int mem_budget_gather(struct mem_budget *b, char *err, size_t errlen)
         /* Replies are bounded before the sums: a VM process could say
          * anything. */
         uint64_t max = ctl_count(info, "memory_mib", VM_MAX_MEMORY_MIB);
-        if (json_object_object_get_ex(info, "config", &cfg) && ctl_count(cfg, "maxmem", VM_MAX_MEMORY_MIB) > max)
-            max = ctl_count(cfg, "maxmem", VM_MAX_MEMORY_MIB);
+        bool huge = false;
+        if (json_object_object_get_ex(info, "config", &cfg)) {
+            if (ctl_count(cfg, "maxmem", VM_MAX_MEMORY_MIB) > max)
+                max = ctl_count(cfg, "maxmem", VM_MAX_MEMORY_MIB);
+            struct json_object *h;
+            huge = json_object_object_get_ex(cfg, "hugepages", &h) && json_object_is_type(h, json_type_boolean) &&
+                   json_object_get_boolean(h);
+        }
         json_object_put(info);
         struct json_object *st = ctl_call_timeout(names[i], CTL_STATS, NULL, BUDGET_CALL_MS, e, sizeof(e));
         bool measured = st && json_object_object_get_ex(st, "memory", &mem) &&
                         json_object_object_get_ex(mem, "vmm_resident", NULL);
-        mem_budget_add_vm(b, max, measured ? ctl_count(mem, "vmm_resident", (uint64_t)1 << 50) : 0, measured);
+        mem_budget_add_vm(b, max, huge, measured ? ctl_count(mem, "vmm_resident", (uint64_t)1 << 50) : 0, measured);
         json_object_put(st);
     }
     return 0;

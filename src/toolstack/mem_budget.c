@@ -27,10 +27,19 @@ int mem_budget_init(struct mem_budget *b, uint64_t host_mib, const char *reserve
     return 0;
 }
 
-void mem_budget_add_vm(struct mem_budget *b, uint64_t maxmem_mib, uint64_t vmm_resident_bytes, bool measured)
+void mem_budget_set_hugetlb(struct mem_budget *b, uint64_t pool_mib)
+{
+    b->hugetlb_mib = pool_mib;
+}
+
+void mem_budget_add_vm(struct mem_budget *b, uint64_t maxmem_mib, bool hugepages, uint64_t vmm_resident_bytes,
+                       bool measured)
 {
     b->nvms++;
-    b->vms_mib += maxmem_mib;
+    if (hugepages)
+        b->huge_vms_mib += maxmem_mib;
+    else
+        b->vms_mib += maxmem_mib;
     if (measured) {
         b->nmeasured++;
         b->overhead_mib += (vmm_resident_bytes + (1 << 20) - 1) >> 20;
@@ -51,7 +60,7 @@ uint64_t mem_budget_overhead_total(const struct mem_budget *b)
 
 static uint64_t used(const struct mem_budget *b)
 {
-    return b->reserve_mib + b->vms_mib + mem_budget_overhead_total(b);
+    return b->reserve_mib + b->hugetlb_mib + b->vms_mib + mem_budget_overhead_total(b);
 }
 
 uint64_t mem_budget_free(const struct mem_budget *b)
@@ -60,19 +69,37 @@ uint64_t mem_budget_free(const struct mem_budget *b)
     return u < b->host_mib ? b->host_mib - u : 0;
 }
 
-int mem_budget_check(const struct mem_budget *b, uint64_t maxmem_mib, char *msg, size_t msglen)
+int mem_budget_check(const struct mem_budget *b, uint64_t maxmem_mib, bool hugepages, char *msg, size_t msglen)
 {
-    uint64_t need = maxmem_mib + mem_budget_overhead_each(b), left = mem_budget_free(b);
+    if (hugepages) {
+        uint64_t pool_left = b->huge_vms_mib < b->hugetlb_mib ? b->hugetlb_mib - b->huge_vms_mib : 0;
+        if (maxmem_mib > pool_left) {
+            snprintf(msg, msglen,
+                     "the VM's huge pages do not fit in the host's pool: it needs %llu MiB of 2 MiB pages, %llu MiB "
+                     "are left (pool %llu - running huge-page VMs %llu); /proc/sys/vm/nr_hugepages sets the pool, "
+                     "--overcommit starts it anyway",
+                     (unsigned long long)maxmem_mib, (unsigned long long)pool_left,
+                     (unsigned long long)b->hugetlb_mib, (unsigned long long)b->huge_vms_mib);
+            return -1;
+        }
+    }
+    uint64_t guest = hugepages ? 0 : maxmem_mib;
+    uint64_t need = guest + mem_budget_overhead_each(b), left = mem_budget_free(b);
     if (need <= left)
         return 0;
-    snprintf(msg, msglen,
-             "the VM does not fit in the host's memory: it needs %llu MiB (maxmem %llu + VMM %llu), %llu MiB are "
-             "left (host %llu - reserved %llu - %u running VMs' maxmem %llu - their VMMs %llu); --overcommit starts "
-             "it anyway, %s sets the reservation",
-             (unsigned long long)need, (unsigned long long)maxmem_mib,
-             (unsigned long long)mem_budget_overhead_each(b), (unsigned long long)left,
-             (unsigned long long)b->host_mib, (unsigned long long)b->reserve_mib, b->nvms,
-             (unsigned long long)b->vms_mib, (unsigned long long)mem_budget_overhead_total(b),
-             MEM_BUDGET_RESERVE_ENV);
+    int n = snprintf(msg, msglen,
+                     "the VM does not fit in the host's memory: it needs %llu MiB (maxmem %llu + VMM %llu), %llu MiB "
+                     "are left (host %llu - reserved %llu",
+                     (unsigned long long)need, (unsigned long long)guest,
+                     (unsigned long long)mem_budget_overhead_each(b), (unsigned long long)left,
+                     (unsigned long long)b->host_mib, (unsigned long long)b->reserve_mib);
+    if (b->hugetlb_mib && n > 0 && (size_t)n < msglen)
+        n += snprintf(msg + n, msglen - (size_t)n, " - huge page pool %llu", (unsigned long long)b->hugetlb_mib);
+    if (n > 0 && (size_t)n < msglen)
+        snprintf(msg + n, msglen - (size_t)n,
+                 " - %u running VMs' maxmem %llu - their VMMs %llu); --overcommit starts it anyway, %s sets the "
+                 "reservation",
+                 b->nvms, (unsigned long long)b->vms_mib, (unsigned long long)mem_budget_overhead_total(b),
+                 MEM_BUDGET_RESERVE_ENV);
     return -1;
 }

@@ -1,7 +1,10 @@
 /* The host's memory budget for VMs, Dom0's dom0_mem role: the host keeps a
  * reservation, every running VM may use its maxmem (else memory) plus
  * what its VMM process itself holds (measured: its RSS less guest RAM),
- * and a new VM fits only in what is left.  Pure arithmetic, so that the
+ * and a new VM fits only in what is left.  The host's pool of 2 MiB huge
+ * pages is set aside: ordinary VMs cannot use it, and a VM with
+ * hugepages = 1 takes its RAM from the pool (only its VMM from the rest).
+ * Pure arithmetic, so that the
  * refusals are testable; `vireo create` and `vireo info` gather the
  * figures (cli/mem_budget_host.c). */
 #ifndef VIREO_TOOLSTACK_MEM_BUDGET_H
@@ -23,22 +26,29 @@ struct mem_budget {
     uint64_t reserve_mib;    /* what the host keeps for itself */
     uint64_t vms_mib;        /* the running VMs' maxmem (else memory) */
     uint64_t overhead_mib;   /* their VMMs' measured own memory */
+    uint64_t hugetlb_mib;    /* the host's huge page pool, out of host_mib */
+    uint64_t huge_vms_mib;   /* running huge-page VMs' memory, in the pool */
     unsigned nvms, nmeasured;
 };
 
 /* host_mib and the reservation: reserve is the environment's value (NULL:
  * the default).  -1 with why in err for a malformed or too large value. */
 int mem_budget_init(struct mem_budget *b, uint64_t host_mib, const char *reserve, char *err, size_t errlen);
-/* A running VM: maxmem_mib, and its VMM's own resident bytes (unknown: 0,
- * counted as the average of the measured ones). */
-void mem_budget_add_vm(struct mem_budget *b, uint64_t maxmem_mib, uint64_t vmm_resident_bytes, bool measured);
+/* The huge page pool (2 MiB pages configured on the host, in MiB). */
+void mem_budget_set_hugetlb(struct mem_budget *b, uint64_t pool_mib);
+/* A running VM: maxmem_mib (from the pool when hugepages), and its VMM's
+ * own resident bytes (unknown: 0, counted as the average of the measured
+ * ones). */
+void mem_budget_add_vm(struct mem_budget *b, uint64_t maxmem_mib, bool hugepages, uint64_t vmm_resident_bytes,
+                       bool measured);
 /* What a new VM's VMM is expected to hold: the measured average, else the default. */
 uint64_t mem_budget_overhead_each(const struct mem_budget *b);
 /* The running VMs' VMMs together (the unmeasured ones at the average). */
 uint64_t mem_budget_overhead_total(const struct mem_budget *b);
 /* What is left for new VMs (0 if overcommitted already). */
 uint64_t mem_budget_free(const struct mem_budget *b);
-/* 0 if a VM of maxmem_mib fits; else -1 with the numbers in msg. */
-int mem_budget_check(const struct mem_budget *b, uint64_t maxmem_mib, char *msg, size_t msglen);
+/* 0 if a VM of maxmem_mib (in huge pages: hugepages) fits; else -1 with
+ * the numbers in msg. */
+int mem_budget_check(const struct mem_budget *b, uint64_t maxmem_mib, bool hugepages, char *msg, size_t msglen);
 
 #endif

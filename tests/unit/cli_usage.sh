@@ -146,7 +146,7 @@ n=$((n + 1))
 timeout 10 "$vireo" info --json | python3 -c 'import json, sys; o = json.load(sys.stdin)
 assert sorted(o) == sorted(["host", "release", "version", "machine", "nr_cpus", "total_memory", "free_memory",
                             "checks", "nr_vms", "vm_memory", "host_reserved_memory", "vm_maxmem", "vmm_overhead",
-                            "vm_free_memory", "run_dir", "vireo_version"]), o
+                            "vm_free_memory", "hugepage_pool", "vm_hugepage_memory", "run_dir", "vireo_version"]), o
 assert o["nr_vms"] == 0 and o["vm_memory"] == 0 and type(o["total_memory"]) is int and o["checks"], o
 assert o["vm_maxmem"] == 0 and o["vmm_overhead"] == 0 and 0 < o["vm_free_memory"] < o["total_memory"], o
 assert all(sorted(c) == ["detail", "name", "status"] and c["status"] in ("ok", "info", "warn", "fail")

@@ -144,26 +144,58 @@ static void budget_arithmetic(void **state)
     assert_int_equal(mem_budget_init(&b, 4096, "1024", err, sizeof(err)), 0);
     assert_int_equal(mem_budget_free(&b), 3072);
     assert_int_equal(mem_budget_overhead_each(&b), MEM_BUDGET_DEFAULT_OVERHEAD_MIB);
-    assert_int_equal(mem_budget_check(&b, 3072 - 64, err, sizeof(err)), 0);   /* exactly fits */
-    assert_int_equal(mem_budget_check(&b, 3072 - 63, err, sizeof(err)), -1);
+    assert_int_equal(mem_budget_check(&b, 3072 - 64, false, err, sizeof(err)), 0);   /* exactly fits */
+    assert_int_equal(mem_budget_check(&b, 3072 - 63, false, err, sizeof(err)), -1);
     /* Two measured VMMs (30 MiB, and 49 MiB + 1 byte: rounded up) and one
      * not measured (counted at their average, 40 MiB). */
-    mem_budget_add_vm(&b, 1024, 30u << 20, true);
-    mem_budget_add_vm(&b, 512, (49u << 20) + 1, true);
-    mem_budget_add_vm(&b, 256, 0, false);
+    mem_budget_add_vm(&b, 1024, false, 30u << 20, true);
+    mem_budget_add_vm(&b, 512, false, (49u << 20) + 1, true);
+    mem_budget_add_vm(&b, 256, false, 0, false);
     assert_int_equal(b.vms_mib, 1792);
     assert_int_equal(mem_budget_overhead_each(&b), 40);
     assert_int_equal(mem_budget_overhead_total(&b), 120);
     assert_int_equal(mem_budget_free(&b), 4096 - 1024 - 1792 - 120);
-    assert_int_equal(mem_budget_check(&b, 1160 - 40, err, sizeof(err)), 0);
-    assert_int_equal(mem_budget_check(&b, 1121, err, sizeof(err)), -1);
+    assert_int_equal(mem_budget_check(&b, 1160 - 40, false, err, sizeof(err)), 0);
+    assert_int_equal(mem_budget_check(&b, 1121, false, err, sizeof(err)), -1);
     assert_string_equal(err, "the VM does not fit in the host's memory: it needs 1161 MiB (maxmem 1121 + VMM 40), 1160 MiB "
                              "are left (host 4096 - reserved 1024 - 3 running VMs' maxmem 1792 - their VMMs 120); "
                              "--overcommit starts it anyway, VIREO_HOST_RESERVE sets the reservation");
     /* Overcommitted already: nothing is left, never a wrapped-around figure. */
-    mem_budget_add_vm(&b, 4096, 0, false);
+    mem_budget_add_vm(&b, 4096, false, 0, false);
     assert_int_equal(mem_budget_free(&b), 0);
-    assert_int_equal(mem_budget_check(&b, 4, err, sizeof(err)), -1);
+    assert_int_equal(mem_budget_check(&b, 4, false, err, sizeof(err)), -1);
+}
+
+/* The huge page pool is out of ordinary VMs' reach; a huge-page VM takes
+ * its RAM from the pool and only its VMM from the rest. */
+static void budget_hugepages(void **state)
+{
+    (void)state;
+    char err[512];
+    struct mem_budget b;
+    assert_int_equal(mem_budget_init(&b, 8192, "1024", err, sizeof(err)), 0);
+    mem_budget_set_hugetlb(&b, 2048);
+    assert_int_equal(mem_budget_free(&b), 8192 - 1024 - 2048);
+    /* an ordinary VM no longer fits in the pool's share */
+    assert_int_equal(mem_budget_check(&b, 5100, false, err, sizeof(err)), -1);
+    assert_string_equal(err, "the VM does not fit in the host's memory: it needs 5164 MiB (maxmem 5100 + VMM 64), "
+                             "5120 MiB are left (host 8192 - reserved 1024 - huge page pool 2048 - 0 running VMs' "
+                             "maxmem 0 - their VMMs 0); --overcommit starts it anyway, VIREO_HOST_RESERVE sets the "
+                             "reservation");
+    /* a huge-page VM of the pool's size fits, only its VMM counted outside */
+    assert_int_equal(mem_budget_check(&b, 2048, true, err, sizeof(err)), 0);
+    mem_budget_add_vm(&b, 1536, true, 10u << 20, true);
+    assert_int_equal(b.vms_mib, 0);
+    assert_int_equal(b.huge_vms_mib, 1536);
+    assert_int_equal(mem_budget_free(&b), 8192 - 1024 - 2048 - 10);
+    assert_int_equal(mem_budget_check(&b, 512, true, err, sizeof(err)), 0);
+    assert_int_equal(mem_budget_check(&b, 514, true, err, sizeof(err)), -1);
+    assert_string_equal(err, "the VM's huge pages do not fit in the host's pool: it needs 514 MiB of 2 MiB pages, 512 "
+                             "MiB are left (pool 2048 - running huge-page VMs 1536); /proc/sys/vm/nr_hugepages sets "
+                             "the pool, --overcommit starts it anyway");
+    /* without a pool, any huge-page VM is refused by the budget */
+    assert_int_equal(mem_budget_init(&b, 8192, "1024", err, sizeof(err)), 0);
+    assert_int_equal(mem_budget_check(&b, 128, true, err, sizeof(err)), -1);
 }
 
 int main(void)
@@ -171,7 +203,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(maxmem_starts_ballooned), cmocka_unit_test(mem_set), cmocka_unit_test(mem_max),
         cmocka_unit_test(parse_mib), cmocka_unit_test(progress), cmocka_unit_test(budget_reserve),
-        cmocka_unit_test(budget_arithmetic),
+        cmocka_unit_test(budget_arithmetic), cmocka_unit_test(budget_hugepages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
