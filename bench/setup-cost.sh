@@ -8,10 +8,14 @@
 #    initrd and memory; measured from outside once its QMP socket answers.
 #  - Firecracker's published figures (8 CPU-ms to ready, 5 MiB overhead):
 #    not measured here (not in Debian), printed as fixed targets.
+# A second Vireo row boots Debian's generic bzImage (xz) the default way:
+# through PVH, its vmlinux from the kernel cache (filled by a first,
+# unmeasured start).
 set -euo pipefail
 build=${1:?usage: $0 BUILD_DIR [RUNS]}
 runs=${2:-15}
 kernel=$build/guest/vmlinuz-cloud
+generic=$build/guest/vmlinuz-generic
 initrd=$build/guest/initramfs.cpio.gz
 cmdline="console=ttyS0 quiet"
 for f in "$build/vireo" "$kernel" "$initrd"; do
@@ -69,12 +73,21 @@ have_qemu=1
 command -v socat >/dev/null || { echo "setup-cost: needs socat (make bench installs it)" >&2; exit 1; }
 command -v qemu-system-x86_64 >/dev/null || have_qemu=0
 
+vireo_sample() {
+    local line
+    line=$("$build/vireo" run --kernel "$1" --initrd "$initrd" --cmdline "$cmdline" --setup-only)
+    # setup cpu_ms=X rss_kib=Y guest_rss_kib=Z vmm_rss_kib=W
+    echo "$line" | sed -E 's/.*cpu_ms=([0-9.]+).*vmm_rss_kib=([0-9]+).*/\1 \2/'
+}
+
+have_generic=0
+[ -e "$generic" ] && vireo_sample "$generic" >/dev/null && have_generic=1
 : >"$tmp/vireo"
+: >"$tmp/generic"
 : >"$tmp/qemu"
 for i in $(seq 1 "$runs"); do
-    line=$("$build/vireo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" --setup-only)
-    # setup cpu_ms=X rss_kib=Y guest_rss_kib=Z vmm_rss_kib=W
-    echo "$line" | sed -E 's/.*cpu_ms=([0-9.]+).*vmm_rss_kib=([0-9]+).*/\1 \2/' >>"$tmp/vireo"
+    vireo_sample "$kernel" >>"$tmp/vireo"
+    [ "$have_generic" = 1 ] && vireo_sample "$generic" >>"$tmp/generic"
     if [ "$have_qemu" = 1 ]; then
         qemu_sample >>"$tmp/qemu" || have_qemu=0
     fi
@@ -85,6 +98,10 @@ v_rss=$(cut -d' ' -f2 "$tmp/vireo" | median)
 echo "setup-cost: $runs runs each, 256 MiB guest, $(basename "$(readlink -f "$kernel")")"
 printf '%-28s %10s %14s\n' system "cpu_ms" "vmm_rss_MiB"
 printf '%-28s %10.2f %14.2f\n' "vireo (to first KVM_RUN)" "$v_cpu" "$(ratio "$v_rss" 1024)"
+if [ -s "$tmp/generic" ]; then
+    printf '%-28s %10.2f %14.2f\n' "vireo, generic xz via PVH" "$(cut -d' ' -f1 "$tmp/generic" | median)" \
+        "$(ratio "$(cut -d' ' -f2 "$tmp/generic" | median)" 1024)"
+fi
 if [ "$have_qemu" = 1 ] && [ -s "$tmp/qemu" ]; then
     q_cpu=$(cut -d' ' -f1 "$tmp/qemu" | median)
     q_rss=$(cut -d' ' -f2 "$tmp/qemu" | median)

@@ -3,6 +3,7 @@
 #include "eventloop/iothread_group.h"
 #include "util/mclock.h"
 #include "vm/setup_report.h"
+#include "vm/vm_nets.h"
 
 static void add_u64(struct json_object *o, const char *k, uint64_t v)
 {
@@ -108,7 +109,7 @@ void stats_vif_add(struct json_object *o, const struct vm *vm, unsigned i, bool 
 {
     struct vnet *n = vm->nics[i].net;
     struct vnet_stats s;
-    vnet_get_stats(n, &s);
+    vm_nic_stats(vm, i, &s);
     stats_net_add(o, &s);
     if (!per_queue)
         return;

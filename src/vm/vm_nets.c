@@ -7,6 +7,7 @@
 
 #include "net/mac.h"
 #include "net/tap.h"
+#include "net/tap_stats.h"
 #include "util/log.h"
 #include "vm/vm.h"
 #include "x86/layout.h"
@@ -112,4 +113,16 @@ void vm_nets_destroy(struct vm *vm)
         memset(nic, 0, sizeof(*nic));   /* the TAP stays open: the resources' */
     }
     vm->nnics = 0;
+}
+
+void vm_nic_stats(const struct vm *vm, unsigned i, struct vnet_stats *s)
+{
+    vnet_get_stats(vm->nics[i].net, s);
+    struct tap_counters c;
+    if (vm->nics[i].vhost && tap_stats_read(&vm->res->tap_stats[i], &c) == 0) {
+        s->rx_packets = c.tx_packets;
+        s->rx_bytes = c.tx_bytes;
+        s->tx_packets = c.rx_packets;
+        s->tx_bytes = c.rx_bytes;
+    }
 }

@@ -10,6 +10,8 @@
 
 #include "vm/vm_limits.h"
 
+struct vnet_stats;
+
 #define VM_PCI_SLOT_FIRST_NET 16
 #define VM_NET_DEFAULT_QUEUES 1     /* QEMU's default too */
 
@@ -36,5 +38,9 @@ int vm_nets_create(struct vm *vm, const struct vm_params *cfg);
 void vm_nets_shutdown(struct vm *vm);
 /* Frees the devices (the TAPs are the resources'). */
 void vm_nets_destroy(struct vm *vm);
+/* NIC i's counters: the device's own, and with vhost-net (whose frames
+ * never pass through the VMM) the TAP's frame counters instead, turned
+ * to the guest's side (the TAP's transmit is the guest's receive). */
+void vm_nic_stats(const struct vm *vm, unsigned i, struct vnet_stats *s);
 
 #endif

@@ -97,9 +97,11 @@ int vm_resources_open(struct vm_resources *r, const struct vm_params *p)
     memset(r, 0, sizeof(*r));
     r->kvm_fd = r->kernel_fd = r->initrd_fd = r->vmlinux.fd = -1;
     r->console_fd = console_nonblocking(p->serial_fd);
-    for (unsigned i = 0; i < VM_MAX_NETS; i++)
+    for (unsigned i = 0; i < VM_MAX_NETS; i++) {
+        tap_stats_init(&r->tap_stats[i]);
         for (unsigned q = 0; q < TAP_MAX_QUEUES; q++)
             r->taps[i].fds[q] = r->vhost_fds[i][q] = -1;
+    }
     /* The disks' request clock reads /sys to choose TSC or not: here, before
      * the jail and the filters, which leave no path to read. */
     mclock_init();
@@ -169,6 +171,9 @@ int vm_resources_open(struct vm_resources *r, const struct vm_params *p)
             vlog_err("net %u: %s", i, err);
             goto fail;
         }
+        if (r->vhost_fds[i][0] >= 0 && tap_stats_open(&r->tap_stats[i], "/sys/class/net", r->taps[i].ifname) < 0)
+            vlog_info("net %u: the TAP's counters in /sys/class/net/%s: %s; its frame counters will read zero", i,
+                      r->taps[i].ifname, strerror(errno));
     }
     return 0;
 fail:
@@ -187,6 +192,7 @@ void vm_resources_close(struct vm_resources *r)
 {
     for (unsigned i = 0; i < r->nnets; i++) {
         tap_close(&r->taps[i]);
+        tap_stats_close(&r->tap_stats[i]);
         for (unsigned q = 0; q < TAP_MAX_QUEUES; q++)
             close_fd(&r->vhost_fds[i][q]);
     }

@@ -17,6 +17,7 @@
 
 #include "block/bdev.h"
 #include "net/tap.h"
+#include "net/tap_stats.h"
 #include "vm/kernel_cache.h"
 #include "vm/vm_limits.h"
 #include "x86/elf_kernel.h"
@@ -40,6 +41,9 @@ struct vm_resources {
      * process), owned by this process; its VHOST_GET_FEATURES. */
     int vhost_fds[VM_MAX_NETS][TAP_MAX_QUEUES];
     uint64_t vhost_features[VM_MAX_NETS];
+    /* With vhost-net, NIC i's frame counters are its TAP's (fds -1: not
+     * to be had, the counters read zero). */
+    struct tap_stats tap_stats[VM_MAX_NETS];
     /* The console (vm_params.serial_fd) once more, non-blocking, for the
      * virtio console, which writes from the VM's main loop: a description
      * of its own, so the UART's writes (from vCPU threads) stay blocking.

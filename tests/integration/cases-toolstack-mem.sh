@@ -165,6 +165,35 @@ check "toolstack: the host's memory budget refuses a VM that does not fit, --ove
     "+info: free is 300 - 256 - VMM" "+it needs 1" "+a second VM past the budget rc=1" "+shutdown: all stopped" \
     -- bash -c ts_budget_case
 
+# 15b. Huge pages in the budget: without a pool a hugepages = 1 VM is
+#      refused with the pool's numbers; with 160 MiB of 2 MiB pages it
+#      starts, holds 128 MiB of the pool and none of the ordinary room, and
+#      a second one no longer fits.
+ts_hugebudget_case() {
+    ts_setup hugebudget
+    [ -w /proc/sys/vm/nr_hugepages ] || { echo "cannot set /proc/sys/vm/nr_hugepages"; return 1; }
+    echo 0 >/proc/sys/vm/nr_hugepages
+    "$vireo" create "$(ts_cfg huge wait 'memory = 128' 'hugepages = 1')"
+    echo "huge-page VM without a pool rc=$?"
+    echo 80 >/proc/sys/vm/nr_hugepages
+    [ "$(cat /proc/sys/vm/nr_hugepages)" = 80 ] || { echo "the host gave $(cat /proc/sys/vm/nr_hugepages) of 80 pages"; return 1; }
+    "$vireo" create "$ts_dir/huge.cfg" && echo "huge: started"
+    ts_wait_console huge "vireo-guest: waiting for the power button" 240
+    "$vireo" info | awk -F' *: ' '$1 ~ /^(hugepage_pool|vm_hugepage_memory|vm_maxmem)$/ { print "info " $1 "=" $2 }'
+    "$vireo" create "$(ts_cfg huge2 wait 'memory = 128' 'hugepages = 1')"
+    echo "a second huge-page VM past the pool rc=$?"
+    "$vireo" shutdown -a -w -t 60 && echo "shutdown: all stopped"
+    echo 0 >/proc/sys/vm/nr_hugepages
+}
+export -f ts_hugebudget_case
+check "toolstack: huge-page VMs take their RAM from the host's pool in the memory budget" 400 0 \
+    "+the VM's huge pages do not fit in the host's pool: it needs 128 MiB of 2 MiB pages, 0 MiB are left" \
+    "+huge-page VM without a pool rc=1" "+huge: started" "+info hugepage_pool=160" \
+    "+info vm_hugepage_memory=128" "+info vm_maxmem=0" \
+    "+it needs 128 MiB of 2 MiB pages, 32 MiB are left (pool 160 - running huge-page VMs 128)" \
+    "+a second huge-page VM past the pool rc=1" "+shutdown: all stopped" \
+    -- bash -c ts_hugebudget_case
+
 # 16. Free-page reporting: the guest fills 200 MiB of a tmpfs (the
 #     issue's figure) and frees it; the VMM's resident memory rises with
 #     it and, once the guest's page reporting hands the free ranges back

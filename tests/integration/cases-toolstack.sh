@@ -324,6 +324,46 @@ export -f ts_vif_vhost_case
 check "toolstack: vif vhost=on and vhost=off choose the data plane" 240 0 "+vhost=on: vhost-net" \
     "+vhost=off: user-space" "+vhost=on: confined" -- bash -c ts_vif_vhost_case
 
+# 6d. NIC counters on both data planes: the guest sends 512 KiB over TCP
+#     to the host; `network-list -l` counts them as the guest's transmit,
+#     and the host's replies as its receive, with vhost=on (the TAP's
+#     counters: the frames never pass through the VMM) as with vhost=off.
+ts_vif_counters_case() {
+    ts_setup vifcount
+    local br=tscb$$ how hip=169.254.73.1 gip=169.254.73.2
+    ip link add "$br" type bridge && ip addr add "$hip/24" dev "$br" && ip link set "$br" up || return 1
+    trap 'for n in $("$vireo" list 2>/dev/null | awk "NR > 1 { print \$1 }"); do "$vireo" destroy "$n"; done; ip link del '"$br"' 2>/dev/null' EXIT
+    cat >"$ts_dir/send.sh" <<EOF
+ip link set eth0 up
+ip addr add $gip/24 dev eth0
+i=0
+until ping -c 1 -W 1 $hip >/dev/null 2>&1 || [ \$i -ge 60 ]; do i=\$((i + 1)); sleep 1; done
+i=0
+until dd if=/dev/zero bs=1024 count=512 2>/dev/null | timeout 60 nc $hip 5003 || [ \$i -ge 10 ]; do i=\$((i + 1)); sleep 1; done
+echo "vireo-guest: sent"
+sleep 120
+EOF
+    for how in on off; do
+        timeout 200 socat -u TCP-LISTEN:5003,reuseaddr OPEN:/dev/null &
+        "$vireo" create "$(ts_cfg "vc$how" "script vireo.script=$(gzip -9c <"$ts_dir/send.sh" | base64 -w0)" \
+            "vif = ['bridge=$br, vhost=$how']")" >/dev/null 2>&1 || echo "create vhost=$how failed"
+        ts_wait_console "vc$how" "vireo-guest: sent" 240 || { wait; continue; }
+        "$vireo" network-list -l "vc$how" | python3 -c '
+import json, sys
+v = json.load(sys.stdin)["vifs"][0]
+ok = v["tx_bytes"] >= 512 * 1024 and v["tx_packets"] > 0 and v["rx_packets"] > 0 and v["rx_bytes"] > 0
+print("vhost=%s: %s: tx %d bytes in %d frames, rx %d bytes in %d frames" % (sys.argv[1],
+      "counted the 512 KiB sent" if ok else "WRONG", v["tx_bytes"], v["tx_packets"], v["rx_bytes"],
+      v["rx_packets"]))' "$how"
+        "$vireo" destroy "vc$how"
+        wait
+    done
+}
+export -f ts_vif_counters_case
+check "toolstack: network-list -l counts the guest's frames with vhost=on (the TAP's counters) and vhost=off" 600 0 \
+    "+vhost=on: counted the 512 KiB sent" "+vhost=off: counted the 512 KiB sent" "-WRONG" \
+    -- bash -c ts_vif_counters_case
+
 # 7. Only the owner reaches the control socket: the modes keep others out,
 #    and the peer check holds even with the modes loosened.
 ts_perm_case() {
