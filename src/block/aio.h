@@ -1,8 +1,8 @@
 /* Asynchronous file I/O for one event loop: io_uring (liburing) when the
  * kernel allows it, else a small thread pool doing the same operations
  * with blocking syscalls.  Requests are queued with aio_submit() and sent
- * in one batch by aio_flush(); completions run req->done on the loop's
- * thread. */
+ * by aio_flush() (io_uring sends a long burst in pieces as it comes);
+ * completions run req->done on the loop's thread. */
 #ifndef VIREO_BLOCK_AIO_H
 #define VIREO_BLOCK_AIO_H
 

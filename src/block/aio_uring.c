@@ -1,5 +1,6 @@
 /* The io_uring engine: one ring per event loop, its completions signalled
- * on an eventfd the loop watches, submissions batched until aio_flush. */
+ * on an eventfd the loop watches, submissions batched (in pieces of
+ * URING_SUBMIT_BATCH; the rest at aio_flush). */
 #include "block/aio_impl.h"
 
 #include <errno.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include "util/log.h"
+
+#define URING_SUBMIT_BATCH 8
 
 struct uring_engine {
     struct aio_engine base;
@@ -86,6 +89,15 @@ static void uring_submit(struct aio_engine *e, struct aio_req *r)
             u->overflow_tail = &r->next;
         }
     }
+    /* A burst goes to the kernel in pieces: a virtio or NVMe disk starts
+     * on the first ones while the rest are still being prepared, and is
+     * told of each piece with one doorbell.  One submission for a whole
+     * queue of 32 left the disk idle meanwhile: allocated 4 KiB random
+     * writes at QD32 on ext4 over virtio-blk went from 80k to 95k IOPS
+     * with pieces of 8 (bench/qcow2-native.sh); pieces of 1 to 4 did no
+     * better and cost more system calls. */
+    if (u->queued >= URING_SUBMIT_BATCH)
+        do_submit(u);
 }
 
 static void reap_cqes(struct uring_engine *u)
