@@ -14,10 +14,13 @@
  * milliseconds. */
 #define BUDGET_CALL_MS 2000
 
-/* The 2 MiB huge page pool in MiB (the only size Vireo uses); 0 without one. */
-static uint64_t hugetlb_pool_mib(void)
+/* A count of 2 MiB huge pages (the only size Vireo uses), in MiB; 0
+ * without the file. */
+static uint64_t hugetlb_mib(const char *name)
 {
-    FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "re");
+    char path[128];
+    snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-2048kB/%s", name);
+    FILE *f = fopen(path, "re");
     unsigned long long n = 0;
     if (f) {
         if (fscanf(f, "%llu", &n) != 1)
@@ -35,7 +38,7 @@ int mem_budget_gather(struct mem_budget *b, char *err, size_t errlen)
     unsigned long long unit = si.mem_unit ? si.mem_unit : 1;
     if (mem_budget_init(b, (uint64_t)si.totalram * unit >> 20, getenv(MEM_BUDGET_RESERVE_ENV), err, errlen) < 0)
         return -1;
-    mem_budget_set_hugetlb(b, hugetlb_pool_mib());
+    mem_budget_set_hugetlb(b, hugetlb_mib("nr_hugepages"), hugetlb_mib("nr_overcommit_hugepages"));
     static char names[VM_NAMES_MAX][72];
     int n = vm_names_select(0, NULL, 1, 1, names);
     for (int i = 0; i < n; i++) {

@@ -27,9 +27,16 @@ int mem_budget_init(struct mem_budget *b, uint64_t host_mib, const char *reserve
     return 0;
 }
 
-void mem_budget_set_hugetlb(struct mem_budget *b, uint64_t pool_mib)
+void mem_budget_set_hugetlb(struct mem_budget *b, uint64_t pool_mib, uint64_t overcommit_mib)
 {
     b->hugetlb_mib = pool_mib;
+    b->hugetlb_over_mib = overcommit_mib;
+}
+
+/* Huge-page VMs' memory beyond the pool: surplus pages, ordinary memory. */
+static uint64_t surplus(const struct mem_budget *b, uint64_t huge_vms_mib)
+{
+    return huge_vms_mib > b->hugetlb_mib ? huge_vms_mib - b->hugetlb_mib : 0;
 }
 
 void mem_budget_add_vm(struct mem_budget *b, uint64_t maxmem_mib, bool hugepages, uint64_t vmm_resident_bytes,
@@ -60,7 +67,7 @@ uint64_t mem_budget_overhead_total(const struct mem_budget *b)
 
 static uint64_t used(const struct mem_budget *b)
 {
-    return b->reserve_mib + b->hugetlb_mib + b->vms_mib + mem_budget_overhead_total(b);
+    return b->reserve_mib + b->hugetlb_mib + surplus(b, b->huge_vms_mib) + b->vms_mib + mem_budget_overhead_total(b);
 }
 
 uint64_t mem_budget_free(const struct mem_budget *b)
@@ -72,18 +79,24 @@ uint64_t mem_budget_free(const struct mem_budget *b)
 int mem_budget_check(const struct mem_budget *b, uint64_t maxmem_mib, bool hugepages, char *msg, size_t msglen)
 {
     if (hugepages) {
-        uint64_t pool_left = b->huge_vms_mib < b->hugetlb_mib ? b->hugetlb_mib - b->huge_vms_mib : 0;
+        uint64_t pool = b->hugetlb_mib + b->hugetlb_over_mib;
+        uint64_t pool_left = b->huge_vms_mib < pool ? pool - b->huge_vms_mib : 0;
         if (maxmem_mib > pool_left) {
+            char over[64] = "";
+            if (b->hugetlb_over_mib)
+                snprintf(over, sizeof(over), " + overcommit %llu", (unsigned long long)b->hugetlb_over_mib);
             snprintf(msg, msglen,
                      "the VM's huge pages do not fit in the host's pool: it needs %llu MiB of 2 MiB pages, %llu MiB "
-                     "are left (pool %llu - running huge-page VMs %llu); /proc/sys/vm/nr_hugepages sets the pool, "
+                     "are left (pool %llu%s - running huge-page VMs %llu); /proc/sys/vm/nr_hugepages sets the pool, "
                      "--overcommit starts it anyway",
                      (unsigned long long)maxmem_mib, (unsigned long long)pool_left,
-                     (unsigned long long)b->hugetlb_mib, (unsigned long long)b->huge_vms_mib);
+                     (unsigned long long)b->hugetlb_mib, over, (unsigned long long)b->huge_vms_mib);
             return -1;
         }
     }
-    uint64_t guest = hugepages ? 0 : maxmem_mib;
+    /* A huge-page VM needs ordinary memory for its VMM, and for what of
+     * its RAM falls beyond the pool (surplus pages). */
+    uint64_t guest = hugepages ? surplus(b, b->huge_vms_mib + maxmem_mib) - surplus(b, b->huge_vms_mib) : maxmem_mib;
     uint64_t need = guest + mem_budget_overhead_each(b), left = mem_budget_free(b);
     if (need <= left)
         return 0;

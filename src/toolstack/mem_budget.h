@@ -3,7 +3,9 @@
  * what its VMM process itself holds (measured: its RSS less guest RAM),
  * and a new VM fits only in what is left.  The host's pool of 2 MiB huge
  * pages is set aside: ordinary VMs cannot use it, and a VM with
- * hugepages = 1 takes its RAM from the pool (only its VMM from the rest).
+ * hugepages = 1 takes its RAM from the pool (only its VMM from the rest),
+ * and beyond the pool from the overcommitted pages the kernel may add
+ * (nr_overcommit_hugepages), which come out of ordinary memory.
  * Pure arithmetic, so that the
  * refusals are testable; `vireo create` and `vireo info` gather the
  * figures (cli/mem_budget_host.c). */
@@ -27,6 +29,7 @@ struct mem_budget {
     uint64_t vms_mib;        /* the running VMs' maxmem (else memory) */
     uint64_t overhead_mib;   /* their VMMs' measured own memory */
     uint64_t hugetlb_mib;    /* the host's huge page pool, out of host_mib */
+    uint64_t hugetlb_over_mib;   /* surplus huge pages the kernel may add */
     uint64_t huge_vms_mib;   /* running huge-page VMs' memory, in the pool */
     unsigned nvms, nmeasured;
 };
@@ -34,8 +37,9 @@ struct mem_budget {
 /* host_mib and the reservation: reserve is the environment's value (NULL:
  * the default).  -1 with why in err for a malformed or too large value. */
 int mem_budget_init(struct mem_budget *b, uint64_t host_mib, const char *reserve, char *err, size_t errlen);
-/* The huge page pool (2 MiB pages configured on the host, in MiB). */
-void mem_budget_set_hugetlb(struct mem_budget *b, uint64_t pool_mib);
+/* The huge page pool (2 MiB pages configured on the host, in MiB) and the
+ * surplus it may grow by (nr_overcommit_hugepages, in MiB). */
+void mem_budget_set_hugetlb(struct mem_budget *b, uint64_t pool_mib, uint64_t overcommit_mib);
 /* A running VM: maxmem_mib (from the pool when hugepages), and its VMM's
  * own resident bytes (unknown: 0, counted as the average of the measured
  * ones). */

@@ -89,16 +89,14 @@ int read_sparse_at(int fd, void *dst, size_t len, uint64_t offset)
     uint64_t end = offset + len, pos = offset;
     while (pos < end) {
         off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
-        if (data < 0 && errno != ENXIO)
-            return -1;
+        if (data < 0 && errno != ENXIO)   /* a file system without it: read it all */
+            return read_full_at(fd, p + (pos - offset), (size_t)(end - pos), pos);
         /* ENXIO: no data after pos, the rest is a hole */
         uint64_t d = data < 0 || (uint64_t)data > end ? end : (uint64_t)data;
         if (d == end)
             break;
         off_t hole = lseek(fd, (off_t)d, SEEK_HOLE);
-        if (hole < 0)
-            return -1;
-        uint64_t h = (uint64_t)hole > end ? end : (uint64_t)hole;
+        uint64_t h = hole < 0 || (uint64_t)hole > end ? end : (uint64_t)hole;
         if (h <= d)
             h = end;   /* a file system that says otherwise: read it all */
         if (read_full_at(fd, p + (d - offset), (size_t)(h - d), d) < 0)

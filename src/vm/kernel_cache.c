@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/err.h"
@@ -169,12 +170,35 @@ static bool index_lookup(const char *dir, const struct stat *id, struct cached_k
     return true;
 }
 
-/* Records entry fd (key) for the bzImage id; failures only cost the next
- * start a hash. */
-static void index_store(const char *dir, const struct stat *id, const uint8_t key[FASTHASH_LEN], int fd)
+/* A timestamp this close to now may not change with the next write
+ * (one tick: a jiffy on most file systems, up to 2 s on some): git's
+ * "racily clean" rule.  An identity that recent is not indexed. */
+#define RACY_NS 2000000000LL
+
+static bool racy(const struct stat *st)
 {
-    struct stat st;
-    if (fstat(fd, &st) < 0)
+    struct timespec now;
+    if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+        return true;
+    long long age = (long long)(now.tv_sec - st->st_ctim.tv_sec) * 1000000000LL + (now.tv_nsec - st->st_ctim.tv_nsec);
+    return age < RACY_NS;
+}
+
+static bool same_identity(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Records entry fd (key) for the bzImage whose identity was id before its
+ * bytes were hashed: only if it still is (nothing changed it meanwhile)
+ * and neither its nor the entry's last change is too recent to be told
+ * from a next one.  Not recording only costs a later start a hash. */
+static void index_store(const char *dir, int id_fd, const struct stat *id, const uint8_t key[FASTHASH_LEN], int fd)
+{
+    struct stat now_id, st;
+    if (fstat(id_fd, &now_id) < 0 || !same_identity(id, &now_id) || racy(id) || fstat(fd, &st) < 0 || racy(&st))
         return;
     char ipath[4200], tmp[4300], rec[256];
     index_path(ipath, sizeof(ipath), dir, id);
@@ -244,10 +268,15 @@ static int to_memfd(const uint8_t *data, uint64_t len, char *err, size_t errlen)
     return fd;
 }
 
-int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, const struct stat *id,
+int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, int id_fd,
                      struct cached_kernel *out, char *err, size_t errlen)
 {
     *out = (struct cached_kernel){-1, 0, 0, false};
+    /* The identity before any byte is hashed (the mapping reads the file
+     * as it is touched). */
+    struct stat id_st;
+    const struct stat *id = id_fd >= 0 && fstat(id_fd, &id_st) == 0 && (uint64_t)id_st.st_size == file_len
+                                ? &id_st : NULL;
     if (dir && id && index_lookup(dir, id, out))
         return 0;
     uint8_t key[FASTHASH_LEN];
@@ -257,7 +286,7 @@ int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, co
         entry_path(path, sizeof(path), dir, key);
         if (lookup(path, key, out)) {
             if (id)
-                index_store(dir, id, key, out->fd);
+                index_store(dir, id_fd, id, key, out->fd);
             return 0;
         }
     }
@@ -274,7 +303,7 @@ int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, co
         return -1;
     int fd = dir ? store(dir, path, key, buf, len) : -1;
     if (fd >= 0 && id)
-        index_store(dir, id, key, fd);
+        index_store(dir, id_fd, id, key, fd);
     uint64_t off = KERNEL_CACHE_HEADER;
     if (fd < 0) {
         fd = to_memfd(buf, len, err, errlen);

@@ -36,13 +36,13 @@ struct cached_kernel {
 bool kernel_cache_dir(char *buf, size_t len);
 
 /* The vmlinux of bzImage file[0..file_len): from dir when a valid entry is
- * there, else decompressed now and (dir not NULL) stored.  id: the
- * bzImage's fstat, for the index that finds its entry without hashing it
- * (kernel_cache.c); NULL: always by hash.  -1 with a reason when the
+ * there, else decompressed now and (dir not NULL) stored.  id_fd: the
+ * bzImage's descriptor, for the index that finds its entry without hashing
+ * it (kernel_cache.c); -1: always by hash.  -1 with a reason when the
  * payload cannot be decompressed; a cache that cannot be written is not
  * an error (warned about once). */
-int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, const struct stat *id,
-                     struct cached_kernel *out, char *err, size_t errlen);
+int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, int id_fd, struct cached_kernel *out,
+                     char *err, size_t errlen);
 
 /* Maps it read-only for a moment (parsing, checks): NULL and errno on
  * failure; unmap with kernel_cache_unmap(k, p). */

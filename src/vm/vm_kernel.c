@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/file.h"
@@ -92,9 +91,7 @@ int vm_kernel_prepare(struct vm_resources *r, const struct vm_params *p)
     }
     char dir[4096];
     bool have_dir = kernel_cache_dir(dir, sizeof(dir));
-    struct stat id;
-    bool have_id = fstat(r->kernel_fd, &id) == 0;
-    int rc = kernel_cache_get(have_dir ? dir : NULL, map, r->kernel_size, have_id ? &id : NULL, &r->vmlinux, err,
+    int rc = kernel_cache_get(have_dir ? dir : NULL, map, r->kernel_size, r->kernel_fd, &r->vmlinux, err,
                               sizeof(err));
     munmap(map, (size_t)r->kernel_size);
     if (rc < 0)

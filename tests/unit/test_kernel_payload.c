@@ -216,14 +216,14 @@ static void cache_hits_and_rebuilds(void **state)
     snprintf(dir, sizeof(dir), "%s/a/b", tmpl);   /* created on first use */
 
     struct cached_kernel k;
-    assert_int_equal(kernel_cache_get(dir, bz, len, NULL, &k, err, sizeof(err)), 0);
+    assert_int_equal(kernel_cache_get(dir, bz, len, -1, &k, err, sizeof(err)), 0);
     assert_false(k.from_cache);
     assert_holds_elf(&k);
     kernel_cache_release(&k);
     entry_of(dir, path, sizeof(path));
     assert_int_equal(file_size(path), KERNEL_CACHE_HEADER + FAKE_ELF_LEN);
 
-    assert_int_equal(kernel_cache_get(dir, bz, len, NULL, &k, err, sizeof(err)), 0);
+    assert_int_equal(kernel_cache_get(dir, bz, len, -1, &k, err, sizeof(err)), 0);
     assert_true(k.from_cache);
     assert_int_equal(k.len, FAKE_ELF_LEN);
     assert_holds_elf(&k);
@@ -231,7 +231,7 @@ static void cache_hits_and_rebuilds(void **state)
 
     /* Cut short: detected, rebuilt whole. */
     assert_int_equal(truncate(path, KERNEL_CACHE_HEADER + 100), 0);
-    assert_int_equal(kernel_cache_get(dir, bz, len, NULL, &k, err, sizeof(err)), 0);
+    assert_int_equal(kernel_cache_get(dir, bz, len, -1, &k, err, sizeof(err)), 0);
     assert_false(k.from_cache);
     assert_holds_elf(&k);
     kernel_cache_release(&k);
@@ -242,17 +242,17 @@ static void cache_hits_and_rebuilds(void **state)
     assert_true(fd >= 0);
     assert_int_equal(pwrite(fd, "X", 1, KERNEL_CACHE_HEADER + 0x1234), 1);
     close(fd);
-    assert_int_equal(kernel_cache_get(dir, bz, len, NULL, &k, err, sizeof(err)), 0);
+    assert_int_equal(kernel_cache_get(dir, bz, len, -1, &k, err, sizeof(err)), 0);
     assert_false(k.from_cache);
     assert_holds_elf(&k);
     kernel_cache_release(&k);
-    assert_int_equal(kernel_cache_get(dir, bz, len, NULL, &k, err, sizeof(err)), 0);
+    assert_int_equal(kernel_cache_get(dir, bz, len, -1, &k, err, sizeof(err)), 0);
     assert_true(k.from_cache);
     kernel_cache_release(&k);
 
     /* Another bzImage: another entry, never the first one's kernel. */
     bz[FAKE_SETUP_LEN + 8] ^= 1;   /* setup code, not the payload */
-    assert_int_equal(kernel_cache_get(dir, bz, len, NULL, &k, err, sizeof(err)), 0);
+    assert_int_equal(kernel_cache_get(dir, bz, len, -1, &k, err, sizeof(err)), 0);
     assert_false(k.from_cache);
     kernel_cache_release(&k);
 
@@ -262,7 +262,7 @@ static void cache_hits_and_rebuilds(void **state)
     fd = open(blocked, O_CREAT | O_WRONLY, 0600);
     close(fd);
     snprintf(dir, sizeof(dir), "%s/file/sub", tmpl);
-    assert_int_equal(kernel_cache_get(dir, bz, len, NULL, &k, err, sizeof(err)), 0);
+    assert_int_equal(kernel_cache_get(dir, bz, len, -1, &k, err, sizeof(err)), 0);
     assert_false(k.from_cache);
     assert_int_equal(k.off, 0);   /* a memfd */
     assert_holds_elf(&k);
@@ -274,15 +274,46 @@ static void cache_hits_and_rebuilds(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The inode of the entry for bzImage bytes b[0..len), or 0. */
+static ino_t entry_ino(const char *dir, const uint8_t *b, size_t len)
+{
+    uint8_t key[FASTHASH_LEN];
+    fasthash128(b, len, key);
+    char path[600];
+    int n = snprintf(path, sizeof(path), "%s/", dir);
+    for (int i = 0; i < FASTHASH_LEN; i++)
+        n += snprintf(path + n, sizeof(path) - (size_t)n, "%02x", key[i]);
+    snprintf(path + n, sizeof(path) - (size_t)n, ".vmlinux");
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+static ino_t fd_ino(int fd)
+{
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    return st.st_ino;
+}
+
+/* Past the index's "racily clean" window (2 s): a change since then
+ * would have moved the ctime. */
+static void age(void)
+{
+    usleep(2100000);
+}
+
 /* The stat index: an unchanged bzImage finds its entry without either
- * file being hashed; a changed bzImage or a changed entry goes back to
- * the hash and the checksum. */
+ * file being hashed; a changed bzImage or entry goes back to the hash and
+ * the checksum; an identity too recent to be told from the next change is
+ * never indexed. */
 static void cache_index_by_identity(void **state)
 {
     (void)state;
     fake_elf(elf);
     static uint8_t bz[BZ_MAX], other[BZ_MAX];
     size_t len = make_bzimage(bz, KERNEL_PAYLOAD_XZ, FAKE_ELF_LEN);
+    memcpy(other, bz, len);
+    other[FAKE_SETUP_LEN + 8] ^= 1;   /* another bzImage, the same vmlinux */
     char tmpl[] = "/tmp/vireo-kindex-XXXXXX";
     assert_non_null(mkdtemp(tmpl));
     char dir[512], path[600], img[600];
@@ -291,50 +322,57 @@ static void cache_index_by_identity(void **state)
     int fd = open(img, O_CREAT | O_RDWR, 0600);
     assert_true(fd >= 0);
     assert_int_equal(pwrite(fd, bz, len, 0), (ssize_t)len);
-    struct stat id;
-    assert_int_equal(fstat(fd, &id), 0);
+    age();
 
     struct cached_kernel k;
-    assert_int_equal(kernel_cache_get(dir, bz, len, &id, &k, err, sizeof(err)), 0);
+    assert_int_equal(kernel_cache_get(dir, bz, len, fd, &k, err, sizeof(err)), 0);
     assert_false(k.from_cache);
     kernel_cache_release(&k);
-    /* Found by identity alone: given other bytes under the same identity,
-     * it still answers with the indexed entry (nothing was hashed). */
-    memcpy(other, bz, len);
-    other[FAKE_SETUP_LEN + 8] ^= 1;
-    assert_int_equal(kernel_cache_get(dir, other, len, &id, &k, err, sizeof(err)), 0);
+    /* The entry is brand new: not indexed yet, so other bytes under the
+     * same identity are hashed and get their own entry. */
+    assert_int_equal(kernel_cache_get(dir, other, len, fd, &k, err, sizeof(err)), 0);
+    assert_int_equal(fd_ino(k.fd), entry_ino(dir, other, len));
+    kernel_cache_release(&k);
+    age();
+    assert_int_equal(kernel_cache_get(dir, bz, len, fd, &k, err, sizeof(err)), 0);   /* indexed now */
     assert_true(k.from_cache);
+    kernel_cache_release(&k);
+    /* Found by identity alone: given other bytes under the same identity,
+     * it answers with the indexed entry (nothing was hashed). */
+    assert_int_equal(kernel_cache_get(dir, other, len, fd, &k, err, sizeof(err)), 0);
+    assert_true(k.from_cache);
+    assert_int_equal(fd_ino(k.fd), entry_ino(dir, bz, len));
     assert_holds_elf(&k);
     kernel_cache_release(&k);
 
-    /* The entry changed after it was indexed (later than the file system's
-     * timestamp granularity): the index is not trusted, the checksum
-     * catches it, and it is rebuilt and indexed again. */
-    entry_of(dir, path, sizeof(path));
-    usleep(20000);
-    int efd = open(path, O_WRONLY);
+    /* The entry changed after it was indexed: the index is not trusted,
+     * the checksum catches it, and it is rebuilt. */
+    int efd = -1;
+    {
+        uint8_t key[FASTHASH_LEN];
+        fasthash128(bz, len, key);
+        int n = snprintf(path, sizeof(path), "%s/", dir);
+        for (int i = 0; i < FASTHASH_LEN; i++)
+            n += snprintf(path + n, sizeof(path) - (size_t)n, "%02x", key[i]);
+        snprintf(path + n, sizeof(path) - (size_t)n, ".vmlinux");
+        efd = open(path, O_WRONLY);
+    }
     assert_true(efd >= 0);
     assert_int_equal(pwrite(efd, "X", 1, KERNEL_CACHE_HEADER + 0x1234), 1);
     close(efd);
-    assert_int_equal(kernel_cache_get(dir, bz, len, &id, &k, err, sizeof(err)), 0);
+    assert_int_equal(kernel_cache_get(dir, bz, len, fd, &k, err, sizeof(err)), 0);
     assert_false(k.from_cache);
     assert_holds_elf(&k);
     kernel_cache_release(&k);
-    assert_int_equal(kernel_cache_get(dir, other, len, &id, &k, err, sizeof(err)), 0);
-    assert_true(k.from_cache);
-    kernel_cache_release(&k);
 
-    /* The bzImage rewritten in place: a new identity, so its bytes are
-     * hashed, and the other kernel is not the first one's entry. */
-    usleep(20000);
+    /* The bzImage rewritten in place: its new identity is too recent to
+     * index, so the next start with other bytes still hashes them. */
     assert_int_equal(pwrite(fd, other, len, 0), (ssize_t)len);
-    struct stat id2;
-    assert_int_equal(fstat(fd, &id2), 0);
-    assert_int_equal(kernel_cache_get(dir, other, len, &id2, &k, err, sizeof(err)), 0);
-    assert_false(k.from_cache);
+    assert_int_equal(kernel_cache_get(dir, other, len, fd, &k, err, sizeof(err)), 0);
+    assert_int_equal(fd_ino(k.fd), entry_ino(dir, other, len));
     kernel_cache_release(&k);
-    assert_int_equal(kernel_cache_get(dir, other, len, &id2, &k, err, sizeof(err)), 0);
-    assert_true(k.from_cache);
+    assert_int_equal(kernel_cache_get(dir, bz, len, fd, &k, err, sizeof(err)), 0);
+    assert_int_equal(fd_ino(k.fd), entry_ino(dir, bz, len));
     kernel_cache_release(&k);
     close(fd);
 

@@ -174,7 +174,7 @@ static void budget_hugepages(void **state)
     char err[512];
     struct mem_budget b;
     assert_int_equal(mem_budget_init(&b, 8192, "1024", err, sizeof(err)), 0);
-    mem_budget_set_hugetlb(&b, 2048);
+    mem_budget_set_hugetlb(&b, 2048, 0);
     assert_int_equal(mem_budget_free(&b), 8192 - 1024 - 2048);
     /* an ordinary VM no longer fits in the pool's share */
     assert_int_equal(mem_budget_check(&b, 5100, false, err, sizeof(err)), -1);
@@ -196,6 +196,23 @@ static void budget_hugepages(void **state)
     /* without a pool, any huge-page VM is refused by the budget */
     assert_int_equal(mem_budget_init(&b, 8192, "1024", err, sizeof(err)), 0);
     assert_int_equal(mem_budget_check(&b, 128, true, err, sizeof(err)), -1);
+    /* ...unless the kernel may add surplus pages, which come out of the
+     * ordinary room: no persistent pool, 4 GiB of overcommit */
+    mem_budget_set_hugetlb(&b, 0, 4096);
+    assert_int_equal(mem_budget_check(&b, 128, true, err, sizeof(err)), 0);
+    mem_budget_add_vm(&b, 3000, true, 0, false);
+    assert_int_equal(mem_budget_free(&b), 8192 - 1024 - 3000 - 64);
+    /* 1096 MiB of surplus pages are left, 4104 MiB of ordinary room */
+    assert_int_equal(mem_budget_check(&b, 1000, true, err, sizeof(err)), 0);
+    assert_int_equal(mem_budget_check(&b, 1097, true, err, sizeof(err)), -1);
+    assert_string_equal(err, "the VM's huge pages do not fit in the host's pool: it needs 1097 MiB of 2 MiB pages, "
+                             "1096 MiB are left (pool 0 + overcommit 4096 - running huge-page VMs 3000); "
+                             "/proc/sys/vm/nr_hugepages sets the pool, --overcommit starts it anyway");
+    mem_budget_set_hugetlb(&b, 0, 8192);   /* more surplus than ordinary room */
+    assert_int_equal(mem_budget_check(&b, 4040, true, err, sizeof(err)), 0);
+    assert_int_equal(mem_budget_check(&b, 4100, true, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "the VM does not fit in the host's memory: it needs 4164 MiB (maxmem 4100 + VMM 64), "
+                                "4104 MiB are left"));
 }
 
 int main(void)
