@@ -21,7 +21,10 @@ check() { # NAME COMMAND... : runs a check, prints ok/not ok
     if "$@"; then echo "ok - $name"; else echo "not ok - $name"; failed=1; fi
 }
 # A runaway reader must not take the shared machine's memory with it.
-if ldd "$vireo" 2>/dev/null | grep -q libasan; then
+# Not `ldd | grep -q`: under pipefail, grep's early exit can kill ldd
+# with SIGPIPE and make the test think the build is not sanitized.
+libs=$(ldd "$vireo" 2>/dev/null || true)
+if [[ $libs == *libasan* ]]; then
     export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}hard_rss_limit_mb=1024
     limit() { "$@"; }
 else
