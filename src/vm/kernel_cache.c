@@ -35,12 +35,22 @@ bool kernel_cache_dir(char *buf, size_t len)
     return n > 0 && (size_t)n < len;
 }
 
+/* key as 32 lowercase hex digits: the names of entries and index links */
+static void key_hex(char out[2 * FASTHASH_LEN + 1], const uint8_t key[FASTHASH_LEN])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < FASTHASH_LEN; i++) {
+        out[2 * i] = digits[key[i] >> 4];
+        out[2 * i + 1] = digits[key[i] & 15];
+    }
+    out[2 * FASTHASH_LEN] = 0;
+}
+
 static void entry_path(char *buf, size_t len, const char *dir, const uint8_t key[FASTHASH_LEN])
 {
-    int n = snprintf(buf, len, "%s/", dir);
-    for (int i = 0; i < FASTHASH_LEN && n > 0 && (size_t)n + 2 < len; i++)
-        n += snprintf(buf + n, len - (size_t)n, "%02x", key[i]);
-    snprintf(buf + n, len - (size_t)n, ".vmlinux");
+    char hex[2 * FASTHASH_LEN + 1];
+    key_hex(hex, key);
+    snprintf(buf, len, "%s/%s.vmlinux", dir, hex);
 }
 
 const uint8_t *kernel_cache_map(const struct cached_kernel *k)
@@ -110,19 +120,17 @@ static void identity_key(const struct stat *st, uint8_t out[FASTHASH_LEN])
 static void index_path(char *buf, size_t len, const char *dir, const struct stat *id)
 {
     uint8_t k[FASTHASH_LEN];
+    char hex[2 * FASTHASH_LEN + 1];
     identity_key(id, k);
-    int n = snprintf(buf, len, "%s/", dir);
-    for (int i = 0; i < FASTHASH_LEN && n > 0 && (size_t)n + 2 < len; i++)
-        n += snprintf(buf + n, len - (size_t)n, "%02x", k[i]);
-    snprintf(buf + n, len - (size_t)n, ".id");
+    key_hex(hex, k);
+    snprintf(buf, len, "%s/%s.id", dir, hex);
 }
 
 static void entry_record(char *buf, size_t len, const uint8_t key[FASTHASH_LEN], const struct stat *e)
 {
-    int n = 0;
-    for (int i = 0; i < FASTHASH_LEN; i++)
-        n += snprintf(buf + n, len - (size_t)n, "%02x", key[i]);
-    snprintf(buf + n, len - (size_t)n, ".vmlinux %llu %lld.%09ld %lld", (unsigned long long)e->st_ino,
+    char hex[2 * FASTHASH_LEN + 1];
+    key_hex(hex, key);
+    snprintf(buf, len, "%s.vmlinux %llu %lld.%09ld %lld", hex, (unsigned long long)e->st_ino,
              (long long)e->st_ctim.tv_sec, e->st_ctim.tv_nsec, (long long)e->st_size);
 }
 

@@ -274,16 +274,23 @@ static void cache_hits_and_rebuilds(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-/* The inode of the entry for bzImage bytes b[0..len), or 0. */
-static ino_t entry_ino(const char *dir, const uint8_t *b, size_t len)
+/* The path of the entry for bzImage bytes b[0..len), as the cache names
+ * it (written here on purpose, not taken from the cache's code). */
+static void entry_path_of(const char *dir, const uint8_t *b, size_t len, char *path, size_t plen)
 {
     uint8_t key[FASTHASH_LEN];
     fasthash128(b, len, key);
-    char path[600];
-    int n = snprintf(path, sizeof(path), "%s/", dir);
+    int n = snprintf(path, plen, "%s/", dir);
     for (int i = 0; i < FASTHASH_LEN; i++)
-        n += snprintf(path + n, sizeof(path) - (size_t)n, "%02x", key[i]);
-    snprintf(path + n, sizeof(path) - (size_t)n, ".vmlinux");
+        n += snprintf(path + n, plen - (size_t)n, "%02x", key[i]);
+    snprintf(path + n, plen - (size_t)n, ".vmlinux");
+}
+
+/* The inode of the entry for bzImage bytes b[0..len), or 0. */
+static ino_t entry_ino(const char *dir, const uint8_t *b, size_t len)
+{
+    char path[600];
+    entry_path_of(dir, b, len, path, sizeof(path));
     struct stat st;
     return stat(path, &st) == 0 ? st.st_ino : 0;
 }
@@ -347,16 +354,8 @@ static void cache_index_by_identity(void **state)
 
     /* The entry changed after it was indexed: the index is not trusted,
      * the checksum catches it, and it is rebuilt. */
-    int efd = -1;
-    {
-        uint8_t key[FASTHASH_LEN];
-        fasthash128(bz, len, key);
-        int n = snprintf(path, sizeof(path), "%s/", dir);
-        for (int i = 0; i < FASTHASH_LEN; i++)
-            n += snprintf(path + n, sizeof(path) - (size_t)n, "%02x", key[i]);
-        snprintf(path + n, sizeof(path) - (size_t)n, ".vmlinux");
-        efd = open(path, O_WRONLY);
-    }
+    entry_path_of(dir, bz, len, path, sizeof(path));
+    int efd = open(path, O_WRONLY);
     assert_true(efd >= 0);
     assert_int_equal(pwrite(efd, "X", 1, KERNEL_CACHE_HEADER + 0x1234), 1);
     close(efd);
