@@ -199,9 +199,15 @@ int qcow2_write_done(struct qcow2 *q, struct qcow2_wplan *p, int result);
 int64_t qcow2_zero(struct qcow2 *q, uint64_t off, uint64_t len, bool discard, struct qcow2_wait *w);
 
 /* Writes all dirty metadata back in dependency order, with fdatasync
- * barriers between the levels.  *sync_needed: data or metadata was
- * written since the last fdatasync, so a guest FLUSH still needs one. */
-int qcow2_writeback(struct qcow2 *q, bool *sync_needed);
+ * barriers between the levels.  *sync_gen: 0 when nothing was written
+ * since the last fdatasync; otherwise a guest FLUSH still needs one, and
+ * its end is reported with qcow2_synced(q, *sync_gen, result). */
+int qcow2_writeback(struct qcow2 *q, uint64_t *sync_gen);
+/* The fdatasync a qcow2_writeback asked for ended with result (0 or
+ * -errno).  A failure breaks the image, as one of its own does (the pages
+ * Linux failed to write are clean now, and a retry would not write them).
+ * Returns result. */
+int qcow2_synced(struct qcow2 *q, uint64_t sync_gen, int result);
 /* A guest FLUSH: qcow2_writeback, then fdatasync if needed. */
 int qcow2_flush(struct qcow2 *q);
 

@@ -133,6 +133,7 @@ struct q2b_req {
     bool in_submit, busy, again, zero_src, plan_live;
     uint64_t pos, end;         /* the current phase's range, guest bytes */
     uint64_t round_len;
+    uint64_t sync_gen;         /* a flush's: what its fdatasync covers */
     struct q2b_phase phase[Q2B_PHASES];
     unsigned nphase, iphase;
     unsigned nleaf, ntk, niov;
@@ -828,11 +829,10 @@ static int do_zero(struct q2b_req *rq)
 static int do_flush(struct q2b_req *rq)
 {
     struct q2b *s = state_of(rq->q->bs);
-    bool need = false;
-    int r = qcow2_writeback(s->top, &need);
+    int r = qcow2_writeback(s->top, &rq->sync_gen);
     if (r < 0)
         return finish(rq, r);
-    if (!need) {
+    if (!rq->sync_gen) {
         rq->state = ST_NEXT_PHASE;
         return AGAIN;
     }
@@ -850,7 +850,7 @@ static int do_flush(struct q2b_req *rq)
 
 static int do_flush_end(struct q2b_req *rq)
 {
-    int err = rq->err;
+    int err = qcow2_synced(state_of(rq->q->bs)->top, rq->sync_gen, rq->err);
     round_release(rq);
     if (err)
         return finish(rq, err);

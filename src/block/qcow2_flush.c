@@ -40,7 +40,7 @@ static int write_table(struct qcow2 *q, const uint64_t *t, uint64_t n, uint8_t *
 
 static int barrier(struct qcow2 *q)
 {
-    return q->unsynced ? q2_sync(q) : 0;
+    return q2_unsynced(q) ? q2_sync(q) : 0;
 }
 
 int q2_writeback(struct qcow2 *q)
@@ -81,13 +81,21 @@ int q2_writeback(struct qcow2 *q)
     return 0;
 }
 
-int qcow2_writeback(struct qcow2 *q, bool *sync_needed)
+int qcow2_writeback(struct qcow2 *q, uint64_t *sync_gen)
 {
     q2_lock(q);
     int r = q2_writeback(q);
     if (!r && !q->ro)
         r = q2_apply_pending(q);
-    *sync_needed = q->unsynced;
+    *sync_gen = !r && q2_unsynced(q) ? q->write_gen : 0;
+    q2_unlock(q);
+    return r;
+}
+
+int qcow2_synced(struct qcow2 *q, uint64_t sync_gen, int result)
+{
+    q2_lock(q);
+    int r = q2_synced(q, sync_gen, result);
     q2_unlock(q);
     return r;
 }
@@ -96,7 +104,7 @@ int qcow2_flush(struct qcow2 *q)
 {
     q2_lock(q);
     int r = q2_writeback(q);
-    if (!r && q->unsynced)
+    if (!r && q2_unsynced(q))
         r = q2_sync(q);
     if (!r && !q->ro)
         r = q2_apply_pending(q);

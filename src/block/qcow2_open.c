@@ -32,15 +32,21 @@ void q2_unlock(struct qcow2 *q)
 
 int q2_pwrite(struct qcow2 *q, const void *buf, size_t len, uint64_t off)
 {
-    q->unsynced = true;
+    q2_mark_written(q);
     return bfile_pwrite(q->file, buf, len, off);
 }
 
 int q2_sync(struct qcow2 *q)
 {
-    int r = bfile_sync(q->file);
+    uint64_t gen = q->write_gen;
+    return q2_synced(q, gen, bfile_sync(q->file));
+}
+
+int q2_synced(struct qcow2 *q, uint64_t gen, int r)
+{
     if (!r) {
-        q->unsynced = false;
+        if (gen > q->sync_gen)
+            q->sync_gen = gen;
         return 0;
     }
     /* What was written since the last sync may never reach the disk
@@ -235,7 +241,7 @@ int q2_file_cover(struct qcow2 *q, uint64_t end)
     if (r < 0)
         return r;
     q->file_size = want;
-    q->unsynced = true;   /* the new size must be stable before tables there are used */
+    q2_mark_written(q);   /* the new size must be stable before tables there are used */
     return 0;
 }
 
