@@ -836,6 +836,7 @@ static int do_flush(struct q2b_req *rq)
         rq->state = ST_NEXT_PHASE;
         return AGAIN;
     }
+    rq->q->stats.flush_syncs++;
     stage_begin(rq);
     struct q2b_leaf *l = &rq->leaf[rq->nleaf++];
     l->owner = rq;

@@ -263,6 +263,19 @@ static void rw_across(const char *base, enum aio_kind aio, enum blk_cache cache,
     check_all(f, ref, size);
     assert_int_equal(run(f, BDEV_FLUSH, 0, 0, NULL, 0), 0);
     assert_true(f->batches > 0);
+    /* A FLUSH after data written in place (no metadata, so no barrier of
+     * the write-back covers it) syncs the file; one with nothing written
+     * since does not. */
+    uint64_t syncs = f->q->stats.flush_syncs;
+    assert_int_equal(run(f, BDEV_WRITE, 0, 0, buf, a), 0);
+    memcpy(ref, buf, a);
+    assert_int_equal(run(f, BDEV_FLUSH, 0, 0, NULL, 0), 0);
+    assert_int_equal(f->q->stats.flush_syncs, syncs + 1);
+    assert_int_equal(run(f, BDEV_FLUSH, 0, 0, NULL, 0), 0);
+    assert_int_equal(f->q->stats.flush_syncs, syncs + 1);
+    assert_int_equal(run(f, BDEV_WRITE, 0, 0, buf, a), 0);
+    assert_int_equal(run(f, BDEV_FLUSH, 0, 0, NULL, 0), 0);
+    assert_int_equal(f->q->stats.flush_syncs, syncs + 2);
     /* Several requests at once, to disjoint ranges, some sharing a new
      * cluster: the second waits for the first's allocation. */
     struct req r[16];
