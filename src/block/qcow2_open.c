@@ -45,6 +45,10 @@ int q2_sync(struct qcow2 *q)
 int q2_synced(struct qcow2 *q, uint64_t gen, int r)
 {
     if (!r) {
+        /* Another fdatasync of this file failed meanwhile: Linux reports
+         * a write-back error to one of two overlapping calls only. */
+        if (q->broken)
+            return -EIO;
         if (gen > q->sync_gen)
             q->sync_gen = gen;
         return 0;

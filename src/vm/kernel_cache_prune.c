@@ -25,18 +25,27 @@
 
 struct aged {
     char name[64];
-    int64_t used;
+    struct timespec used;
 };
 
-static int64_t stamp(const struct timespec *t)
+/* <0, 0, >0 as a is before, at, after b; any time a file system holds. */
+static int ts_cmp(const struct timespec *a, const struct timespec *b)
 {
-    return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+    if (a->tv_sec != b->tv_sec)
+        return a->tv_sec < b->tv_sec ? -1 : 1;
+    return a->tv_nsec < b->tv_nsec ? -1 : a->tv_nsec > b->tv_nsec;
+}
+
+static const struct timespec *later(const struct timespec *a, const struct timespec *b)
+{
+    return ts_cmp(a, b) >= 0 ? a : b;
 }
 
 static int newest_first(const void *a, const void *b)
 {
-    int64_t x = ((const struct aged *)a)->used, y = ((const struct aged *)b)->used;
-    return x < y ? 1 : x > y ? -1 : strcmp(((const struct aged *)a)->name, ((const struct aged *)b)->name);
+    const struct aged *x = a, *y = b;
+    int c = ts_cmp(&y->used, &x->used);
+    return c ? c : strcmp(x->name, y->name);
 }
 
 /* "<32 hex digits><suffix>" exactly; *tail: what follows the suffix. */
@@ -55,7 +64,7 @@ static bool named(const char *name, const char *suffix, const char **tail)
 }
 
 /* Adds name to v (growing it); false when out of memory. */
-static bool push(struct aged **v, size_t *n, size_t *cap, const char *name, int64_t used)
+static bool push(struct aged **v, size_t *n, size_t *cap, const char *name, struct timespec used)
 {
     if (*n == *cap) {
         size_t c = *cap ? *cap * 2 : 32;
@@ -73,6 +82,8 @@ static bool push(struct aged **v, size_t *n, size_t *cap, const char *name, int6
 /* Removes all but the keep newest of v. */
 static void drop_oldest(int dfd, struct aged *v, size_t n, unsigned keep)
 {
+    if (n <= keep)
+        return;   /* v may be NULL then, which qsort must not get */
     qsort(v, n, sizeof(*v), newest_first);
     for (size_t i = keep; i < n; i++)
         unlinkat(dfd, v[i].name, 0);
@@ -80,7 +91,7 @@ static void drop_oldest(int dfd, struct aged *v, size_t n, unsigned keep)
 
 /* Timestamps tick once per jiffy (4 ms): the entry just written may tie
  * with older ones, and must not lose the tie. */
-#define NOW_USED INT64_MAX
+static const struct timespec now_used = {INT64_MAX, 0};
 
 /* An index link whose entry is gone can never be used again. */
 static bool link_dangles(int dfd, const char *name)
@@ -106,7 +117,7 @@ void kernel_cache_prune(const char *dir, const char *current, unsigned keep_entr
     int dfd = dirfd(d);
     struct aged *entries = NULL, *links = NULL;
     size_t ne = 0, ce = 0, nl = 0, cl = 0;
-    int64_t now = (int64_t)time(NULL) * 1000000000;
+    time_t now = time(NULL);
     bool ok = true;
     struct dirent *de;
     while (ok && (de = readdir(d))) {
@@ -118,17 +129,18 @@ void kernel_cache_prune(const char *dir, const char *current, unsigned keep_entr
         if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue;
         if (*tail) {
-            if (*tail == '.' && now - stamp(&st.st_mtim) > (int64_t)STALE_TEMP_S * 1000000000)
+            if (*tail == '.' && st.st_mtim.tv_sec < now - STALE_TEMP_S)
                 unlinkat(dfd, de->d_name, 0);
             continue;
         }
         if (entry && S_ISREG(st.st_mode)) {
-            int64_t used = stamp(&st.st_mtim) > stamp(&st.st_atim) ? stamp(&st.st_mtim) : stamp(&st.st_atim);
+            const struct timespec *used = later(&st.st_mtim, &st.st_atim);
             if (current && !strcmp(de->d_name, current))
-                used = NOW_USED;
-            ok = push(&entries, &ne, &ce, de->d_name, used);
+                used = &now_used;
+            ok = push(&entries, &ne, &ce, de->d_name, *used);
         } else if (!entry && S_ISLNK(st.st_mode)) {
-            ok = push(&links, &nl, &cl, de->d_name, stamp(&st.st_mtim));
+            /* readlink moves a link's atime: the links in use stay. */
+            ok = push(&links, &nl, &cl, de->d_name, *later(&st.st_mtim, &st.st_atim));
         }
     }
     if (ok) {

@@ -400,7 +400,7 @@ static void put_link(const char *dir, const char *name, const char *target, doub
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     assert_int_equal(symlink(target, path), 0);
     time_t now = time(NULL);
-    struct timespec t[2] = {{now, 0}, {now - (time_t)(days_ago * 86400), 0}};
+    struct timespec t[2] = {{now - (time_t)(days_ago * 86400), 0}, {now - (time_t)(days_ago * 86400), 0}};
     assert_int_equal(utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW), 0);
 }
 
@@ -455,6 +455,16 @@ static void cache_stays_bounded(void **state)
     assert_false(present(dir, HEX("5") ".id.4242"));
     assert_true(present(dir, "notes.txt"));
     assert_true(present(dir, HEX("9") ".vmlinuxes"));
+    /* Dated past 2262 (ext4 holds up to 2446): ranked, not overflowed. */
+    char far[600];
+    snprintf(far, sizeof(far), "%s/%s", dir, HEX("7") ".vmlinux");
+    put_file(dir, HEX("7") ".vmlinux", 0, 0);
+    struct timespec ft[2] = {{10000000000, 0}, {10000000000, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, far, ft, 0), 0);
+    kernel_cache_prune(dir, NULL, 1, 1);
+    assert_true(present(dir, HEX("7") ".vmlinux"));
+    assert_false(present(dir, HEX("a") ".vmlinux"));
+    assert_false(present(dir, HEX("e") ".vmlinux"));
 
     /* Through the cache: no more entries than it keeps, the new one kept. */
     char sub[600];
