@@ -109,6 +109,15 @@ struct qcow2 {
      * lock (qcow2_bdev's async one) reports its generation back, so a
      * write that completed while it ran still counts as unsynced. */
     uint64_t write_gen, sync_gen;
+    /* Linux reports a write-back error to one of two fdatasyncs that
+     * overlap on one open file, so none may: one asynchronous FLUSH
+     * fdatasync at a time (the others wait for its end), and the
+     * synchronous ones, which run under the lock while it may be in
+     * flight, on a second open file of their own (qcow2_set_sync_fd)
+     * that Linux tells of every error once more. */
+    bool sync_running;
+    struct qcow2_wait *sync_waiters;
+    int sync_fd;               /* -1: the synchronous ones use file */
 
     struct qcow2_link backing;
     char *backing_path;
