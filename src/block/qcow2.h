@@ -198,14 +198,16 @@ int qcow2_write_done(struct qcow2 *q, struct qcow2_wplan *p, int result);
  * -errno. */
 int64_t qcow2_zero(struct qcow2 *q, uint64_t off, uint64_t len, bool discard, struct qcow2_wait *w);
 
-/* Writes all dirty metadata back in dependency order, with fdatasync
- * barriers between the levels.  *sync_gen: 0 when nothing was written
- * since the last fdatasync; otherwise a guest FLUSH still needs one, which
- * the caller runs on the file, and must report its end with
- * qcow2_synced(q, *sync_gen, result).  Only one such runs at a time:
- * -EAGAIN while another does, w queued and woken at its end (then call
- * again: it may have covered this FLUSH's writes, or failed). */
-int qcow2_writeback(struct qcow2 *q, uint64_t *sync_gen, struct qcow2_wait *w);
+/* A guest FLUSH's part: writes all dirty metadata back in dependency
+ * order, with fdatasync barriers between the levels.  *need: 0 at the
+ * FLUSH's first call, which records there what it must make stable (the
+ * writes completed so far); pass it back unchanged on later calls.
+ * *sync_gen: 0 when that is stable already; otherwise the caller runs an
+ * fdatasync on the file and must report its end with qcow2_synced(q,
+ * *sync_gen, result).  One such runs at a time: -EAGAIN when this FLUSH
+ * needs to wait for the one in flight, w queued and woken at its end
+ * (then call again: it may have covered this FLUSH, or failed). */
+int qcow2_writeback(struct qcow2 *q, uint64_t *need, uint64_t *sync_gen, struct qcow2_wait *w);
 /* The image's own fdatasyncs (barriers, qcow2_flush) go to fd, another
  * open file of the same file, which the image owns from now on (closes
  * it): they may run while the caller's asynchronous one is in flight, and

@@ -138,7 +138,8 @@ struct q2b_req {
     bool in_submit, busy, again, zero_src, plan_live;
     uint64_t pos, end;         /* the current phase's range, guest bytes */
     uint64_t round_len;
-    uint64_t sync_gen;         /* a flush's: what its fdatasync covers */
+    uint64_t sync_need;        /* a flush's: what it must make stable */
+    uint64_t sync_gen;         /* what its fdatasync covers */
     struct q2b_phase phase[Q2B_PHASES];
     unsigned nphase, iphase;
     unsigned nleaf, ntk, niov;
@@ -200,8 +201,8 @@ static void open_sync_fd(struct qcow2 *q, const struct bfile *f, const char *pat
         qcow2_set_sync_fd(q, fd);
         return;
     }
-    vlog_info("%s: cannot open it a second time (%s): a host write-back error during two overlapping flushes "
-              "may be reported to only one", path, fd < 0 ? strerror(errno) : "it is another file now");
+    vlog_info("%s: warning: cannot open it a second time (%s): a host write-back error during two overlapping "
+              "fdatasyncs may be reported to only one", path, fd < 0 ? strerror(errno) : "it is another file now");
     if (fd >= 0)
         close(fd);
 }
@@ -854,7 +855,7 @@ static int do_zero(struct q2b_req *rq)
 static int do_flush(struct q2b_req *rq)
 {
     struct q2b *s = state_of(rq->q->bs);
-    int r = qcow2_writeback(s->top, &rq->sync_gen, &rq->wait);
+    int r = qcow2_writeback(s->top, &rq->sync_need, &rq->sync_gen, &rq->wait);
     if (r == -EAGAIN)
         return WAIT;
     if (r < 0)
@@ -904,6 +905,7 @@ static int do_next_phase(struct q2b_req *rq)
         rq->state = ST_ZERO;
         break;
     case PH_FLUSH:
+        rq->sync_need = 0;
         rq->state = ST_FLUSH;
         break;
     }

@@ -81,22 +81,50 @@ int q2_writeback(struct qcow2 *q)
     return 0;
 }
 
-int qcow2_writeback(struct qcow2 *q, uint64_t *sync_gen, struct qcow2_wait *w)
+static void wait_for_sync(struct qcow2 *q, struct qcow2_wait *w)
+{
+    w->next = q->sync_waiters;
+    q->sync_waiters = w;
+}
+
+/* Everything a FLUSH must make stable is: no metadata waits to be
+ * written, and an fdatasync began after the writes up to need - 1. */
+static bool covered(const struct qcow2 *q, uint64_t need)
+{
+    return !q->broken && q->sync_gen + 1 >= need && !q->l2c.ndirty && !q->rcc.ndirty && !q->rt_changed &&
+           !q->l1_changed;
+}
+
+int qcow2_writeback(struct qcow2 *q, uint64_t *need, uint64_t *sync_gen, struct qcow2_wait *w)
 {
     *sync_gen = 0;
     q2_lock(q);
-    if (q->sync_running) {
-        w->next = q->sync_waiters;
-        q->sync_waiters = w;
+    /* Every write the guest saw complete before this FLUSH has counted. */
+    if (!*need)
+        *need = q->write_gen + 1;
+    if (covered(q, *need)) {
+        q2_unlock(q);
+        return 0;
+    }
+    /* Without an open file of their own, the write-back's barriers would
+     * overlap the fdatasync in flight. */
+    if (q->sync_running && q->sync_fd < 0) {
+        wait_for_sync(q, w);
         q2_unlock(q);
         return -EAGAIN;
     }
     int r = q2_writeback(q);
     if (!r && !q->ro)
         r = q2_apply_pending(q);
-    if (!r && q2_unsynced(q)) {
-        *sync_gen = q->write_gen;
-        q->sync_running = true;
+    if (!r && q->sync_gen + 1 < *need) {
+        if (q->sync_running) {
+            /* It may cover this FLUSH's writes; if not, go next. */
+            wait_for_sync(q, w);
+            r = -EAGAIN;
+        } else {
+            *sync_gen = q->write_gen;
+            q->sync_running = true;
+        }
     }
     q2_unlock(q);
     return r;

@@ -40,9 +40,14 @@ int boot_disk_load(const struct vm_params *cfg, struct bdev *bs, struct boot_dis
     int fds[SANDBOX_MAX_IN];
     unsigned nfds = bdev_fds(bs, fds, SANDBOX_MAX_IN);
     struct bl_disk disk = {read_disk, bs, bs->size};
-    int r = -1;
+    int r = -1, sr;
     if (nfds > SANDBOX_MAX_IN)
         snprintf(err, sizeof(err), "its backing chain has more than %d files", SANDBOX_MAX_IN);
+    /* The sandboxed child reads through its copy of the image's state:
+     * with nothing dirty (at a restart, what the guest wrote may be), no
+     * read of its writes the image back, which is the parent's alone. */
+    else if ((sr = bdev_sync(bs)) < 0)
+        snprintf(err, sizeof(err), "writing it back first failed: %s", strerror(-sr));
     else
         r = bootloader_load(&disk, fds, nfds, &o, &out->r, err, sizeof(err));
     if (r < 0) {
