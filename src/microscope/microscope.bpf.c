@@ -313,8 +313,14 @@ static __always_inline struct ms_busy *busy_get(__u32 tid, __u32 dev, __u32 kind
     if (s && tag) {
         if (s->tag == tag)
             return s;
-        if (s->tag == 0 && __sync_val_compare_and_swap(&s->tag, 0, tag) == 0)
-            return s;
+        if (s->tag == 0) {
+            /* Another CPU may claim it for the same key at the same time:
+             * that is ours too (falling back to the hash map would split
+             * one state over two places). */
+            __u64 old = __sync_val_compare_and_swap(&s->tag, 0, tag);
+            if (old == 0 || old == tag)
+                return s;
+        }
     }
     struct state_key k = {.tid = tid, .dev = dev, .kind = kind};
     s = bpf_map_lookup_elem(&busy, &k);
@@ -626,6 +632,8 @@ __noinline int owner_step(__u32 tid, __u32 dev, __u32 kind, int delta, __u64 now
         return 0;
     __u64 from = 0, to = 0, cut = bucket_start(bucket_of(now)); /* no map lookups under the lock */
     bpf_spin_lock(&ds->lock);
+    if (now < ds->last) /* as in serve_step() */
+        now = ds->last;
     owner_update(ds, os, otag_of(tid, kind), delta, now, cut, &from, &to);
     bpf_spin_unlock(&ds->lock);
     if (to > from)
@@ -654,6 +662,12 @@ static __always_inline __u64 serve_step(struct rq_info *ri, int delta, __u64 now
     struct ms_busy *os = n ? busy_get(tid0, dev, kind0) : NULL;
     __u64 dfrom = 0, dto = 0, ofrom = 0, oto = 0, v;
     bpf_spin_lock(&ds->lock);
+    /* The clock was read before the lock: an event can get here after one
+     * from another CPU that read it later.  Applied at the later time, the
+     * device's and its tasks' intervals stay nested (else a task could
+     * stay busy past its device's end by that skew). */
+    if (now < ds->last)
+        now = ds->last;
     if (ds->n && now > ds->last)
         ds->v += ((now - ds->last) << VSHIFT) / ds->n;
     if (now > ds->last)
