@@ -51,8 +51,9 @@ qemu_sample() {
     for t in /proc/$qpid/task/*/schedstat; do
         read -r run _ <"$t" && ns=$((ns + run))
     done
-    local rss
+    local rss anon
     rss=$(awk '/^VmRSS:/ {print $2}' /proc/$qpid/status)
+    anon=$(awk '/^RssAnon:/ {print $2}' /proc/$qpid/status)
     # Guest RAM: the 256 MiB anonymous mapping.
     local guest=0 in_guest=0 key val
     while read -r key val _; do
@@ -66,7 +67,7 @@ qemu_sample() {
     kill -KILL "$qpid" 2>/dev/null
     wait "$qpid" 2>/dev/null || true
     qpid=
-    echo "$(awk -v n="$ns" 'BEGIN {printf "%.3f", n / 1e6}') $((rss - guest))"
+    echo "$(awk -v n="$ns" 'BEGIN {printf "%.3f", n / 1e6}') $((rss - guest)) $((anon - guest))"
 }
 
 have_qemu=1
@@ -76,8 +77,8 @@ command -v qemu-system-x86_64 >/dev/null || have_qemu=0
 vireo_sample() {
     local line
     line=$("$build/vireo" run --kernel "$1" --initrd "$initrd" --cmdline "$cmdline" --setup-only)
-    # setup cpu_ms=X rss_kib=Y guest_rss_kib=Z vmm_rss_kib=W
-    echo "$line" | sed -E 's/.*cpu_ms=([0-9.]+).*vmm_rss_kib=([0-9]+).*/\1 \2/'
+    # setup cpu_ms=X rss_kib=Y guest_rss_kib=Z vmm_rss_kib=W vmm_anon_kib=V
+    echo "$line" | sed -E 's/.*cpu_ms=([0-9.]+).*vmm_rss_kib=([0-9]+).*vmm_anon_kib=([0-9]+).*/\1 \2 \3/'
 }
 
 have_generic=0
@@ -96,18 +97,23 @@ done
 v_cpu=$(cut -d' ' -f1 "$tmp/vireo" | median)
 v_rss=$(cut -d' ' -f2 "$tmp/vireo" | median)
 echo "setup-cost: $runs runs each, 256 MiB guest, $(basename "$(readlink -f "$kernel")")"
-printf '%-28s %10s %14s\n' system "cpu_ms" "vmm_rss_MiB"
-printf '%-28s %10.2f %14.2f\n' "vireo (to first KVM_RUN)" "$v_cpu" "$(ratio "$v_rss" 1024)"
+# vmm_rss: resident memory but guest RAM (the target's figure); of_it_anon:
+# the part that is the process's own (heap, stacks, data), the rest being
+# pages of the binary and shared libraries, which every process mapping
+# them shares and which the kernel's fault-around maps 64 KiB at a time.
+mib() { cut -d' ' -f"$2" "$1" | median | awk '{printf "%.2f", $1 / 1024}'; }
+printf '%-28s %10s %14s %12s\n' system "cpu_ms" "vmm_rss_MiB" "of_it_anon"
+printf '%-28s %10.2f %14.2f %12.2f\n' "vireo (to first KVM_RUN)" "$v_cpu" "$(ratio "$v_rss" 1024)" "$(mib "$tmp/vireo" 3)"
 if [ -s "$tmp/generic" ]; then
-    printf '%-28s %10.2f %14.2f\n' "vireo, generic xz via PVH" "$(cut -d' ' -f1 "$tmp/generic" | median)" \
-        "$(ratio "$(cut -d' ' -f2 "$tmp/generic" | median)" 1024)"
+    printf '%-28s %10.2f %14.2f %12.2f\n' "vireo, generic xz via PVH" "$(cut -d' ' -f1 "$tmp/generic" | median)" \
+        "$(mib "$tmp/generic" 2)" "$(mib "$tmp/generic" 3)"
 fi
 if [ "$have_qemu" = 1 ] && [ -s "$tmp/qemu" ]; then
     q_cpu=$(cut -d' ' -f1 "$tmp/qemu" | median)
     q_rss=$(cut -d' ' -f2 "$tmp/qemu" | median)
-    printf '%-28s %10.2f %14.2f\n' "qemu microvm -S (ready)" "$q_cpu" "$(ratio "$q_rss" 1024)"
+    printf '%-28s %10.2f %14.2f %12.2f\n' "qemu microvm -S (ready)" "$q_cpu" "$(ratio "$q_rss" 1024)" "$(mib "$tmp/qemu" 3)"
 fi
-printf '%-28s %10.2f %14.2f\n' "firecracker (published)" 8 5
+printf '%-28s %10.2f %14.2f %12s\n' "firecracker (published)" 8 5 -
 echo "ratio vireo/firecracker-published: cpu $(ratio "$v_cpu" 8)  memory $(ratio "$v_rss" $((5 * 1024)))"
 if [ "$have_qemu" = 1 ] && [ -s "$tmp/qemu" ]; then
     echo "ratio vireo/qemu-microvm: cpu $(ratio "$v_cpu" "$q_cpu")  memory $(ratio "$v_rss" "$q_rss")"

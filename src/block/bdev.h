@@ -156,6 +156,7 @@ struct bdev_queue_stats {
     uint64_t bounce_peak;      /* the most it ever held */
     uint64_t bounce_waits;     /* requests that waited for bounce memory */
     uint64_t alloc_waits;      /* qcow2: waits for a cluster another request was allocating */
+    uint64_t flush_syncs;      /* qcow2: guest FLUSHes that needed an fdatasync of the image */
 };
 
 struct bdev_queue {

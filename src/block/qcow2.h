@@ -199,9 +199,24 @@ int qcow2_write_done(struct qcow2 *q, struct qcow2_wplan *p, int result);
 int64_t qcow2_zero(struct qcow2 *q, uint64_t off, uint64_t len, bool discard, struct qcow2_wait *w);
 
 /* Writes all dirty metadata back in dependency order, with fdatasync
- * barriers between the levels.  *sync_needed: data or metadata was
- * written since the last fdatasync, so a guest FLUSH still needs one. */
-int qcow2_writeback(struct qcow2 *q, bool *sync_needed);
+ * barriers between the levels.  *sync_gen: 0 when nothing was written
+ * since the last fdatasync; otherwise a guest FLUSH still needs one, which
+ * the caller runs on the file, and must report its end with
+ * qcow2_synced(q, *sync_gen, result).  Only one such runs at a time:
+ * -EAGAIN while another does, w queued and woken at its end (then call
+ * again: it may have covered this FLUSH's writes, or failed). */
+int qcow2_writeback(struct qcow2 *q, uint64_t *sync_gen, struct qcow2_wait *w);
+/* The image's own fdatasyncs (barriers, qcow2_flush) go to fd, another
+ * open file of the same file, which the image owns from now on (closes
+ * it): they may run while the caller's asynchronous one is in flight, and
+ * Linux tells a write-back error to only one of two overlapping calls on
+ * one open file, but to each open file. */
+void qcow2_set_sync_fd(struct qcow2 *q, int fd);
+/* The fdatasync a qcow2_writeback asked for ended with result (0 or
+ * -errno).  A failure breaks the image, as one of its own does (the pages
+ * Linux failed to write are clean now, and a retry would not write them).
+ * Returns result. */
+int qcow2_synced(struct qcow2 *q, uint64_t sync_gen, int result);
 /* A guest FLUSH: qcow2_writeback, then fdatasync if needed. */
 int qcow2_flush(struct qcow2 *q);
 

@@ -26,7 +26,9 @@
  *          backing file).
  *   flush  qcow2_writeback (synchronous metadata writes with their
  *          barriers, on the loop) then, if anything was written since the
- *          last one, an asynchronous fdatasync of the image file.
+ *          last one, an asynchronous fdatasync of the image file, whose
+ *          end goes back to the core (qcow2_synced).  One at a time per
+ *          image: a FLUSH meeting another's waits as an allocation does.
  *
  * Per-request state lives in the queue's slot (no malloc on the path of
  * an allocated cluster): up to Q2B_LEAVES leaves and Q2B_IOV iovecs per
@@ -39,10 +41,13 @@
 #include "block/qcow2_sync.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/iov.h"
 #include "util/log.h"
@@ -133,6 +138,7 @@ struct q2b_req {
     bool in_submit, busy, again, zero_src, plan_live;
     uint64_t pos, end;         /* the current phase's range, guest bytes */
     uint64_t round_len;
+    uint64_t sync_gen;         /* a flush's: what its fdatasync covers */
     struct q2b_phase phase[Q2B_PHASES];
     unsigned nphase, iphase;
     unsigned nleaf, ntk, niov;
@@ -182,6 +188,24 @@ static uint32_t max_u32(uint32_t a, uint32_t b)
     return a > b ? a : b;
 }
 
+/* The image's own fdatasyncs on an open file of their own (qcow2.h,
+ * qcow2_set_sync_fd says why); read-only is enough, and it takes no lock,
+ * which would conflict with f's.  Without it (the path is another file
+ * now, or cannot be opened again) they share f's. */
+static void open_sync_fd(struct qcow2 *q, const struct bfile *f, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == f->dev && (uint64_t)st.st_ino == f->ino) {
+        qcow2_set_sync_fd(q, fd);
+        return;
+    }
+    vlog_info("%s: cannot open it a second time (%s): a host write-back error during two overlapping flushes "
+              "may be reported to only one", path, fd < 0 ? strerror(errno) : "it is another file now");
+    if (fd >= 0)
+        close(fd);
+}
+
 static int q2b_open(struct bdev *bs, const struct bdev_opts *o, char *err, size_t errlen)
 {
     struct q2b *s = calloc(1, sizeof(*s));
@@ -208,6 +232,8 @@ static int q2b_open(struct bdev *bs, const struct bdev_opts *o, char *err, size_
         free(s);
         return -1;
     }
+    if (!o->ro)
+        open_sync_fd(s->top, f, o->path);
     /* The chain, top first. */
     s->align = 512;
     s->mem_align = 1;
@@ -828,14 +854,16 @@ static int do_zero(struct q2b_req *rq)
 static int do_flush(struct q2b_req *rq)
 {
     struct q2b *s = state_of(rq->q->bs);
-    bool need = false;
-    int r = qcow2_writeback(s->top, &need);
+    int r = qcow2_writeback(s->top, &rq->sync_gen, &rq->wait);
+    if (r == -EAGAIN)
+        return WAIT;
     if (r < 0)
         return finish(rq, r);
-    if (!need) {
+    if (!rq->sync_gen) {
         rq->state = ST_NEXT_PHASE;
         return AGAIN;
     }
+    rq->q->stats.flush_syncs++;
     stage_begin(rq);
     struct q2b_leaf *l = &rq->leaf[rq->nleaf++];
     l->owner = rq;
@@ -850,7 +878,7 @@ static int do_flush(struct q2b_req *rq)
 
 static int do_flush_end(struct q2b_req *rq)
 {
-    int err = rq->err;
+    int err = qcow2_synced(state_of(rq->q->bs)->top, rq->sync_gen, rq->err);
     round_release(rq);
     if (err)
         return finish(rq, err);

@@ -40,7 +40,7 @@ static int write_table(struct qcow2 *q, const uint64_t *t, uint64_t n, uint8_t *
 
 static int barrier(struct qcow2 *q)
 {
-    return q->unsynced ? q2_sync(q) : 0;
+    return q2_unsynced(q) ? q2_sync(q) : 0;
 }
 
 int q2_writeback(struct qcow2 *q)
@@ -81,14 +81,40 @@ int q2_writeback(struct qcow2 *q)
     return 0;
 }
 
-int qcow2_writeback(struct qcow2 *q, bool *sync_needed)
+int qcow2_writeback(struct qcow2 *q, uint64_t *sync_gen, struct qcow2_wait *w)
 {
+    *sync_gen = 0;
     q2_lock(q);
+    if (q->sync_running) {
+        w->next = q->sync_waiters;
+        q->sync_waiters = w;
+        q2_unlock(q);
+        return -EAGAIN;
+    }
     int r = q2_writeback(q);
     if (!r && !q->ro)
         r = q2_apply_pending(q);
-    *sync_needed = q->unsynced;
+    if (!r && q2_unsynced(q)) {
+        *sync_gen = q->write_gen;
+        q->sync_running = true;
+    }
     q2_unlock(q);
+    return r;
+}
+
+int qcow2_synced(struct qcow2 *q, uint64_t sync_gen, int result)
+{
+    q2_lock(q);
+    int r = q2_synced(q, sync_gen, result);
+    q->sync_running = false;
+    struct qcow2_wait *waiters = q->sync_waiters;
+    q->sync_waiters = NULL;
+    q2_unlock(q);
+    while (waiters) {
+        struct qcow2_wait *w = waiters;
+        waiters = w->next;
+        w->wake(w);
+    }
     return r;
 }
 
@@ -96,7 +122,7 @@ int qcow2_flush(struct qcow2 *q)
 {
     q2_lock(q);
     int r = q2_writeback(q);
-    if (!r && q->unsynced)
+    if (!r && q2_unsynced(q))
         r = q2_sync(q);
     if (!r && !q->ro)
         r = q2_apply_pending(q);

@@ -104,7 +104,20 @@ struct qcow2 {
     uint64_t epoch, drained;   /* tickets: all with epoch <= drained have ended */
     uint32_t ecount[2];
     struct qcow2_wplan *inflight;
-    bool unsynced;             /* written since the last fdatasync */
+    /* Writes since the last fdatasync: a generation per write, and the
+     * newest generation an fdatasync covered.  A flush run outside the
+     * lock (qcow2_bdev's async one) reports its generation back, so a
+     * write that completed while it ran still counts as unsynced. */
+    uint64_t write_gen, sync_gen;
+    /* Linux reports a write-back error to one of two fdatasyncs that
+     * overlap on one open file, so none may: one asynchronous FLUSH
+     * fdatasync at a time (the others wait for its end), and the
+     * synchronous ones, which run under the lock while it may be in
+     * flight, on a second open file of their own (qcow2_set_sync_fd)
+     * that Linux tells of every error once more. */
+    bool sync_running;
+    struct qcow2_wait *sync_waiters;
+    int sync_fd;               /* -1: the synchronous ones use file */
 
     struct qcow2_link backing;
     char *backing_path;
@@ -120,6 +133,18 @@ void q2_unlock(struct qcow2 *q);
 int q2_corrupt(struct qcow2 *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int q2_pwrite(struct qcow2 *q, const void *buf, size_t len, uint64_t off);
 int q2_sync(struct qcow2 *q);
+/* Data or metadata was written since the last fdatasync. */
+static inline bool q2_unsynced(const struct qcow2 *q)
+{
+    return q->write_gen != q->sync_gen;
+}
+static inline void q2_mark_written(struct qcow2 *q)
+{
+    q->write_gen++;
+}
+/* An fdatasync that began after generation gen ended with r (0 or
+ * -errno); the lock is held. */
+int q2_synced(struct qcow2 *q, uint64_t gen, int r);
 /* Writes header bytes [off, off+len) from the in-memory header. */
 int q2_header_write(struct qcow2 *q, unsigned off, unsigned len);
 bool q2_is_metadata(const struct qcow2 *q, uint64_t cluster);

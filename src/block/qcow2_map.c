@@ -536,11 +536,11 @@ int qcow2_write_done(struct qcow2 *q, struct qcow2_wplan *p, int result)
                 q2_unref_now(q, p->hc, p->nc);
             r = result < 0 ? result : -EIO;
         } else {
-            q->unsynced = true;
+            q2_mark_written(q);
             r = commit(q, p);
         }
     } else if (result == 0) {
-        q->unsynced = true;
+        q2_mark_written(q);
     } else {
         r = result;
     }

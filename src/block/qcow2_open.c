@@ -3,6 +3,7 @@
  * dirty image's refcounts rebuilt, the backing chain.  Also closing, and
  * the helpers the other qcow2 files share. */
 #include <errno.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,15 +33,37 @@ void q2_unlock(struct qcow2 *q)
 
 int q2_pwrite(struct qcow2 *q, const void *buf, size_t len, uint64_t off)
 {
-    q->unsynced = true;
+    q2_mark_written(q);
     return bfile_pwrite(q->file, buf, len, off);
 }
 
 int q2_sync(struct qcow2 *q)
 {
-    int r = bfile_sync(q->file);
+    uint64_t gen = q->write_gen;
+    if (q->sync_fd < 0)
+        return q2_synced(q, gen, bfile_sync(q->file));
+    int r;
+    while ((r = fdatasync(q->sync_fd)) < 0 && errno == EINTR)
+        ;
+    return q2_synced(q, gen, r < 0 ? -errno : 0);
+}
+
+void qcow2_set_sync_fd(struct qcow2 *q, int fd)
+{
+    if (q->sync_fd >= 0)
+        close(q->sync_fd);
+    q->sync_fd = fd;
+}
+
+int q2_synced(struct qcow2 *q, uint64_t gen, int r)
+{
     if (!r) {
-        q->unsynced = false;
+        /* Another fdatasync of this file failed meanwhile: Linux reports
+         * a write-back error to one of two overlapping calls only. */
+        if (q->broken)
+            return -EIO;
+        if (gen > q->sync_gen)
+            q->sync_gen = gen;
         return 0;
     }
     /* What was written since the last sync may never reach the disk
@@ -235,7 +258,7 @@ int q2_file_cover(struct qcow2 *q, uint64_t end)
     if (r < 0)
         return r;
     q->file_size = want;
-    q->unsynced = true;   /* the new size must be stable before tables there are used */
+    q2_mark_written(q);   /* the new size must be stable before tables there are used */
     return 0;
 }
 
@@ -419,6 +442,7 @@ int q2_open_depth(struct qcow2 **out, struct bfile *file, const char *path, cons
     if (!q)
         return ERR("%s: out of memory", name);
     pthread_mutex_init(&q->lock, NULL);
+    q->sync_fd = -1;
     q->h = h;
     q->path = strdup(path);
     q->ro = o->read_only || o->inspect;
@@ -532,6 +556,7 @@ int qcow2_close(struct qcow2 *q)
     }
     bfile_close(q->file);
     q->file = NULL;
+    qcow2_set_sync_fd(q, -1);
     q2_free(q);
     return r;
 }

@@ -24,9 +24,10 @@ static int report_setup(struct vm *vm)
         return VM_STATUS_ERROR;
     }
     /* One machine-readable line on stdout for bench/. */
-    printf("setup cpu_ms=%.3f rss_kib=%llu guest_rss_kib=%llu vmm_rss_kib=%llu\n", r.cpu_ms,
-           (unsigned long long)r.rss_kib, (unsigned long long)r.guest_rss_kib,
-           (unsigned long long)(r.rss_kib - r.guest_rss_kib));
+    uint64_t vmm = r.rss_kib > r.guest_rss_kib ? r.rss_kib - r.guest_rss_kib : 0;
+    printf("setup cpu_ms=%.3f rss_kib=%llu guest_rss_kib=%llu vmm_rss_kib=%llu vmm_anon_kib=%llu\n", r.cpu_ms,
+           (unsigned long long)r.rss_kib, (unsigned long long)r.guest_rss_kib, (unsigned long long)vmm,
+           (unsigned long long)(vmm > r.file_rss_kib ? vmm - r.file_rss_kib : 0));
     return VM_STATUS_POWEROFF;
 }
 

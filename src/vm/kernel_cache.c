@@ -293,8 +293,11 @@ int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, in
     if (dir) {
         entry_path(path, sizeof(path), dir, key);
         if (lookup(path, key, out)) {
-            if (id)
+            if (id) {
+                /* A new link (the bzImage is another file now): bound them. */
                 index_store(dir, id_fd, id, key, out->fd);
+                kernel_cache_prune(dir, strrchr(path, '/') + 1, KERNEL_CACHE_KEEP_ENTRIES, KERNEL_CACHE_KEEP_LINKS);
+            }
             return 0;
         }
     }
@@ -312,6 +315,8 @@ int kernel_cache_get(const char *dir, const uint8_t *file, uint64_t file_len, in
     int fd = dir ? store(dir, path, key, buf, len) : -1;
     if (fd >= 0 && id)
         index_store(dir, id_fd, id, key, fd);
+    if (fd >= 0)
+        kernel_cache_prune(dir, strrchr(path, '/') + 1, KERNEL_CACHE_KEEP_ENTRIES, KERNEL_CACHE_KEEP_LINKS);
     uint64_t off = KERNEL_CACHE_HEADER;
     if (fd < 0) {
         fd = to_memfd(buf, len, err, errlen);

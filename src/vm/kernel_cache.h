@@ -52,4 +52,15 @@ void kernel_cache_unmap(const struct cached_kernel *k, const uint8_t *p);
 /* Closes fd. */
 void kernel_cache_release(struct cached_kernel *k);
 
+/* How many entries and index links the cache keeps (the last used). */
+#define KERNEL_CACHE_KEEP_ENTRIES 8
+#define KERNEL_CACHE_KEEP_LINKS 64
+
+/* Removes from dir all but the keep_entries entries used last (current,
+ * an entry's file name or NULL, counting as used now), index links whose
+ * entry is gone and all but the keep_links newest others, and temporary
+ * files a writer left more than an hour ago; anything else in dir is left
+ * alone (kernel_cache_prune.c).  Run after each new entry or link. */
+void kernel_cache_prune(const char *dir, const char *current, unsigned keep_entries, unsigned keep_links);
+
 #endif

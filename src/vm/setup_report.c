@@ -16,7 +16,7 @@ int setup_report_measure(const struct memmap *mem, struct setup_report *r)
                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 
     long page = sysconf(_SC_PAGESIZE);
-    unsigned long size_pages, resident_pages;
+    unsigned long size_pages, resident_pages, shared_pages;
     char buf[256];
     int fd = procfs_open_self("statm");
     if (fd < 0)
@@ -26,9 +26,10 @@ int setup_report_measure(const struct memmap *mem, struct setup_report *r)
     if (len <= 0)
         return -1;
     buf[len] = 0;
-    if (sscanf(buf, "%lu %lu", &size_pages, &resident_pages) != 2)
+    if (sscanf(buf, "%lu %lu %lu", &size_pages, &resident_pages, &shared_pages) != 3)
         return -1;
     r->rss_kib = (uint64_t)resident_pages * (uint64_t)page / 1024;
+    r->file_rss_kib = (uint64_t)shared_pages * (uint64_t)page / 1024;
 
     /* mincore's vector in pieces: a 64 GiB guest would otherwise need a
      * 16 MiB one at each reading (the control socket's stats).  On the

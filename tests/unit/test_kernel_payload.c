@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -380,6 +381,114 @@ static void cache_index_by_identity(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A file in dir with mtime and atime days_ago days back (atime: at_days). */
+static void put_file(const char *dir, const char *name, double days_ago, double at_days)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    time_t now = time(NULL);
+    struct timespec t[2] = {{now - (time_t)(at_days * 86400), 0}, {now - (time_t)(days_ago * 86400), 0}};
+    assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+static void put_link(const char *dir, const char *name, const char *target, double days_ago)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_int_equal(symlink(target, path), 0);
+    time_t now = time(NULL);
+    struct timespec t[2] = {{now - (time_t)(days_ago * 86400), 0}, {now - (time_t)(days_ago * 86400), 0}};
+    assert_int_equal(utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static bool present(const char *dir, const char *name)
+{
+    char path[600];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return lstat(path, &st) == 0;
+}
+
+#define HEX(c) c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
+
+/* The cache stays bounded: the entries used last are kept (read recently
+ * counts as much as written recently), index links to removed entries go,
+ * then all but the newest links, and a dead writer's temporary files; what
+ * is not the cache's own is left alone. */
+static void cache_stays_bounded(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vireo-kprune-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    put_file(dir, HEX("a") ".vmlinux", 10, 0);   /* old, but read today */
+    put_file(dir, HEX("b") ".vmlinux", 9, 9);
+    put_file(dir, HEX("c") ".vmlinux", 8, 8);
+    put_file(dir, HEX("d") ".vmlinux", 2, 2);
+    put_file(dir, HEX("e") ".vmlinux", 1, 1);
+    put_link(dir, HEX("1") ".id", HEX("b") ".vmlinux 5 1.000000002 3", 0);   /* to an evicted entry */
+    put_link(dir, HEX("2") ".id", HEX("e") ".vmlinux 5 1.000000002 3", 3);
+    put_link(dir, HEX("6") ".id", HEX("d") ".vmlinux 5 1.000000002 3", 0);   /* to an evicted entry */
+    put_link(dir, HEX("3") ".id", HEX("a") ".vmlinux 5 1.000000002 3", 1);
+    put_link(dir, HEX("4") ".id", "not a record", 0);
+    put_file(dir, HEX("f") ".vmlinux.Ab12Cd", 0.1, 0.1);   /* a writer 2.4 hours ago */
+    put_file(dir, HEX("f") ".vmlinux.Zz99Yy", 0, 0);       /* one writing now */
+    put_file(dir, HEX("5") ".id.4242", 1, 1);
+    put_file(dir, "notes.txt", 30, 30);
+    put_file(dir, HEX("9") ".vmlinuxes", 30, 30);
+
+    kernel_cache_prune(dir, HEX("c") ".vmlinux", 3, 1);
+    assert_true(present(dir, HEX("a") ".vmlinux"));
+    assert_false(present(dir, HEX("b") ".vmlinux"));
+    assert_true(present(dir, HEX("c") ".vmlinux"));   /* the current one */
+    assert_false(present(dir, HEX("d") ".vmlinux"));
+    assert_true(present(dir, HEX("e") ".vmlinux"));
+    assert_false(present(dir, HEX("1") ".id"));
+    assert_false(present(dir, HEX("2") ".id"));   /* the older of the two that point somewhere */
+    assert_true(present(dir, HEX("3") ".id"));
+    assert_false(present(dir, HEX("4") ".id"));
+    assert_false(present(dir, HEX("6") ".id"));
+    assert_false(present(dir, HEX("f") ".vmlinux.Ab12Cd"));
+    assert_true(present(dir, HEX("f") ".vmlinux.Zz99Yy"));
+    assert_false(present(dir, HEX("5") ".id.4242"));
+    assert_true(present(dir, "notes.txt"));
+    assert_true(present(dir, HEX("9") ".vmlinuxes"));
+    /* Dated past 2262 (ext4 holds up to 2446): ranked, not overflowed. */
+    char far[600];
+    snprintf(far, sizeof(far), "%s/%s", dir, HEX("7") ".vmlinux");
+    put_file(dir, HEX("7") ".vmlinux", 0, 0);
+    struct timespec ft[2] = {{10000000000, 0}, {10000000000, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, far, ft, 0), 0);
+    kernel_cache_prune(dir, NULL, 1, 1);
+    assert_true(present(dir, HEX("7") ".vmlinux"));
+    assert_false(present(dir, HEX("a") ".vmlinux"));
+    assert_false(present(dir, HEX("e") ".vmlinux"));
+
+    /* Through the cache: no more entries than it keeps, the new one kept. */
+    char sub[600];
+    snprintf(sub, sizeof(sub), "%s/k", dir);
+    fake_elf(elf);
+    static uint8_t bz[BZ_MAX];
+    size_t len = make_bzimage(bz, KERNEL_PAYLOAD_GZIP, FAKE_ELF_LEN);
+    for (unsigned i = 0; i < KERNEL_CACHE_KEEP_ENTRIES + 3; i++) {
+        bz[FAKE_SETUP_LEN + 8] = (uint8_t)i;   /* another bzImage each time */
+        struct cached_kernel k;
+        assert_int_equal(kernel_cache_get(sub, bz, len, -1, &k, err, sizeof(err)), 0);
+        assert_false(k.from_cache);
+        kernel_cache_release(&k);
+        assert_int_equal(kernel_cache_get(sub, bz, len, -1, &k, err, sizeof(err)), 0);
+        assert_true(k.from_cache);
+        kernel_cache_release(&k);
+    }
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "test $(ls %s/*.vmlinux | wc -l) -eq %d", sub, KERNEL_CACHE_KEEP_ENTRIES);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void cache_dir_from_environment(void **state)
 {
     (void)state;
@@ -403,6 +512,7 @@ int main(void)
         cmocka_unit_test(bounded_output),
         cmocka_unit_test(cache_hits_and_rebuilds),
         cmocka_unit_test(cache_index_by_identity),
+        cmocka_unit_test(cache_stays_bounded),
         cmocka_unit_test(cache_dir_from_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

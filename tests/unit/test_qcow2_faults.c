@@ -245,6 +245,74 @@ static void lost_sync_stops_writes(void **state)
     bfile_close(f);
 }
 
+/* A guest FLUSH whose fdatasync runs outside the image's lock (the block
+ * device's asynchronous one): once it reports back, the next flush needs
+ * no fdatasync, unless a write completed after the write-back it
+ * followed; one runs at a time (a second FLUSH waits for it); and a
+ * failed one breaks the image as a failed q2_sync does. */
+struct flush_waiter {
+    struct qcow2_wait w;
+    int woken;
+};
+
+static void on_flush_wake(struct qcow2_wait *w)
+{
+    ((struct flush_waiter *)w)->woken++;
+}
+
+static void async_flush_generations(void **state)
+{
+    (void)state;
+    const uint64_t cs = 4096;
+    struct bfile *f = new_image(1 << 20, 12, 16);
+    struct qcow2 *q = open_view(f, false);
+    uint8_t a[4096];
+    fill(a, cs, 7);
+    uint64_t gen = 0, gen2 = 0;
+    struct flush_waiter fw = {.w = {.wake = on_flush_wake}};
+    assert_int_equal(qcow2_sync_write(q, a, cs, 0), 0);
+    assert_int_equal(qcow2_flush(q), 0);
+    /* In place: data only, which the write-back's own barriers do not
+     * cover. */
+    assert_int_equal(qcow2_sync_write(q, a, cs, 0), 0);
+    assert_int_equal(qcow2_writeback(q, &gen, &fw.w), 0);
+    assert_int_not_equal(gen, 0);
+    /* A second FLUSH while that fdatasync runs waits for its end, and
+     * then has nothing left to sync. */
+    assert_int_equal(qcow2_writeback(q, &gen2, &fw.w), -EAGAIN);
+    assert_int_equal(fw.woken, 0);
+    assert_int_equal(qcow2_synced(q, gen, bfile_sync(f)), 0);
+    assert_int_equal(fw.woken, 1);
+    uint64_t syncs = memfile_syncs(f);
+    assert_int_equal(qcow2_writeback(q, &gen2, &fw.w), 0);
+    assert_int_equal(gen2, 0);
+    assert_int_equal(qcow2_flush(q), 0);
+    assert_int_equal(memfile_syncs(f), syncs);
+
+    /* A write that completes while the fdatasync runs stays unsynced. */
+    assert_int_equal(qcow2_sync_write(q, a, cs, 0), 0);
+    assert_int_equal(qcow2_writeback(q, &gen, &fw.w), 0);
+    assert_int_not_equal(gen, 0);
+    assert_int_equal(qcow2_sync_write(q, a, cs, 0), 0);
+    assert_int_equal(qcow2_synced(q, gen, bfile_sync(f)), 0);
+    assert_int_equal(qcow2_writeback(q, &gen2, &fw.w), 0);
+    assert_true(gen2 > gen);
+
+    /* It fails: the FLUSH waiting for it learns so when it calls again. */
+    assert_int_equal(qcow2_writeback(q, &gen, &fw.w), -EAGAIN);
+    assert_int_equal(qcow2_synced(q, gen2, -EIO), -EIO);
+    assert_int_equal(fw.woken, 2);
+    assert_int_equal(qcow2_writeback(q, &gen, &fw.w), -EIO);
+    /* A success reported for an fdatasync that overlapped the failed one
+     * (Linux tells only one of them) is no success. */
+    assert_int_equal(qcow2_synced(q, gen2, 0), -EIO);
+    assert_int_equal(qcow2_sync_write(q, a, cs, 0), -EIO);
+    assert_int_equal(qcow2_flush(q), -EIO);
+    qcow2_close(q);
+    expect_consistent(f, "after the failed asynchronous sync");
+    bfile_close(f);
+}
+
 /* A file that cannot grow: allocations fail with ENOSPC, and the clusters
  * reserved before the failure are released (they leaked at every try). */
 static void enospc_releases_clusters(void **state)
@@ -275,6 +343,7 @@ int main(void)
         cmocka_unit_test(grow_across_refcount_ranges),
         cmocka_unit_test(grow_power_loss),
         cmocka_unit_test(lost_sync_stops_writes),
+        cmocka_unit_test(async_flush_generations),
         cmocka_unit_test(enospc_releases_clusters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
