@@ -10,7 +10,8 @@
  * ends earlier holding all the burst's bytes: the truth's end is stamped
  * late on a loaded host, see end_in_time), and a burst
  * task must show no I/O outside its bursts; idle must have no I/O at all;
- * every bucket in which a task's request completed must show busy time.
+ * every bucket in which a task's request completed must show busy time,
+ * and no task may be busier than its device in any bucket.
  * Exit 0 if everything holds, 1 on any miss, 2 if the inputs are unusable. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -95,6 +96,51 @@ static size_t read_truth(const char *path, struct trow *rows)
 }
 
 static uint64_t bytes_of(const struct ms_val *v) { return v->rd_bytes + v->wr_bytes; }
+
+/* A task's requests are in service only while its device is busy, so in
+ * every bucket a task's busy time is at most its device's (both are split
+ * on the same bucket edges: exact, no tolerance), and the tasks' shares
+ * of a device add up to the device's share (up to the rounding of a
+ * request's share among several owners).  Fails on state kept wrong in
+ * the kernel, e.g. a task's in-service count left up or counted in two
+ * places.  Returns the number of failed checks. */
+static int check_busy(const struct ms_agg *a)
+{
+    int fails = 0;
+    for (size_t j = 0; j < a->nseries; j++) {
+        const struct ms_series *d = &a->series[j];
+        if (d->kind != MS_DEVICE)
+            continue;
+        size_t over = 0, rows = 0;
+        uint64_t tshare = 0, first_over = 0;
+        for (size_t i = 0; i < a->nseries; i++) {
+            const struct ms_series *s = &a->series[i];
+            if (s->kind == MS_DEVICE || s->dev != d->dev)
+                continue;
+            tshare += s->total.share_ns;
+            size_t k = 0;
+            for (size_t p = 0; p < s->npts; p++) {
+                uint64_t t = s->pts[p].t_ns, busy = 0;
+                while (k < d->npts && d->pts[k].t_ns < t)
+                    k++;
+                if (k < d->npts && d->pts[k].t_ns == t)
+                    busy = d->pts[k].inflight_ns;
+                rows++;
+                if (s->pts[p].inflight_ns > busy && !over++)
+                    first_over = t;
+            }
+        }
+        uint64_t dshare = d->total.share_ns, diff = dshare > tshare ? dshare - tshare : tshare - dshare;
+        int bad_share = diff > dshare / 1000 + 1000000;
+        if (over || bad_share) {
+            printf("busy time on %s: %zu of %zu task buckets busier than the device (first at %" PRIu64
+                   " ns); tasks' shares %" PRIu64 " ns, device's %" PRIu64 " ns  FAIL\n",
+                   d->devname, over, rows, first_over, tshare, dshare);
+            fails++;
+        }
+    }
+    return fails;
+}
 
 static int64_t d_ms100(uint64_t a, uint64_t b) /* (a - b) in 0.01 ms */
 {
@@ -518,6 +564,7 @@ int main(int argc, char **argv)
         else if (!is_truth_tid(&c, s->tid))
             other += bytes_of(&s->total);
     }
+    fails += check_busy(&c.all);
     static const char *names[] = MS_COUNTER_NAMES;
     printf("\nrecording: device rows %" PRIu64 " B, unattributed rows %" PRIu64 " B, other tasks %" PRIu64 " B\n",
            dev, unattrib, other);

@@ -184,6 +184,7 @@ struct {
 
 _Static_assert(sizeof(struct rq_slot) == 128, "two cache lines, the first holding a single-owner request");
 _Static_assert(__builtin_offsetof(struct rq_slot, ri.o[1]) == 64, "o[0] in the first line");
+_Static_assert(sizeof(struct ms_busy) == 64, "a busy slot is one cache line");
 
 /* One slot per program: a completion in an interrupt may run inside the
  * issue program on the same CPU, and must not overwrite its number. */
@@ -212,7 +213,7 @@ static __always_inline __u64 addr_of(const void *p, __u32 slot)
  * one), which stays the same from start to completion and is dense: a
  * device's requests in flight share a few cache lines that stay warm,
  * where slots picked by a hash of the address were each a cache miss
- * (most of these programs' time on a busy host).  The queue's address and
+ * (most of these programs' time on a busy host).  The queue's number and
  * the hardware queue spread devices and queues over the table; a slot
  * taken by another request (tags of two devices meeting) sends the
  * request to the hash map.  Requests are told apart by key, never by
@@ -230,7 +231,9 @@ static __always_inline struct rqref rq_ref(struct request *rq, __u32 slot)
         tag = rq->tag;
     struct blk_mq_hw_ctx *hctx = rq->mq_hctx;
     __u32 hq = hctx ? hctx->queue_num : 0;
-    __u64 q = addr_of(rq->q, slot);
+    /* the queue's number, not its address: a plain load, where the
+     * address would need the round trip through a map value */
+    __u64 q = (__u32)rq->q->id;
     r.ident = (__u32)((q * 0x9E3779B97F4A7C15ull) >> 40) + (hq << 8) + (__u32)tag;
     r.idx = r.ident & (RQ_SLOTS - 1);
     return r;
@@ -296,6 +299,7 @@ struct {
 #define BUSY_SLOTS 4096
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
     __uint(max_entries, BUSY_SLOTS);
     __type(key, __u32);
     __type(value, struct ms_busy);
@@ -309,8 +313,14 @@ static __always_inline struct ms_busy *busy_get(__u32 tid, __u32 dev, __u32 kind
     if (s && tag) {
         if (s->tag == tag)
             return s;
-        if (s->tag == 0 && __sync_val_compare_and_swap(&s->tag, 0, tag) == 0)
-            return s;
+        if (s->tag == 0) {
+            /* Another CPU may claim it for the same key at the same time:
+             * that is ours too (falling back to the hash map would split
+             * one state over two places). */
+            __u64 old = __sync_val_compare_and_swap(&s->tag, 0, tag);
+            if (old == 0 || old == tag)
+                return s;
+        }
     }
     struct state_key k = {.tid = tid, .dev = dev, .kind = kind};
     s = bpf_map_lookup_elem(&busy, &k);
@@ -420,7 +430,9 @@ static __always_inline struct ms_val *row_get(__u32 g, __u32 bucket, __u32 tid, 
 
 static __always_inline __u32 lat_slot(__u64 ns)
 {
-    __u64 us = ns / 1000;
+    /* ns / 1000 as a multiply and shift (exact below 2^32 ns): the JIT
+     * turns a division into the CPU's, tens of cycles */
+    __u64 us = ns < (1ULL << 32) ? (ns * 274877907ULL) >> 38 : ns / 1000;
     __u32 s = 0;
     if (us >> 16) { us >>= 16; s += 16; }
     if (us >> 8) { us >>= 8; s += 8; }
@@ -444,9 +456,8 @@ struct {
 /* The tasks map gives user space the name, process and cgroup of a tid.
  * Refreshed when the task on this CPU changes, or execs (same tid, new
  * name): a task issuing I/O after I/O costs two plain loads. */
-static __always_inline void note_task(__u32 tid, __u32 pid)
+static __always_inline void note_task_of(struct task_struct *task, __u32 tid, __u32 pid)
 {
-    struct task_struct *task = bpf_get_current_task_btf();
     __u32 xid = task->self_exec_id;
     __u32 zero = 0;
     struct last_task *last = bpf_map_lookup_elem(&last_task, &zero);
@@ -460,6 +471,11 @@ static __always_inline void note_task(__u32 tid, __u32 pid)
         last->pid = pid;
         last->exec_id = xid;
     }
+}
+
+static __always_inline void note_task(__u32 tid, __u32 pid)
+{
+    note_task_of(bpf_get_current_task_btf(), tid, pid);
 }
 
 /* ---- busy intervals, split exactly over buckets ---- */
@@ -523,13 +539,13 @@ __noinline int charge_interval(__u32 tid, __u32 dev, __u32 kind, __u64 from, __u
  * cache), used as is in the usual case of a request that began in that
  * bucket. */
 static __always_inline void spread_share(struct ms_val *v, __u32 tid, __u32 dev, __u32 kind, __u64 from,
-                                         __u64 to, __u64 share)
+                                         __u64 to, __u32 b1, __u64 share)
 {
     if (!share)
         return;
     if (from < start_ns)
         from = start_ns;
-    __u32 b1 = bucket_of(to), b0;
+    __u32 b0;
     if (to <= from || from >= bucket_start(b1) || b1 - (b0 = bucket_div(from)) >= MAX_SPLIT) {
         if (v)
             v->share_ns += share;
@@ -564,26 +580,47 @@ static __always_inline void charge_span(struct ms_val *v, __u32 bucket, __u32 ti
  * a long busy period is charged bucket by bucket as it goes, never as one
  * burst of rows (a device busy for a minute at 100 us buckets would be
  * 600000 rows at once). */
-static __always_inline void owner_update(struct ms_busy *o, int delta, __u64 now, __u64 cut, __u64 *from,
-                                         __u64 *to)
+static __always_inline void busy_update(__u32 *n, __u64 *since, int delta, __u64 now, __u64 cut, __u64 *from,
+                                        __u64 *to)
 {
-    if (o->n > 0 && now > start_ns) {
-        if (cut > o->since) {
-            *from = o->since;
+    if (*n > 0 && now > start_ns) {
+        if (cut > *since) {
+            *from = *since;
             *to = cut;
-            o->since = cut;
+            *since = cut;
         }
     }
     if (delta > 0) {
-        if (o->n++ == 0)
-            o->since = now;
-    } else if (o->n > 0) {
-        if (--o->n == 0) {
+        if ((*n)++ == 0)
+            *since = now;
+    } else if (*n > 0) {
+        if (--*n == 0) {
             if (!*to)
-                *from = o->since;
+                *from = *since;
             *to = now;
         }
     }
+}
+
+/* An owner's in-service state, under the device's lock: in the device's
+ * line when it holds this owner, or when it is free and the owner has
+ * nothing in service elsewhere (so no state is ever in two places); else
+ * in os, the owner's own entry (looked up before the lock, read-only in
+ * the usual case, so its line stays shared between CPUs). */
+static __always_inline void owner_update(struct ms_busy *ds, struct ms_busy *os, __u64 otag, int delta, __u64 now,
+                                         __u64 cut, __u64 *from, __u64 *to)
+{
+    if (ds->otag != otag && ds->on == 0 && delta > 0 && (!os || os->n == 0))
+        ds->otag = otag;
+    if (ds->otag == otag)
+        busy_update(&ds->on, &ds->osince, delta, now, cut, from, to);
+    else if (os)
+        busy_update(&os->n, &os->since, delta, now, cut, from, to);
+}
+
+static __always_inline __u64 otag_of(__u32 tid, __u32 kind)
+{
+    return 1ULL << 63 | (__u64)tid << 2 | kind;
 }
 
 /* Owners after the first (writeback of several dirtiers' pages). */
@@ -591,11 +628,13 @@ __noinline int owner_step(__u32 tid, __u32 dev, __u32 kind, int delta, __u64 now
 {
     struct ms_busy *ds = busy_get(0, dev, MS_DEVICE);
     struct ms_busy *os = busy_get(tid, dev, kind);
-    if (!ds || !os)
+    if (!ds)
         return 0;
     __u64 from = 0, to = 0, cut = bucket_start(bucket_of(now)); /* no map lookups under the lock */
     bpf_spin_lock(&ds->lock);
-    owner_update(os, delta, now, cut, &from, &to);
+    if (now < ds->last) /* as in serve_step() */
+        now = ds->last;
+    owner_update(ds, os, otag_of(tid, kind), delta, now, cut, &from, &to);
     bpf_spin_unlock(&ds->lock);
     if (to > from)
         charge_interval(tid, dev, kind, from, to);
@@ -613,7 +652,7 @@ struct spans {
  * in-service counts change, and whoever goes idle has its busy interval
  * charged (or, with sp, handed back for the device and the first owner).
  * Returns the device clock. */
-static __always_inline __u64 serve_step(struct rq_info *ri, int delta, __u64 now, struct spans *sp)
+static __always_inline __u64 serve_step(struct rq_info *ri, int delta, __u64 now, __u64 cut, struct spans *sp)
 {
     __u32 dev = ri->dev;
     struct ms_busy *ds = busy_get(0, dev, MS_DEVICE);
@@ -621,15 +660,21 @@ static __always_inline __u64 serve_step(struct rq_info *ri, int delta, __u64 now
         return 0;
     __u32 tid0 = ri->o[0].tid, kind0 = ri->o[0].kind, n = ri->n < OWNERS ? ri->n : OWNERS;
     struct ms_busy *os = n ? busy_get(tid0, dev, kind0) : NULL;
-    __u64 dfrom = 0, dto = 0, ofrom = 0, oto = 0, v, cut = bucket_start(bucket_of(now));
+    __u64 dfrom = 0, dto = 0, ofrom = 0, oto = 0, v;
     bpf_spin_lock(&ds->lock);
+    /* The clock was read before the lock: an event can get here after one
+     * from another CPU that read it later.  Applied at the later time, the
+     * device's and its tasks' intervals stay nested (else a task could
+     * stay busy past its device's end by that skew). */
+    if (now < ds->last)
+        now = ds->last;
     if (ds->n && now > ds->last)
         ds->v += ((now - ds->last) << VSHIFT) / ds->n;
     if (now > ds->last)
         ds->last = now;
-    owner_update(ds, delta, now, cut, &dfrom, &dto);
-    if (os)
-        owner_update(os, delta, now, cut, &ofrom, &oto);
+    busy_update(&ds->n, &ds->since, delta, now, cut, &dfrom, &dto);
+    if (n)
+        owner_update(ds, os, otag_of(tid0, kind0), delta, now, cut, &ofrom, &oto);
     v = ds->v;
     bpf_spin_unlock(&ds->lock);
     if (sp) {
@@ -848,7 +893,7 @@ int BPF_PROG(ms_split, struct bio *split, unsigned int new_sector)
 static __always_inline void retire_unseen(struct rq_info *ri)
 {
     count(MS_C_UNSEEN_DONE);
-    serve_step(ri, -1, ri->issue_ts, NULL);
+    serve_step(ri, -1, ri->issue_ts, bucket_start(bucket_div(ri->issue_ts)), NULL);
     ri->issue_ts = 0;
 }
 
@@ -873,12 +918,14 @@ static __always_inline __u32 rq_dev(struct request *rq)
 SEC("tp_btf/block_io_start")
 int BPF_PROG(ms_io_start, struct request *rq)
 {
-    __u64 id = bpf_get_current_pid_tgid();
-    __u32 tid = (__u32)id;
+    /* tid and pid from the task, which note_task needs anyway: one
+     * helper call instead of two */
+    struct task_struct *task = bpf_get_current_task_btf();
+    __u32 tid = task->pid;
     struct rqref ref = rq_ref(rq, SLOT_IO_START);
     __u64 key = ref.key;
     __u64 now = bpf_ktime_get_ns();
-    note_task(tid, id >> 32);
+    note_task_of(task, tid, task->tgid);
     /* Built in place in the request's slot (claimed by compare-and-swap),
      * the usual case; only a taken slot goes through the hash. */
     struct rq_slot *sl = rq_slot_of(ref);
@@ -898,8 +945,8 @@ int BPF_PROG(ms_io_start, struct request *rq)
             if (ri->issue_ts)
                 retire_unseen(ri);
         }
-        if (ri)
-            sl->ident = ref.ident;
+        if (ri && sl->ident != ref.ident)
+            sl->ident = ref.ident; /* its line is written only when it changes */
     }
     if (!ri) {
         struct rq_info *stale = bpf_map_lookup_elem(&rqs, &key);
@@ -1059,7 +1106,7 @@ int BPF_PROG(ms_rq_issue, struct request *rq)
     }
     ri->issue_ts = now;
     ri->sector = (__u32)rq->__sector;
-    ri->v0 = serve_step(ri, 1, now, NULL);
+    ri->v0 = serve_step(ri, 1, now, bucket_start(bucket_of(now)), NULL);
     return 0;
 }
 
@@ -1071,7 +1118,7 @@ int BPF_PROG(ms_rq_requeue, struct request *rq)
     struct rq_info *ri = rq_get(key);
     if (!ri || !ri->issue_ts)
         return 0;
-    serve_step(ri, -1, now, NULL);
+    serve_step(ri, -1, now, bucket_start(bucket_of(now)), NULL);
     ri->issue_ts = 0;
     return 0;
 }
@@ -1122,7 +1169,7 @@ static __always_inline void charge_owner(struct done_ctx *c, __u32 k, struct own
     struct ms_val *v = row_get(c->gen, c->bucket, o.tid, c->dev, o.kind);
     if (v)
         charge(v, c->op, bytes, c->queue, c->service, c->slot);
-    spread_share(v, o.tid, c->dev, o.kind, c->issue_ts, c->now, share);
+    spread_share(v, o.tid, c->dev, o.kind, c->issue_ts, c->now, c->bucket, share);
     if (k == 0) /* the first owner's busy interval, if it went idle */
         charge_span(v, c->bucket, o.tid, c->dev, o.kind, c->ofrom, c->oto);
 }
@@ -1163,14 +1210,15 @@ int BPF_PROG(ms_rq_complete, struct request *rq, blk_status_t error, unsigned in
     }
     if (now < start_ns) { /* not measuring yet */
         if (ri->issue_ts)
-            serve_step(ri, -1, now, NULL);
+            serve_step(ri, -1, now, bucket_start(bucket_of(now)), NULL);
         rq_del(key);
         return 0;
     }
+    __u32 bnow = bucket_of(now); /* once: every charge below is in this bucket or split from it */
     __u64 v = 0, issue_ts = ri->issue_ts;
     struct spans sp = {};
     if (issue_ts) {
-        v = serve_step(ri, -1, now, &sp);
+        v = serve_step(ri, -1, now, bucket_start(bnow), &sp);
     } else {
         /* Started, never seen issued: charged with all its time as queue
          * time, no service time and no device share; never counted in
@@ -1189,7 +1237,7 @@ int BPF_PROG(ms_rq_complete, struct request *rq, blk_status_t error, unsigned in
         .service = now - issue_ts,
         .issue_ts = issue_ts,
         .slot = lat_slot(now - ri->queue_ts),
-        .bucket = bucket_of(now),
+        .bucket = bnow,
         .dev = ri->dev,
         .op = ri->op,
         .gen = gen,
@@ -1204,7 +1252,7 @@ int BPF_PROG(ms_rq_complete, struct request *rq, blk_status_t error, unsigned in
     struct ms_val *dv = row_get(c.gen, c.bucket, 0, c.dev, MS_DEVICE);
     if (dv)
         charge(dv, c.op, c.total, c.queue, c.service, c.slot);
-    spread_share(dv, 0, c.dev, MS_DEVICE, c.issue_ts, now, c.share);
+    spread_share(dv, 0, c.dev, MS_DEVICE, c.issue_ts, now, c.bucket, c.share);
     charge_span(dv, c.bucket, 0, c.dev, MS_DEVICE, sp.dfrom, sp.dto);
     if (ri->n == 1)
         charge_owner(&c, 0, ri->o[0]); /* the usual case: no loop */

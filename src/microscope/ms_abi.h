@@ -74,6 +74,15 @@ struct ms_busy {
     ms_u64 last;  /* last advance of v */
     ms_u64 v;     /* processor-sharing clock, ns << 10 */
     ms_u64 tag;   /* busy_slots only: tid << 34 | dev << 2 | kind; 0 = free */
+    /* Devices only: one task's in-service state on this device, kept in
+     * the device's own cache line (what most requests need: one line, not
+     * two, moves between CPUs per event).  otag: 1 << 63 | tid << 2 |
+     * kind, 0 = none; on/osince as n/since.  While otag names a task, that
+     * task's entry elsewhere is idle. */
+    ms_u64 otag;
+    ms_u32 on;
+    ms_u32 pad;
+    ms_u64 osince;
 };
 
 /* Events that could not be accounted exactly; shown, never hidden. */
