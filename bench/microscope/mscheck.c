@@ -99,11 +99,18 @@ static uint64_t bytes_of(const struct ms_val *v) { return v->rd_bytes + v->wr_by
 
 /* A task's requests are in service only while its device is busy, so in
  * every bucket a task's busy time is at most its device's (both are split
- * on the same bucket edges: exact, no tolerance), and the tasks' shares
+ * on the same bucket edges), up to BUSY_SLACK_NS: two CPUs' events reach
+ * the device's state in the order they take its lock, and their clocks
+ * were read before (the program applies an event at the later of its own
+ * time and the last one's, which leaves an interval a few hundred ns at
+ * most, seen in about one run in six), except in the device's last
+ * bucket (below), and the tasks' shares
  * of a device add up to the device's share (up to the rounding of a
  * request's share among several owners).  Fails on state kept wrong in
  * the kernel, e.g. a task's in-service count left up or counted in two
  * places.  Returns the number of failed checks. */
+#define BUSY_SLACK_NS 5000
+
 static int check_busy(const struct ms_agg *a)
 {
     int fails = 0;
@@ -112,7 +119,7 @@ static int check_busy(const struct ms_agg *a)
         if (d->kind != MS_DEVICE)
             continue;
         size_t over = 0, rows = 0;
-        uint64_t tshare = 0, first_over = 0;
+        uint64_t tshare = 0, first_over = 0, worst = 0;
         for (size_t i = 0; i < a->nseries; i++) {
             const struct ms_series *s = &a->series[i];
             if (s->kind == MS_DEVICE || s->dev != d->dev)
@@ -121,17 +128,27 @@ static int check_busy(const struct ms_agg *a)
             size_t k = 0;
             for (size_t p = 0; p < s->npts; p++) {
                 uint64_t t = s->pts[p].t_ns, busy = 0;
+                /* A device busy when the recording stopped has its last
+                 * bucket's time charged by no later event; its tasks'
+                 * intervals that ended there are. */
+                if (d->npts && t >= d->pts[d->npts - 1].t_ns)
+                    continue;
                 while (k < d->npts && d->pts[k].t_ns < t)
                     k++;
                 if (k < d->npts && d->pts[k].t_ns == t)
                     busy = d->pts[k].inflight_ns;
                 rows++;
-                if (s->pts[p].inflight_ns > busy && !over++)
+                if (s->pts[p].inflight_ns > busy && s->pts[p].inflight_ns - busy > worst)
+                    worst = s->pts[p].inflight_ns - busy;
+                if (s->pts[p].inflight_ns > busy + BUSY_SLACK_NS && !over++)
                     first_over = t;
             }
         }
         uint64_t dshare = d->total.share_ns, diff = dshare > tshare ? dshare - tshare : tshare - dshare;
         int bad_share = diff > dshare / 1000 + 1000000;
+        if (worst)
+            printf("busy time on %s: a task's bucket over the device's by %" PRIu64 " ns at most (allowed %d)\n",
+                   d->devname, worst, BUSY_SLACK_NS);
         if (over || bad_share) {
             printf("busy time on %s: %zu of %zu task buckets busier than the device (first at %" PRIu64
                    " ns); tasks' shares %" PRIu64 " ns, device's %" PRIu64 " ns  FAIL\n",
