@@ -632,8 +632,8 @@ __noinline int owner_step(__u32 tid, __u32 dev, __u32 kind, int delta, __u64 now
         return 0;
     __u64 from = 0, to = 0, cut = bucket_start(bucket_of(now)); /* no map lookups under the lock */
     bpf_spin_lock(&ds->lock);
-    if (now < ds->last) /* as in serve_step() */
-        now = ds->last;
+    /* now is the time serve_step() applied to the device: not moved to a
+     * later event's, or an owner's end could follow the device's. */
     owner_update(ds, os, otag_of(tid, kind), delta, now, cut, &from, &to);
     bpf_spin_unlock(&ds->lock);
     if (to > from)
