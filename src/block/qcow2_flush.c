@@ -138,11 +138,7 @@ int qcow2_synced(struct qcow2 *q, uint64_t sync_gen, int result)
     struct qcow2_wait *waiters = q->sync_waiters;
     q->sync_waiters = NULL;
     q2_unlock(q);
-    while (waiters) {
-        struct qcow2_wait *w = waiters;
-        waiters = w->next;
-        w->wake(w);
-    }
+    q2_wake_all(waiters);
     return r;
 }
 

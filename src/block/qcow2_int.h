@@ -142,6 +142,16 @@ static inline void q2_mark_written(struct qcow2 *q)
 {
     q->write_gen++;
 }
+/* Wakes a list of waiters taken off the image under the lock, after it
+ * was released (a wake may run the waiter at once). */
+static inline void q2_wake_all(struct qcow2_wait *w)
+{
+    while (w) {
+        struct qcow2_wait *next = w->next;
+        w->wake(w);
+        w = next;
+    }
+}
 /* An fdatasync that began after generation gen ended with r (0 or
  * -errno); the lock is held. */
 int q2_synced(struct qcow2 *q, uint64_t gen, int r);

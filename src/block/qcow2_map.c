@@ -546,11 +546,7 @@ int qcow2_write_done(struct qcow2 *q, struct qcow2_wplan *p, int result)
     }
     q->ecount[p->ticket & 1]--;
     q2_unlock(q);
-    while (waiters) {
-        struct qcow2_wait *w = waiters;
-        waiters = w->next;
-        w->wake(w);
-    }
+    q2_wake_all(waiters);
     return r;
 }
 
