@@ -208,12 +208,12 @@ int64_t qcow2_zero(struct qcow2 *q, uint64_t off, uint64_t len, bool discard, st
  * needs to wait for the one in flight, w queued and woken at its end
  * (then call again: it may have covered this FLUSH, or failed). */
 int qcow2_writeback(struct qcow2 *q, uint64_t *need, uint64_t *sync_gen, struct qcow2_wait *w);
-/* The image's own fdatasyncs (barriers, qcow2_flush) go to fd, another
+/* The image's own fdatasyncs (barriers, qcow2_flush) go to f, another
  * open file of the same file, which the image owns from now on (closes
  * it): they may run while the caller's asynchronous one is in flight, and
  * Linux tells a write-back error to only one of two overlapping calls on
  * one open file, but to each open file. */
-void qcow2_set_sync_fd(struct qcow2 *q, int fd);
+void qcow2_set_sync_file(struct qcow2 *q, struct bfile *f);
 /* The fdatasync a qcow2_writeback asked for ended with result (0 or
  * -errno).  A failure breaks the image, as one of its own does (the pages
  * Linux failed to write are clean now, and a retry would not write them).

@@ -46,7 +46,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/iov.h"
@@ -190,20 +189,23 @@ static uint32_t max_u32(uint32_t a, uint32_t b)
 }
 
 /* The image's own fdatasyncs on an open file of their own (qcow2.h,
- * qcow2_set_sync_fd says why); read-only is enough, and it takes no lock,
- * which would conflict with f's.  Without it (the path is another file
- * now, or cannot be opened again) they share f's. */
-static void open_sync_fd(struct qcow2 *q, const struct bfile *f, const char *path)
+ * qcow2_set_sync_file says why); read-only is enough, and it takes no
+ * lock, which would conflict with f's.  Without it (the path is another
+ * file now, or cannot be opened again) they share f's. */
+static void open_sync_file(struct qcow2 *q, const struct bfile *f, const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == f->dev && (uint64_t)st.st_ino == f->ino) {
-        qcow2_set_sync_fd(q, fd);
+    struct bfile *sf = fd >= 0 ? bfile_fd_wrap(fd, 1) : NULL;
+    if (sf && sf->dev == f->dev && sf->ino == f->ino) {
+        qcow2_set_sync_file(q, sf);
         return;
     }
     vlog_info("%s: warning: cannot open it a second time (%s): a host write-back error during two overlapping "
-              "fdatasyncs may be reported to only one", path, fd < 0 ? strerror(errno) : "it is another file now");
-    if (fd >= 0)
+              "fdatasyncs may be reported to only one", path,
+              fd < 0 ? strerror(errno) : sf ? "it is another file now" : "out of memory");
+    if (sf)
+        bfile_close(sf);
+    else if (fd >= 0)
         close(fd);
 }
 
@@ -234,7 +236,7 @@ static int q2b_open(struct bdev *bs, const struct bdev_opts *o, char *err, size_
         return -1;
     }
     if (!o->ro)
-        open_sync_fd(s->top, f, o->path);
+        open_sync_file(s->top, f, o->path);
     /* The chain, top first. */
     s->align = 512;
     s->mem_align = 1;

@@ -108,7 +108,7 @@ int qcow2_writeback(struct qcow2 *q, uint64_t *need, uint64_t *sync_gen, struct 
     }
     /* Without an open file of their own, the write-back's barriers would
      * overlap the fdatasync in flight. */
-    if (q->sync_running && q->sync_fd < 0) {
+    if (q->sync_running && !q->sync_file) {
         wait_for_sync(q, w);
         q2_unlock(q);
         return -EAGAIN;

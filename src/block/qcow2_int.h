@@ -113,11 +113,11 @@ struct qcow2 {
      * overlap on one open file, so none may: one asynchronous FLUSH
      * fdatasync at a time (the others wait for its end), and the
      * synchronous ones, which run under the lock while it may be in
-     * flight, on a second open file of their own (qcow2_set_sync_fd)
+     * flight, on a second open file of their own (qcow2_set_sync_file)
      * that Linux tells of every error once more. */
     bool sync_running;
     struct qcow2_wait *sync_waiters;
-    int sync_fd;               /* -1: the synchronous ones use file */
+    struct bfile *sync_file;   /* NULL: the synchronous ones use file */
 
     struct qcow2_link backing;
     char *backing_path;

@@ -3,7 +3,6 @@
  * dirty image's refcounts rebuilt, the backing chain.  Also closing, and
  * the helpers the other qcow2 files share. */
 #include <errno.h>
-#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,19 +39,13 @@ int q2_pwrite(struct qcow2 *q, const void *buf, size_t len, uint64_t off)
 int q2_sync(struct qcow2 *q)
 {
     uint64_t gen = q->write_gen;
-    if (q->sync_fd < 0)
-        return q2_synced(q, gen, bfile_sync(q->file));
-    int r;
-    while ((r = fdatasync(q->sync_fd)) < 0 && errno == EINTR)
-        ;
-    return q2_synced(q, gen, r < 0 ? -errno : 0);
+    return q2_synced(q, gen, bfile_sync(q->sync_file ? q->sync_file : q->file));
 }
 
-void qcow2_set_sync_fd(struct qcow2 *q, int fd)
+void qcow2_set_sync_file(struct qcow2 *q, struct bfile *f)
 {
-    if (q->sync_fd >= 0)
-        close(q->sync_fd);
-    q->sync_fd = fd;
+    bfile_close(q->sync_file);
+    q->sync_file = f;
 }
 
 int q2_synced(struct qcow2 *q, uint64_t gen, int r)
@@ -442,7 +435,6 @@ int q2_open_depth(struct qcow2 **out, struct bfile *file, const char *path, cons
     if (!q)
         return ERR("%s: out of memory", name);
     pthread_mutex_init(&q->lock, NULL);
-    q->sync_fd = -1;
     q->h = h;
     q->path = strdup(path);
     q->ro = o->read_only || o->inspect;
@@ -556,7 +548,7 @@ int qcow2_close(struct qcow2 *q)
     }
     bfile_close(q->file);
     q->file = NULL;
-    qcow2_set_sync_fd(q, -1);
+    qcow2_set_sync_file(q, NULL);
     q2_free(q);
     return r;
 }
