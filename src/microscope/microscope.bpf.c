@@ -310,10 +310,18 @@ static __always_inline struct ms_busy *busy_get(__u32 tid, __u32 dev, __u32 kind
     __u64 tag = (__u64)tid << 34 | (__u64)dev << 2 | kind; /* tids < 2^22 */
     __u32 idx = (__u32)((tag * 0x9E3779B97F4A7C15ull) >> 52) & (BUSY_SLOTS - 1);
     struct ms_busy *s = bpf_map_lookup_elem(&busy_slots, &idx);
+    struct state_key k = {.tid = tid, .dev = dev, .kind = kind};
     if (s && tag) {
         if (s->tag == tag)
             return s;
         if (s->tag == 0) {
+            /* A slot user space freed: a key that lived in the hash while
+             * another held the slot keeps its state there (claiming the
+             * slot would abandon the in-service count in the hash).
+             * Rare: a slot is claimed once per key. */
+            struct ms_busy *h = bpf_map_lookup_elem(&busy, &k);
+            if (h)
+                return h;
             /* Another CPU may claim it for the same key at the same time:
              * that is ours too (falling back to the hash map would split
              * one state over two places). */
@@ -322,7 +330,6 @@ static __always_inline struct ms_busy *busy_get(__u32 tid, __u32 dev, __u32 kind
                 return s;
         }
     }
-    struct state_key k = {.tid = tid, .dev = dev, .kind = kind};
     s = bpf_map_lookup_elem(&busy, &k);
     if (s)
         return s;
@@ -647,6 +654,12 @@ struct spans {
     __u64 dfrom, dto, ofrom, oto;
 };
 
+/* What serve_step() returns when the device has no state (its table is
+ * full): the request was never counted in service, so it must never leave
+ * it either (that would end another request's interval), and its share is
+ * nothing rather than the device clock's whole value. */
+#define NO_CLOCK (~0ULL)
+
 /* The request enters (delta 1) or leaves (-1) service at `now`: the
  * device's processor-sharing clock advances, the device's and the owners'
  * in-service counts change, and whoever goes idle has its busy interval
@@ -657,7 +670,7 @@ static __always_inline __u64 serve_step(struct rq_info *ri, int delta, __u64 now
     __u32 dev = ri->dev;
     struct ms_busy *ds = busy_get(0, dev, MS_DEVICE);
     if (!ds)
-        return 0;
+        return NO_CLOCK;
     __u32 tid0 = ri->o[0].tid, kind0 = ri->o[0].kind, n = ri->n < OWNERS ? ri->n : OWNERS;
     struct ms_busy *os = n ? busy_get(tid0, dev, kind0) : NULL;
     __u64 dfrom = 0, dto = 0, ofrom = 0, oto = 0, v;
@@ -893,7 +906,8 @@ int BPF_PROG(ms_split, struct bio *split, unsigned int new_sector)
 static __always_inline void retire_unseen(struct rq_info *ri)
 {
     count(MS_C_UNSEEN_DONE);
-    serve_step(ri, -1, ri->issue_ts, bucket_start(bucket_div(ri->issue_ts)), NULL);
+    if (ri->v0 != NO_CLOCK)
+        serve_step(ri, -1, ri->issue_ts, bucket_start(bucket_div(ri->issue_ts)), NULL);
     ri->issue_ts = 0;
 }
 
@@ -1118,7 +1132,8 @@ int BPF_PROG(ms_rq_requeue, struct request *rq)
     struct rq_info *ri = rq_get(key);
     if (!ri || !ri->issue_ts)
         return 0;
-    serve_step(ri, -1, now, bucket_start(bucket_of(now)), NULL);
+    if (ri->v0 != NO_CLOCK)
+        serve_step(ri, -1, now, bucket_start(bucket_of(now)), NULL);
     ri->issue_ts = 0;
     return 0;
 }
@@ -1209,7 +1224,7 @@ int BPF_PROG(ms_rq_complete, struct request *rq, blk_status_t error, unsigned in
         return 0;
     }
     if (now < start_ns) { /* not measuring yet */
-        if (ri->issue_ts)
+        if (ri->issue_ts && ri->v0 != NO_CLOCK)
             serve_step(ri, -1, now, bucket_start(bucket_of(now)), NULL);
         rq_del(key);
         return 0;
@@ -1218,7 +1233,8 @@ int BPF_PROG(ms_rq_complete, struct request *rq, blk_status_t error, unsigned in
     __u64 v = 0, issue_ts = ri->issue_ts;
     struct spans sp = {};
     if (issue_ts) {
-        v = serve_step(ri, -1, now, bucket_start(bnow), &sp);
+        if (ri->v0 != NO_CLOCK)
+            v = serve_step(ri, -1, now, bucket_start(bnow), &sp);
     } else {
         /* Started, never seen issued: charged with all its time as queue
          * time, no service time and no device share; never counted in
@@ -1232,7 +1248,7 @@ int BPF_PROG(ms_rq_complete, struct request *rq, blk_status_t error, unsigned in
         .key = key,
         .now = now,
         .total = ri->total,
-        .share = v > ri->v0 ? (v - ri->v0) >> VSHIFT : 0,
+        .share = v > ri->v0 && v != NO_CLOCK ? (v - ri->v0) >> VSHIFT : 0,
         .queue = issue_ts > ri->queue_ts ? issue_ts - ri->queue_ts : 0,
         .service = now - issue_ts,
         .issue_ts = issue_ts,

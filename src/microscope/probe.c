@@ -290,15 +290,30 @@ static bool task_gone(uint32_t tid)
 }
 
 /* Busy-state entries are never deleted by the programs; those of tasks
- * that have exited are idle for good and can go.  (A slot is only reused
- * by a new tag after it is cleared here.) */
+ * that have exited can go.  Not atomically with the programs: a request
+ * starting between the read here and the write would lose its count (its
+ * busy interval would go uncharged).  The write-back of an exited task's
+ * pages can still start requests charged to it, so an entry goes only
+ * after BUSY_IDLE_NS with nothing in service (`since` is never older than
+ * the end of the last busy interval, less a bucket): the window is then a
+ * few microseconds after the entry has been idle for that long.  (A slot
+ * is only reused by a new tag after it is cleared here; a key that lived
+ * in the hash meanwhile stays there, see busy_get.) */
+#define BUSY_IDLE_NS 10000000000ull
+
+static bool busy_idle(const struct ms_busy *b, uint64_t now)
+{
+    return b->n == 0 && b->on == 0 && b->since + BUSY_IDLE_NS < now;
+}
+
 static void prune_busy(struct ms_probe *p)
 {
+    uint64_t now = mono_ns();
     int sfd = bpf_map__fd(p->skel->maps.busy_slots);
     uint32_t nslots = bpf_map__max_entries(p->skel->maps.busy_slots);
     for (uint32_t i = 0; i < nslots; i++) {
         struct ms_busy b;
-        if (bpf_map_lookup_elem(sfd, &i, &b) || !b.tag || b.n)
+        if (bpf_map_lookup_elem(sfd, &i, &b) || !b.tag || !busy_idle(&b, now))
             continue;
         uint32_t tid = (uint32_t)(b.tag >> 34);
         if (tid && task_gone(tid)) {
@@ -311,7 +326,8 @@ static void prune_busy(struct ms_probe *p)
     while (!bpf_map_get_next_key(fd, cur, &next)) {
         k = next;
         cur = &k;
-        if (k.tid && task_gone(k.tid))
+        struct ms_busy b;
+        if (k.tid && !bpf_map_lookup_elem(fd, &k, &b) && busy_idle(&b, now) && task_gone(k.tid))
             bpf_map_delete_elem(fd, &k);
     }
 }
