@@ -292,6 +292,7 @@ struct vnet *vnet_new(const struct vnet_opts *opts, struct event_loop *const loo
         }
         p->rx_kick = p->tx_kick = -1;
         p->loop = loops[i];
+        p->rx_est = VNET_HDR_LEN + VNET_ETH_HLEN + 1500; /* an MTU's frame until frames say otherwise */
         p->pkt = malloc(VNET_HDR_LEN + VNET_MAX_FRAME);
         if (!p->pkt) {
             snprintf(err, errlen, "out of memory");

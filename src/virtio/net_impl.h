@@ -14,6 +14,8 @@
 /* Chains one received frame may take with mergeable buffers; a driver
  * posting buffers so small that a frame needs more breaks the rules. */
 #define VNET_MAX_MERGE 128
+/* Buffers a frame is read into at once: any one chain, and more. */
+#define VNET_RX_IOV (VQ_ELEM_MAX_IOV + 64)
 
 struct vnet_pair {
     struct vnet *n;
@@ -34,6 +36,13 @@ struct vnet_pair {
     bool pkt_pending;
     struct vq_elem elem;      /* scratch: one chain */
     struct vq_elem first;     /* the first chain of a merged frame */
+    /* Receiving straight into the guest's buffers (net_rxtx.c): the
+     * chains taken for the next frame, their buffers with the bounce
+     * buffer behind, and how long recent frames were. */
+    struct iovec rx_iov[VNET_RX_IOV];
+    uint16_t rx_head[VNET_MAX_MERGE];
+    uint32_t rx_cap[VNET_MAX_MERGE];
+    size_t rx_est;
     int vhost_fd;             /* -1: this process moves the frames */
     bool vhost_ready;         /* features and memory table given for this driver */
     int vhost_err[2];         /* eventfds vhost signals when it finds ring [0] rx, [1] tx broken */

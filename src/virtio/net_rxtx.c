@@ -60,37 +60,8 @@ static void update_fd(struct vnet_pair *p)
 
 /* ---- receive ---- */
 
-/* The frame in p->pkt into one chain (no mergeable buffers): 1 done (put
- * or dropped), 0 no chain posted, -1 queue broken. */
-static int put_single(struct vnet_pair *p)
-{
-    struct vq_elem *e = &p->elem;
-    int r = vq_pop(&p->rxq, e);
-    if (r <= 0)
-        return r;
-    if (e->out_num) {
-        p->rxq.why = "receive buffer the device may not write";
-        p->rxq.broken = true;
-        return -1;
-    }
-    if (e->in_len < p->pkt_len) {
-        if (e->in_len < VNET_HDR_LEN)
-            stat_inc(&p->rx_bad_buffers);
-        else
-            stat_inc(&p->rx_dropped_too_big);
-        vq_push(&p->rxq, e->head, 0);
-        return 1;
-    }
-    struct virtio_net_hdr *h = (struct virtio_net_hdr *)p->pkt;
-    h->num_buffers = 1;
-    iov_from_buf(e->iov, e->in_num, 0, p->pkt, p->pkt_len);
-    vq_push(&p->rxq, e->head, (uint32_t)p->pkt_len);
-    stat_inc(&p->rx_packets);
-    stat_add(&p->rx_bytes, p->pkt_len - VNET_HDR_LEN);
-    return 1;
-}
-
-/* The frame spread over as many chains as it needs; published only once
+/* A frame in p->pkt that did not fit the chains rx_direct() took, spread
+ * over as many as it needs (mergeable buffers); published only once
  * complete, so the driver never sees part of it.  Chains taken for a frame
  * that does not fit yet are given back; a frame that could never fit (it
  * needs more chains than the ring holds, or than a frame may take) is
@@ -137,50 +108,166 @@ static int put_merged(struct vnet_pair *p)
     return 1;
 }
 
+/* What rx_direct() did. */
+enum { RXD_DONE, RXD_PENDING, RXD_NO_BUFFERS, RXD_EMPTY, RXD_GONE, RXD_BROKEN };
+
+/* A frame like the recent ones is expected: a large one raises the
+ * estimate at once, smaller ones lower it gradually. */
+static void rx_learn(struct vnet_pair *p, size_t len)
+{
+    p->rx_est = len > p->rx_est ? len : p->rx_est - (p->rx_est - len) / 8;
+}
+
+/* The next frame read straight into the guest's receive buffers: one copy
+ * (the kernel's) where reading into p->pkt and copying from there made
+ * two.  The chains a frame as long as the recent ones needs are taken
+ * first, and the frame is read into their buffers with p->pkt behind them
+ * for whatever does not fit.  One that does not fit is rebuilt in p->pkt
+ * (RXD_PENDING) for put_merged(), which can wait for more buffers; chains
+ * taken and not used are given back.  What the guest sees is what the
+ * bounce-buffer path gave it, header included: the header is checked and
+ * fixed in our copy and written back before the chains are published. */
+static int rx_direct(struct vnet_pair *p, bool *pushed)
+{
+    bool merge = has(p->n, VIRTIO_NET_F_MRG_RXBUF);
+    unsigned limit = merge ? (p->rxq.size < VNET_MAX_MERGE ? p->rxq.size : VNET_MAX_MERGE) : 1;
+    const size_t max = VNET_HDR_LEN + VNET_MAX_FRAME;
+    unsigned k = 0, niov = 0;
+    size_t cap = 0;
+    while (k < limit && (k == 0 || cap < p->rx_est)) {
+        struct vq_elem *e = &p->elem;
+        int r = vq_pop(&p->rxq, e);
+        if (r < 0)
+            return RXD_BROKEN;
+        if (r == 0)
+            break;
+        if (e->out_num) {
+            p->rxq.why = "receive buffer the device may not write";
+            p->rxq.broken = true;
+            return RXD_BROKEN;
+        }
+        if (k == 0 && e->in_len < VNET_HDR_LEN) {
+            stat_inc(&p->rx_bad_buffers);
+            vq_push(&p->rxq, e->head, 0);
+            *pushed = true;
+            continue;
+        }
+        if (niov + e->in_num >= VNET_RX_IOV) { /* never for the first: VNET_RX_IOV > VQ_ELEM_MAX_IOV */
+            vq_unpop(&p->rxq, 1);
+            break;
+        }
+        memcpy(p->rx_iov + niov, e->iov, e->in_num * sizeof(*e->iov));
+        niov += e->in_num;
+        p->rx_head[k] = e->head;
+        p->rx_cap[k] = (uint32_t)(e->in_len < max ? e->in_len : max);
+        cap += p->rx_cap[k];
+        k++;
+    }
+    if (k == 0)
+        return RXD_NO_BUFFERS;
+    p->rx_iov[niov] = (struct iovec){p->pkt, max};
+    ssize_t r = readv(p->fd, p->rx_iov, (int)niov + 1);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+        vq_unpop(&p->rxq, k);
+        return RXD_EMPTY;
+    }
+    if (r < 0 && errno == EFAULT) {
+        /* Guest memory the kernel could not write: the frame is lost. */
+        p->rxq.why = "receive buffer the host cannot write";
+        p->rxq.broken = true;
+        return RXD_BROKEN;
+    }
+    if (r <= 0) {
+        /* A backend that hung up or failed (a TAP deleted under the VM)
+         * stays readable for ever: stop listening. */
+        vq_unpop(&p->rxq, k);
+        vlog_ratelimited(&p->n->log, "%s: the backend is gone: %s", p->n->opts.name,
+                         r ? strerror(errno) : "end of file");
+        p->backend_gone = true;
+        return RXD_GONE;
+    }
+    size_t len = (size_t)r;
+    struct virtio_net_hdr h;
+    if (len < VNET_HDR_LEN + VNET_ETH_HLEN || len > max) {
+        vq_unpop(&p->rxq, k);
+        if (len > max)
+            stat_inc(&p->rx_dropped_too_big);
+        return RXD_DONE;
+    }
+    /* Our copy of the header: the guest can write its buffers meanwhile. */
+    iov_to_buf(p->rx_iov, niov + 1, 0, &h, VNET_HDR_LEN);
+    if (!vnet_rx_hdr_fix(&h, p->n->dev.features)) {
+        vq_unpop(&p->rxq, k);
+        stat_inc(&p->rx_dropped_offload);
+        return RXD_DONE;
+    }
+    rx_learn(p, len);
+    if (len > cap) {
+        if (!merge) {
+            stat_inc(&p->rx_dropped_too_big);
+            vq_push(&p->rxq, p->rx_head[0], 0);
+            *pushed = true;
+            return RXD_DONE;
+        }
+        /* The part in the chains goes in front of the part in p->pkt. */
+        memmove(p->pkt + cap, p->pkt, len - cap);
+        iov_to_buf(p->rx_iov, niov, 0, p->pkt, cap);
+        memcpy(p->pkt, &h, VNET_HDR_LEN);
+        vq_unpop(&p->rxq, k);
+        p->pkt_len = len;
+        return RXD_PENDING;
+    }
+    unsigned used = 0;
+    for (size_t left = len; left; used++) {
+        size_t n = left < p->rx_cap[used] ? left : p->rx_cap[used];
+        vq_fill(&p->rxq, used, p->rx_head[used], (uint32_t)n);
+        left -= n;
+    }
+    h.num_buffers = (uint16_t)used;
+    iov_from_buf(p->rx_iov, niov, 0, &h, VNET_HDR_LEN);
+    vq_flush(&p->rxq, used);
+    vq_unpop(&p->rxq, k - used);
+    *pushed = true;
+    stat_inc(&p->rx_packets);
+    stat_add(&p->rx_bytes, len - VNET_HDR_LEN);
+    return RXD_DONE;
+}
+
 static void rx_work(struct vnet_pair *p)
 {
     bool pushed = false;
     if (p->rxq.broken)
         return;
     for (int budget = BUDGET; budget > 0 && p->rx_on; budget--) {
+        int r;
         if (!p->pkt_pending) {
-            ssize_t r = read(p->fd, p->pkt, VNET_HDR_LEN + VNET_MAX_FRAME);
-            if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            r = rx_direct(p, &pushed);
+            if (r == RXD_EMPTY || r == RXD_GONE)
                 break;
-            if (r <= 0) {
-                /* A backend that hung up or failed (a TAP deleted under
-                 * the VM) stays readable for ever: stop listening. */
-                vlog_ratelimited(&p->n->log, "%s: the backend is gone: %s", p->n->opts.name,
-                                 r ? strerror(errno) : "end of file");
-                p->backend_gone = true;
-                break;
+            if (r == RXD_PENDING)
+                p->pkt_pending = true;
+        } else {
+            r = put_merged(p);
+            r = r < 0 ? RXD_BROKEN : r == 0 ? RXD_NO_BUFFERS : RXD_DONE;
+            if (r == RXD_DONE) {
+                p->pkt_pending = false;
+                pushed = true;
             }
-            if (r < VNET_HDR_LEN + VNET_ETH_HLEN)
-                continue;
-            if (!vnet_rx_hdr_fix((struct virtio_net_hdr *)p->pkt, p->n->dev.features)) {
-                stat_inc(&p->rx_dropped_offload);
-                continue;
-            }
-            p->pkt_len = (size_t)r;
-            p->pkt_pending = true;
         }
-        int r = has(p->n, VIRTIO_NET_F_MRG_RXBUF) ? put_merged(p) : put_single(p);
-        if (r < 0) {
+        if (r == RXD_BROKEN) {
             broken(p, &p->rxq);
             break;
         }
-        if (r == 0) {
-            /* Out of buffers: the frame waits, the backend is left alone
-             * until the driver posts more than it has so far (chains given
-             * back do not count: the kick must come after new ones). */
+        if (r == RXD_NO_BUFFERS) {
+            /* Out of buffers: the backend is left alone until the driver
+             * posts more than it has so far (chains given back do not
+             * count: the kick must come after new ones). */
             if (vq_wait_for_more(&p->rxq))
                 continue;
             stat_inc(&p->rx_no_buffers);
             p->rx_starved = true;
             break;
         }
-        p->pkt_pending = false;
-        pushed = true;
     }
     update_fd(p);
     if (pushed)
