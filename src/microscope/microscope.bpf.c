@@ -310,30 +310,30 @@ static __always_inline struct ms_busy *busy_get(__u32 tid, __u32 dev, __u32 kind
     __u64 tag = (__u64)tid << 34 | (__u64)dev << 2 | kind; /* tids < 2^22 */
     __u32 idx = (__u32)((tag * 0x9E3779B97F4A7C15ull) >> 52) & (BUSY_SLOTS - 1);
     struct ms_busy *s = bpf_map_lookup_elem(&busy_slots, &idx);
-    struct state_key k = {.tid = tid, .dev = dev, .kind = kind};
     if (s && tag) {
         if (s->tag == tag)
             return s;
         if (s->tag == 0) {
-            /* A slot user space freed: a key that lived in the hash while
-             * another held the slot keeps its state there (claiming the
-             * slot would abandon the in-service count in the hash).
-             * Rare: a slot is claimed once per key. */
-            struct ms_busy *h = bpf_map_lookup_elem(&busy, &k);
-            if (h)
-                return h;
             /* Another CPU may claim it for the same key at the same time:
              * that is ours too (falling back to the hash map would split
              * one state over two places). */
             __u64 old = __sync_val_compare_and_swap(&s->tag, 0, tag);
-            if (old == 0 || old == tag)
+            if (old == 0) {
+                /* stamped for user space, which prunes no entry younger
+                 * than a few seconds (a new one has nothing in service
+                 * yet, and no `since`) */
+                s->born_s = (__u32)(bpf_ktime_get_ns() >> 30) + 1;
+                return s;
+            }
+            if (old == tag)
                 return s;
         }
     }
+    struct state_key k = {.tid = tid, .dev = dev, .kind = kind};
     s = bpf_map_lookup_elem(&busy, &k);
     if (s)
         return s;
-    struct ms_busy z = {};
+    struct ms_busy z = {.born_s = (__u32)(bpf_ktime_get_ns() >> 30) + 1};
     bpf_map_update_elem(&busy, &k, &z, BPF_NOEXIST);
     s = bpf_map_lookup_elem(&busy, &k);
     if (!s)
@@ -605,6 +605,7 @@ static __always_inline void busy_update(__u32 *n, __u64 *since, int delta, __u64
             if (!*to)
                 *from = *since;
             *to = now;
+            *since = now; /* idle since: what user space's pruning reads */
         }
     }
 }

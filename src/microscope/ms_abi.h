@@ -70,7 +70,7 @@ struct ms_task {
 struct ms_busy {
     struct bpf_spin_lock lock;
     ms_u32 n;     /* requests in service */
-    ms_u64 since; /* n became non-zero */
+    ms_u64 since; /* n became non-zero (while 0: it became 0) */
     ms_u64 last;  /* last advance of v */
     ms_u64 v;     /* processor-sharing clock, ns << 10 */
     ms_u64 tag;   /* busy_slots only: tid << 34 | dev << 2 | kind; 0 = free */
@@ -81,7 +81,7 @@ struct ms_busy {
      * task's entry elsewhere is idle. */
     ms_u64 otag;
     ms_u32 on;
-    ms_u32 pad;
+    ms_u32 born_s; /* made at (monotonic ns >> 30) + 1, never 0; 0 while being made */
     ms_u64 osince;
 };
 

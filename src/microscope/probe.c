@@ -294,16 +294,20 @@ static bool task_gone(uint32_t tid)
  * starting between the read here and the write would lose its count (its
  * busy interval would go uncharged).  The write-back of an exited task's
  * pages can still start requests charged to it, so an entry goes only
- * after BUSY_IDLE_NS with nothing in service (`since` is never older than
- * the end of the last busy interval, less a bucket): the window is then a
- * few microseconds after the entry has been idle for that long.  (A slot
- * is only reused by a new tag after it is cleared here; a key that lived
- * in the hash meanwhile stays there, see busy_get.) */
-#define BUSY_IDLE_NS 10000000000ull
+ * once it is BUSY_IDLE_S old and has had nothing in service for as long
+ * (`since` is when its count last fell to 0): the window is then a few
+ * microseconds in an entry idle for that long.  The programs' own races
+ * that remain: a key whose state is in the hash (its slot was taken)
+ * moves to its slot once user space frees it, leaving the hash entry's
+ * count behind; and a key read in a slot an instant before it is freed
+ * can end up in both places.  Both need a prune at that very moment. */
+#define BUSY_IDLE_S 10
 
 static bool busy_idle(const struct ms_busy *b, uint64_t now)
 {
-    return b->n == 0 && b->on == 0 && b->since + BUSY_IDLE_NS < now;
+    uint64_t now_s = (now >> 30) + 1;
+    return b->n == 0 && b->on == 0 && b->born_s && now_s - b->born_s >= BUSY_IDLE_S &&
+           b->since + BUSY_IDLE_S * 1000000000ull < now;
 }
 
 static void prune_busy(struct ms_probe *p)
@@ -321,11 +325,14 @@ static void prune_busy(struct ms_probe *p)
             bpf_map_update_elem(sfd, &i, &b, BPF_ANY);
         }
     }
+    /* The next key is taken before a delete: after one, the walk would
+     * start again from the first key. */
     int fd = bpf_map__fd(p->skel->maps.busy);
-    struct { uint32_t tid, dev, kind; } k, next, *cur = NULL;
-    while (!bpf_map_get_next_key(fd, cur, &next)) {
+    struct { uint32_t tid, dev, kind; } k, next;
+    bool more = !bpf_map_get_next_key(fd, NULL, &next);
+    while (more) {
         k = next;
-        cur = &k;
+        more = !bpf_map_get_next_key(fd, &k, &next);
         struct ms_busy b;
         if (k.tid && !bpf_map_lookup_elem(fd, &k, &b) && busy_idle(&b, now) && task_gone(k.tid))
             bpf_map_delete_elem(fd, &k);
@@ -340,10 +347,11 @@ static void prune_requests(struct ms_probe *p)
     int fd = bpf_map__fd(p->skel->maps.rqs);
     uint32_t vsize = bpf_map__value_size(p->skel->maps.rqs);
     uint64_t *val = malloc(vsize), old = mono_ns() - 60000000000ull;
-    uint64_t k, next, *cur = NULL;
-    while (val && !bpf_map_get_next_key(fd, cur, &next)) {
+    uint64_t k, next;
+    bool more = val && !bpf_map_get_next_key(fd, NULL, &next);
+    while (more) {
         k = next;
-        cur = &k;
+        more = !bpf_map_get_next_key(fd, &k, &next);
         /* queue_ts is the first field of struct rq_info */
         if (!bpf_map_lookup_elem(fd, &k, val) && val[0] && val[0] < old)
             bpf_map_delete_elem(fd, &k);
