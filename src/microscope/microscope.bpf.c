@@ -308,7 +308,7 @@ struct {
 static __always_inline struct ms_busy *busy_get(__u32 tid, __u32 dev, __u32 kind)
 {
     __u64 tag = (__u64)tid << 34 | (__u64)dev << 2 | kind; /* tids < 2^22 */
-    __u32 idx = (__u32)((tag * 0x9E3779B97F4A7C15ull) >> 52) & (BUSY_SLOTS - 1);
+    __u32 idx = (__u32)((tag * 0x9E3779B97F4A7C15ull) >> 52) & (BUSY_SLOTS - 1); /* as probe.c's busy_slot_of */
     struct ms_busy *s = bpf_map_lookup_elem(&busy_slots, &idx);
     if (s && tag) {
         if (s->tag == tag)

@@ -296,18 +296,25 @@ static bool task_gone(uint32_t tid)
  * pages can still start requests charged to it, so an entry goes only
  * once it is BUSY_IDLE_S old and has had nothing in service for as long
  * (`since` is when its count last fell to 0): the window is then a few
- * microseconds in an entry idle for that long.  The programs' own races
- * that remain: a key whose state is in the hash (its slot was taken)
- * moves to its slot once user space frees it, leaving the hash entry's
- * count behind; and a key read in a slot an instant before it is freed
- * can end up in both places.  Both need a prune at that very moment. */
-#define BUSY_IDLE_S 10
+ * microseconds in an entry idle for that long.  A slot whose key also
+ * has state in the hash (its slot was taken when it came) is not freed:
+ * that key would move into the slot and leave its count in the hash.
+ * What remains: a key read in a slot an instant before it is freed can
+ * end up in both places, which needs a prune at that very moment. */
+#define BUSY_IDLE_S 10 /* in units of 2^30 ns (born_s), and in seconds (since) */
 
 static bool busy_idle(const struct ms_busy *b, uint64_t now)
 {
     uint64_t now_s = (now >> 30) + 1;
-    return b->n == 0 && b->on == 0 && b->born_s && now_s - b->born_s >= BUSY_IDLE_S &&
+    return b->n == 0 && b->on == 0 && b->born_s && now_s > b->born_s && now_s - b->born_s >= BUSY_IDLE_S &&
            b->since + BUSY_IDLE_S * 1000000000ull < now;
+}
+
+/* The slot busy_get() gives a key: the same hash as the programs'. */
+static uint32_t busy_slot_of(uint32_t tid, uint32_t dev, uint32_t kind, uint32_t nslots)
+{
+    uint64_t tag = (uint64_t)tid << 34 | (uint64_t)dev << 2 | kind;
+    return (uint32_t)((tag * 0x9E3779B97F4A7C15ull) >> 52) & (nslots - 1);
 }
 
 static void prune_busy(struct ms_probe *p)
@@ -315,16 +322,9 @@ static void prune_busy(struct ms_probe *p)
     uint64_t now = mono_ns();
     int sfd = bpf_map__fd(p->skel->maps.busy_slots);
     uint32_t nslots = bpf_map__max_entries(p->skel->maps.busy_slots);
-    for (uint32_t i = 0; i < nslots; i++) {
-        struct ms_busy b;
-        if (bpf_map_lookup_elem(sfd, &i, &b) || !b.tag || !busy_idle(&b, now))
-            continue;
-        uint32_t tid = (uint32_t)(b.tag >> 34);
-        if (tid && task_gone(tid)) {
-            memset(&b, 0, sizeof(b));
-            bpf_map_update_elem(sfd, &i, &b, BPF_ANY);
-        }
-    }
+    uint8_t *keep = calloc(nslots, 1);
+    if (!keep)
+        return;
     /* The next key is taken before a delete: after one, the walk would
      * start again from the first key. */
     int fd = bpf_map__fd(p->skel->maps.busy);
@@ -336,7 +336,20 @@ static void prune_busy(struct ms_probe *p)
         struct ms_busy b;
         if (k.tid && !bpf_map_lookup_elem(fd, &k, &b) && busy_idle(&b, now) && task_gone(k.tid))
             bpf_map_delete_elem(fd, &k);
+        else
+            keep[busy_slot_of(k.tid, k.dev, k.kind, nslots)] = 1;
     }
+    for (uint32_t i = 0; i < nslots; i++) {
+        struct ms_busy b;
+        if (keep[i] || bpf_map_lookup_elem(sfd, &i, &b) || !b.tag || !busy_idle(&b, now))
+            continue;
+        uint32_t tid = (uint32_t)(b.tag >> 34);
+        if (tid && task_gone(tid)) {
+            memset(&b, 0, sizeof(b));
+            bpf_map_update_elem(sfd, &i, &b, BPF_ANY);
+        }
+    }
+    free(keep);
 }
 
 /* Requests that were started but never completed (the kernel can end a

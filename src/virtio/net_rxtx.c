@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -65,7 +66,8 @@ static void update_fd(struct vnet_pair *p)
  * complete, so the driver never sees part of it.  Chains taken for a frame
  * that does not fit yet are given back; a frame that could never fit (it
  * needs more chains than the ring holds, or than a frame may take) is
- * dropped. */
+ * dropped.  1 done, 0 no chain, -1 broken, 2 a first chain too short for
+ * the header was given back empty (the frame waits for the next). */
 static int put_merged(struct vnet_pair *p)
 {
     size_t off = 0;
@@ -92,7 +94,7 @@ static int put_merged(struct vnet_pair *p)
         if (k == 0 && e->in_len < VNET_HDR_LEN) {
             stat_inc(&p->rx_bad_buffers);
             vq_push(&p->rxq, e->head, 0);
-            return 1;
+            return 2;
         }
         size_t n = p->pkt_len - off < e->in_len ? p->pkt_len - off : e->in_len;
         iov_from_buf(e->iov, e->in_num, 0, p->pkt + off, n);
@@ -108,8 +110,10 @@ static int put_merged(struct vnet_pair *p)
     return 1;
 }
 
-/* What rx_direct() did. */
-enum { RXD_DONE, RXD_PENDING, RXD_NO_BUFFERS, RXD_EMPTY, RXD_GONE, RXD_BROKEN };
+/* What rx_direct() or put_merged() did: RXD_BAD_CHAIN gave back a first
+ * chain too short for the header, with no frame in it (the frame, if
+ * any, takes the next); each such chain counts against the budget. */
+enum { RXD_DONE, RXD_PENDING, RXD_BAD_CHAIN, RXD_NO_BUFFERS, RXD_EMPTY, RXD_GONE, RXD_BROKEN };
 
 /* A frame like the recent ones is expected: a large one raises the
  * estimate at once, smaller ones lower it gradually. */
@@ -150,7 +154,7 @@ static int rx_direct(struct vnet_pair *p, bool *pushed)
             stat_inc(&p->rx_bad_buffers);
             vq_push(&p->rxq, e->head, 0);
             *pushed = true;
-            continue;
+            return RXD_BAD_CHAIN;
         }
         if (niov + e->in_num >= VNET_RX_IOV) { /* never for the first: VNET_RX_IOV > VQ_ELEM_MAX_IOV */
             vq_unpop(&p->rxq, 1);
@@ -233,6 +237,14 @@ static int rx_direct(struct vnet_pair *p, bool *pushed)
     return RXD_DONE;
 }
 
+/* Whether the backend holds a frame: rx_direct() takes chains before it
+ * reads, so an empty ring alone says nothing of one. */
+static bool frame_waiting(struct vnet_pair *p)
+{
+    struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
 static void rx_work(struct vnet_pair *p)
 {
     bool pushed = false;
@@ -248,11 +260,11 @@ static void rx_work(struct vnet_pair *p)
                 p->pkt_pending = true;
         } else {
             r = put_merged(p);
-            r = r < 0 ? RXD_BROKEN : r == 0 ? RXD_NO_BUFFERS : RXD_DONE;
-            if (r == RXD_DONE) {
-                p->pkt_pending = false;
+            r = r < 0 ? RXD_BROKEN : r == 0 ? RXD_NO_BUFFERS : r == 2 ? RXD_BAD_CHAIN : RXD_DONE;
+            if (r == RXD_DONE || r == RXD_BAD_CHAIN)
                 pushed = true;
-            }
+            if (r == RXD_DONE)
+                p->pkt_pending = false;
         }
         if (r == RXD_BROKEN) {
             broken(p, &p->rxq);
@@ -264,7 +276,8 @@ static void rx_work(struct vnet_pair *p)
              * count: the kick must come after new ones). */
             if (vq_wait_for_more(&p->rxq))
                 continue;
-            stat_inc(&p->rx_no_buffers);
+            if (p->pkt_pending || frame_waiting(p))
+                stat_inc(&p->rx_no_buffers); /* a wait only with a frame to wait */
             p->rx_starved = true;
             break;
         }

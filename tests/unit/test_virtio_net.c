@@ -377,10 +377,12 @@ static void rx_merges_buffers_and_waits_for_them(void **state)
     assert_int_equal(f->broken, 0);
 }
 
-/* Frames go straight into the chains when the chains taken for them are
- * enough: as many as frames like the recent ones need, the rest given back
- * untouched for the next frame (which would fail the checks below if a
- * chain were lost, published twice or published out of order). */
+/* What the guest sees when frames go straight into its chains (as many
+ * chains as frames like the recent ones need, the rest given back) or,
+ * when those are too few, through the bounce buffer: the same lengths,
+ * heads, order, num_buffers and bytes the bounce-buffer path gave (the
+ * checks fail if a chain is lost, published twice or out of order).
+ * Which way a frame went is not visible here. */
 static void rx_direct_takes_what_recent_frames_need(void **state)
 {
     struct fx *f = *state;
@@ -426,6 +428,44 @@ static void rx_direct_takes_what_recent_frames_need(void **state)
     vnet_get_stats(f->net, &s);
     assert_int_equal(s.rx_packets, 4);
     assert_int_equal(s.rx_bytes, 2500 + 2400 + 100 + 200 - 4 * VNET_HDR_LEN);
+    assert_int_equal(f->broken, 0);
+}
+
+/* A first chain too short for the header is given back empty and the
+ * frame goes into the next chain, here one whose header is split over two
+ * buffers; a wait for buffers is counted only with a frame waiting. */
+static void rx_short_chain_split_header_and_waits(void **state)
+{
+    struct fx *f = *state;
+    struct vnet_stats s;
+    spin(f);
+    vnet_get_stats(f->net, &s);
+    assert_int_equal(s.rx_no_buffers, 0); /* empty ring, nothing sent */
+    uint64_t tiny = alloc_buf(f, 8), a = alloc_buf(f, 4), b = alloc_buf(f, 996);
+    uint16_t h0 = post(f, 0, (struct seg[]){{tiny, 8, true}}, 1);
+    uint16_t h1 = post(f, 0, (struct seg[]){{a, 4, true}, {b, 996, true}}, 2);
+    host_send(f, 300, 7);
+    host_send(f, 200, 8);
+    spin(f);
+    assert_int_equal(used_idx(f, 0), 2);
+    assert_int_equal(used_elem(f, 0, 0).id, h0);
+    assert_int_equal(used_elem(f, 0, 0).len, 0);
+    assert_int_equal(used_elem(f, 0, 1).id, h1);
+    assert_int_equal(used_elem(f, 0, 1).len, 300);
+    uint16_t nb;
+    memcpy(&nb, (uint8_t *)gpa(f, b) + offsetof(struct virtio_net_hdr, num_buffers) - 4, sizeof(nb));
+    assert_int_equal(nb, 1);
+    check_pattern((uint8_t *)gpa(f, b) + VNET_HDR_LEN - 4, VNET_HDR_LEN, 288, 7);
+    vnet_get_stats(f->net, &s);
+    assert_int_equal(s.rx_bad_buffers, 1);
+    assert_int_equal(s.rx_packets, 1);
+    assert_int_equal(s.rx_no_buffers, 1); /* the second frame waits */
+    uint64_t c = alloc_buf(f, 1000);
+    post(f, 0, (struct seg[]){{c, 1000, true}}, 1);
+    spin(f);
+    assert_int_equal(used_idx(f, 0), 3);
+    assert_int_equal(used_elem(f, 0, 2).len, 200);
+    check_pattern((uint8_t *)gpa(f, c) + VNET_HDR_LEN, VNET_HDR_LEN, 188, 8);
     assert_int_equal(f->broken, 0);
 }
 
@@ -673,6 +713,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(rx_into_readable_buffer_breaks, setup, teardown),
         cmocka_unit_test_setup_teardown(rx_direct_takes_what_recent_frames_need, setup, teardown),
         cmocka_unit_test_setup_teardown(rx_direct_takes_what_recent_frames_need, setup_evidx, teardown),
+        cmocka_unit_test_setup_teardown(rx_short_chain_split_header_and_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(rx_short_chain_split_header_and_waits, setup_evidx, teardown),
         cmocka_unit_test_setup_teardown(offloads_follow_the_driver, setup, teardown),
         cmocka_unit_test_setup_teardown(control_queue_sets_pairs, setup_mq, teardown),
         cmocka_unit_test_setup_teardown(backend_full_waits, setup, teardown),
