@@ -47,9 +47,11 @@ static void fill(struct cols *c, const struct ms_series *s, uint64_t t0, double 
         const struct ms_point *p = &s->pts[i];
         if (p->t_ns < t0)
             continue;
-        int x = (int)((double)(p->t_ns - t0) / ns_per_col);
-        if (x >= NCOLS)
-            x = NCOLS - 1;
+        /* Clamped before the conversion: a recording's points can lie far
+         * past the span its header claims (a hostile file: 4e12 columns),
+         * and a double out of int's range is undefined behaviour. */
+        double col = (double)(p->t_ns - t0) / ns_per_col;
+        int x = col < NCOLS - 1 ? (int)col : NCOLS - 1;
         c->rd[x] += (double)p->rd_bytes;
         c->wr[x] += (double)p->wr_bytes;
         c->busy[x] += (double)p->inflight_ns;
@@ -125,6 +127,8 @@ static int rate_px(const struct scale *sc, double rate)
     if (rate <= 0)
         return 0;
     double v = (log10_of(rate) - sc->lo) / (sc->hi - sc->lo);
+    if (!(v * STRIP < STRIP)) /* clamped before converting, as in fill() (and NaN) */
+        return STRIP;
     int h = (int)(v * STRIP + 0.5);
     return h < 1 ? 1 : h > STRIP ? STRIP : h;
 }
