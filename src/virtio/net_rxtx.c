@@ -61,13 +61,39 @@ static void update_fd(struct vnet_pair *p)
 
 /* ---- receive ---- */
 
+/* What rx_direct() or put_merged() did: RXD_BAD_CHAIN gave back a first
+ * chain too short for the header, with no frame in it (the frame, if
+ * any, takes the next); each such chain counts against the budget. */
+enum { RXD_DONE, RXD_PENDING, RXD_BAD_CHAIN, RXD_NO_BUFFERS, RXD_EMPTY, RXD_GONE, RXD_BROKEN };
+
+/* The k-th chain for a frame, checked as both receive paths need it:
+ * RXD_DONE taken, RXD_NO_BUFFERS none posted, RXD_BROKEN, or RXD_BAD_CHAIN
+ * (a first chain too short for the header, given back empty). */
+static int rx_take(struct vnet_pair *p, struct vq_elem *e, unsigned k)
+{
+    int r = vq_pop(&p->rxq, e);
+    if (r <= 0)
+        return r < 0 ? RXD_BROKEN : RXD_NO_BUFFERS;
+    if (e->out_num) {
+        p->rxq.why = "receive buffer the device may not write";
+        p->rxq.broken = true;
+        return RXD_BROKEN;
+    }
+    if (k == 0 && e->in_len < VNET_HDR_LEN) {
+        stat_inc(&p->rx_bad_buffers);
+        vq_push(&p->rxq, e->head, 0);
+        return RXD_BAD_CHAIN;
+    }
+    return RXD_DONE;
+}
+
 /* A frame in p->pkt that did not fit the chains rx_direct() took, spread
  * over as many as it needs (mergeable buffers); published only once
  * complete, so the driver never sees part of it.  Chains taken for a frame
  * that does not fit yet are given back; a frame that could never fit (it
  * needs more chains than the ring holds, or than a frame may take) is
- * dropped.  1 done, 0 no chain, -1 broken, 2 a first chain too short for
- * the header was given back empty (the frame waits for the next). */
+ * dropped.  RXD_DONE, RXD_NO_BUFFERS, RXD_BROKEN or RXD_BAD_CHAIN (the
+ * frame waits for the next chain). */
 static int put_merged(struct vnet_pair *p)
 {
     size_t off = 0;
@@ -76,26 +102,14 @@ static int put_merged(struct vnet_pair *p)
         if (k == limit) {
             vq_unpop(&p->rxq, k);
             stat_inc(&p->rx_bad_buffers);
-            return 1;
+            return RXD_DONE;
         }
         struct vq_elem *e = k == 0 ? &p->first : &p->elem;
-        int r = vq_pop(&p->rxq, e);
-        if (r < 0)
-            return -1;
-        if (r == 0) {
+        int r = rx_take(p, e, k);
+        if (r == RXD_NO_BUFFERS)
             vq_unpop(&p->rxq, k);
-            return 0;
-        }
-        if (e->out_num) {
-            p->rxq.why = "receive buffer the device may not write";
-            p->rxq.broken = true;
-            return -1;
-        }
-        if (k == 0 && e->in_len < VNET_HDR_LEN) {
-            stat_inc(&p->rx_bad_buffers);
-            vq_push(&p->rxq, e->head, 0);
-            return 2;
-        }
+        if (r != RXD_DONE)
+            return r;
         size_t n = p->pkt_len - off < e->in_len ? p->pkt_len - off : e->in_len;
         iov_from_buf(e->iov, e->in_num, 0, p->pkt + off, n);
         vq_fill(&p->rxq, k, e->head, (uint32_t)n);
@@ -107,13 +121,8 @@ static int put_merged(struct vnet_pair *p)
     vq_flush(&p->rxq, k);
     stat_inc(&p->rx_packets);
     stat_add(&p->rx_bytes, p->pkt_len - VNET_HDR_LEN);
-    return 1;
+    return RXD_DONE;
 }
-
-/* What rx_direct() or put_merged() did: RXD_BAD_CHAIN gave back a first
- * chain too short for the header, with no frame in it (the frame, if
- * any, takes the next); each such chain counts against the budget. */
-enum { RXD_DONE, RXD_PENDING, RXD_BAD_CHAIN, RXD_NO_BUFFERS, RXD_EMPTY, RXD_GONE, RXD_BROKEN };
 
 /* A frame like the recent ones is expected: a large one raises the
  * estimate at once, smaller ones lower it gradually. */
@@ -140,22 +149,13 @@ static int rx_direct(struct vnet_pair *p, bool *pushed)
     size_t cap = 0;
     while (k < limit && (k == 0 || cap < p->rx_est)) {
         struct vq_elem *e = &p->elem;
-        int r = vq_pop(&p->rxq, e);
-        if (r < 0)
-            return RXD_BROKEN;
-        if (r == 0)
+        int r = rx_take(p, e, k);
+        if (r == RXD_NO_BUFFERS)
             break;
-        if (e->out_num) {
-            p->rxq.why = "receive buffer the device may not write";
-            p->rxq.broken = true;
-            return RXD_BROKEN;
-        }
-        if (k == 0 && e->in_len < VNET_HDR_LEN) {
-            stat_inc(&p->rx_bad_buffers);
-            vq_push(&p->rxq, e->head, 0);
+        if (r == RXD_BAD_CHAIN)
             *pushed = true;
-            return RXD_BAD_CHAIN;
-        }
+        if (r != RXD_DONE)
+            return r;
         if (niov + e->in_num >= VNET_RX_IOV) { /* never for the first: VNET_RX_IOV > VQ_ELEM_MAX_IOV */
             vq_unpop(&p->rxq, 1);
             break;
@@ -260,7 +260,6 @@ static void rx_work(struct vnet_pair *p)
                 p->pkt_pending = true;
         } else {
             r = put_merged(p);
-            r = r < 0 ? RXD_BROKEN : r == 0 ? RXD_NO_BUFFERS : r == 2 ? RXD_BAD_CHAIN : RXD_DONE;
             if (r == RXD_DONE || r == RXD_BAD_CHAIN)
                 pushed = true;
             if (r == RXD_DONE)
