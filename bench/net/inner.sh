@@ -65,6 +65,8 @@ cmdline="console=ttyS0 no_timer_check tsc=reliable lpj=5000000 quiet vireo.actio
 [ ${#cmdline} -le 1900 ] || { echo "net: kernel command line too long (${#cmdline} bytes)" >&2; exit 1; }
 
 systems=(vireo-vhost-on qemu-vhost-on vireo-vhost-off qemu-vhost-off)
+# NET_BENCH_SYSTEMS="S ...": only these (chasing one system's failure).
+[ -z "${NET_BENCH_SYSTEMS:-}" ] || read -r -a systems <<<"$NET_BENCH_SYSTEMS"
 vhost_why=
 if [ ! -c /dev/vhost-net ]; then
     vhost_why="no /dev/vhost-net in the test host (vhost_net not loaded)"

@@ -52,6 +52,8 @@ static const int base_calls[] = {
  * driver, guest output to the console or its pipe. */
 static const unsigned long vcpu_ioctls[] = {
     KVM_RUN, KVM_IRQ_LINE, KVM_SET_GSI_ROUTING, KVM_IRQFD, KVM_IOEVENTFD, TUNSETOFFLOAD, TUNSETQUEUE,
+    /* the registers logged when the guest crashes (vm_vcpu.c), read-only */
+    KVM_GET_REGS, KVM_GET_SREGS,
 };
 static const int vcpu_calls[] = {
     SCMP_SYS(poll), SCMP_SYS(ppoll),

@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "vm/vm.h"
 #include "x86/cpuid.h"
+#include "x86/vcpu_dump.h"
 
 #define KICK_SIGNAL SIGUSR1
 
@@ -110,6 +111,15 @@ static void handle_system_event(struct vm_vcpu *v)
     }
 }
 
+/* The registers of a vCPU that crashed the guest, logged before the stop:
+ * the one chance to see where it was (the VM is torn down next). */
+static void log_crash_state(struct vm_vcpu *v)
+{
+    char line[512];
+    vcpu_dump(v->cpu.fd, line, sizeof(line));
+    vlog_err("vCPU %u at the crash: %s", v->cpu.id, line);
+}
+
 /* One exit; returns false once this vCPU should stop. */
 static bool handle_exit(struct vm_vcpu *v)
 {
@@ -128,6 +138,7 @@ static bool handle_exit(struct vm_vcpu *v)
         stat_inc(&v->exits_intr);
         return true;
     case KVM_EXIT_SHUTDOWN:
+        log_crash_state(v);
         vm_request_stop(v->vm, VM_STATUS_CRASH, "guest crashed: triple fault on vCPU %u", id);
         return false;
     case KVM_EXIT_SYSTEM_EVENT:
@@ -135,10 +146,12 @@ static bool handle_exit(struct vm_vcpu *v)
         handle_system_event(v);
         return false;
     case KVM_EXIT_INTERNAL_ERROR:
+        log_crash_state(v);
         vm_request_stop(v->vm, VM_STATUS_CRASH, "guest crashed: KVM internal error %u on vCPU %u",
                         run->internal.suberror, id);
         return false;
     case KVM_EXIT_FAIL_ENTRY:
+        log_crash_state(v);
         vm_request_stop(v->vm, VM_STATUS_CRASH, "guest crashed: VM entry failed on vCPU %u "
                         "(hardware reason 0x%llx)", id,
                         (unsigned long long)run->fail_entry.hardware_entry_failure_reason);

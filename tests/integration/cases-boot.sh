@@ -96,7 +96,7 @@ check "closed stdout does not kill the VM" $boot 0 "+rc=0" -- \
     "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline"
 check "guest reboot => exit 3" $boot 3 "+vireo-guest: rebooting" -- \
     "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline vireo.action=reboot" --memory 256M
-check "guest crash (triple fault) => exit 4" $boot 4 "+vireo-guest: crashing" -- \
+check "guest crash (triple fault) => exit 4, registers logged" $boot 4 "+vireo-guest: crashing" "+vCPU 0 at the crash: rip=0x" -- \
     "$vireo" run --kernel "$cloud" --initrd "$initrd" --cmdline "$cmdline vireo.action=crash panic=-1 reboot=t" --memory 256M
 # LeakSanitizer's check at exit cannot run under the seccomp filters (its
 # ptrace tracer is a forbidden call; confine/seccomp.c then turns it off):
