@@ -9,6 +9,8 @@
 # SECONDS each (default 10), and 1-byte TCP round trips (bench/net/tcprr).
 # ROUNDS guest boots per system (default 3).  Prints a table, and the
 # ratios vireo/QEMU with the same data plane for each figure.
+# NET_BENCH_SYSTEMS="vireo-vhost-on qemu-vhost-on" (say) runs only those:
+# more rounds of one pair in the same time.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -50,6 +52,7 @@ while [ "$first" -le "$rounds" ] && [ "$boots" -lt 3 ]; do
     rc=0
     echo "# boot $boots" >>"$out"
     VIREO_BUILD=$build "$repo/tests/testhost/run" --timeout $((4 * (rounds - first + 1) * limit + 180)) -- \
+        env NET_BENCH_SYSTEMS="${NET_BENCH_SYSTEMS:-}" \
         "$repo/bench/net/inner.sh" "$build" "$secs" "$first" "$rounds" "$limit" | tee -a "$out" || rc=${PIPESTATUS[0]}
     done_to=$(sed -n 's/^round \([0-9]*\) complete$/\1/p' "$out" | tail -n1)
     [ "${done_to:-0}" -ge "$first" ] && first=$((done_to + 1))
