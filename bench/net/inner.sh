@@ -67,6 +67,12 @@ cmdline="console=ttyS0 no_timer_check tsc=reliable lpj=5000000 quiet vireo.actio
 systems=(vireo-vhost-on qemu-vhost-on vireo-vhost-off qemu-vhost-off)
 # NET_BENCH_SYSTEMS="S ...": only these (chasing one system's failure).
 [ -z "${NET_BENCH_SYSTEMS:-}" ] || read -r -a systems <<<"$NET_BENCH_SYSTEMS"
+for s in "${systems[@]}"; do
+    case $s in
+    vireo-vhost-on | vireo-vhost-off | qemu-vhost-on | qemu-vhost-off) ;;
+    *) echo "net: NET_BENCH_SYSTEMS: unknown system '$s' (vireo-vhost-on|off, qemu-vhost-on|off)" >&2; exit 2 ;;
+    esac
+done
 vhost_why=
 if [ ! -c /dev/vhost-net ]; then
     vhost_why="no /dev/vhost-net in the test host (vhost_net not loaded)"
